@@ -1,0 +1,275 @@
+"""The ``landcover`` command line: parse, call the library, report.
+
+Errors a user can fix (bad workflow key, missing file, empty bbox, wrong
+bands...) print one line and exit with code 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .errors import LandcoverError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+log = logging.getLogger("landcover")
+
+
+class _Progress:
+    """tqdm bars, one per step, on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(step)
+        if bar is None:
+            bar = self.bars[step] = tqdm(total=total, desc=step, unit="tile" if total > 1
+                                         else "step", leave=True, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _bbox(value: str | None):
+    if value is None:
+        return None
+    parts = [p for p in value.replace(" ", ",").split(",") if p]
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} must be 4 numbers minx,miny,maxx,maxy") from None
+    if len(nums) != 4:
+        raise click.BadParameter(f"{value!r} must be 4 numbers minx,miny,maxx,maxy")
+    return nums
+
+
+def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("landcover").setLevel(min(level, logging.INFO))
+    if log_file is None:
+        return None
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, mode="a")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger("landcover").addHandler(handler)
+    return handler
+
+
+class _Group(click.Group):
+    """Turns user errors into one line and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LandcoverError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("interrupted: no partial output was left under a final name", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="landcover")
+def main() -> None:
+    """landcover: land-cover maps and change polygons from satellite scenes.
+
+    \b
+    Quick start (real Sentinel-2 sample shipped in data/):
+      landcover run workflows/sample.yaml
+    writes out/sample/: one land-cover COG per date, change.gpkg, summary.json, run.log.
+
+    Exit codes: 0 ok, 1 failed run, 2 bad input (the message says what to fix).
+    """
+
+
+@main.command()
+@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--bbox", help="Region minx,miny,maxx,maxy (overrides region.bbox).")
+@click.option("--bbox-crs", help="CRS of --bbox, e.g. EPSG:4326 (overrides region.crs).")
+@click.option("--before", help="First date: YYYY, YYYY-MM, YYYY-MM-DD or START/END.")
+@click.option("--after", help="Second date, same forms as --before.")
+@click.option("--out", "out_dir", help="Output folder (overrides output.dir).")
+@click.option("--source", help="Scene folder or STAC JSON (overrides source.path).")
+@click.option("--model", help="Model bundle (.json/.safetensors); default: the shipped one.")
+@click.option("--tile-size", type=int, help="Model tile size in pixels (multiple of 32).")
+@click.option("--halo", type=int, help="Overlap on each tile side, in pixels.")
+@click.option("--min-area-ha", type=float, help="Minimum mapping unit of change polygons.")
+@click.option("--workers", type=int, help="Parallel workers (threads, or processes with "
+              "--scheduler local).")
+@click.option("--scheduler", help="Dask distributed address tcp://host:port, or 'local' for "
+              "a process LocalCluster.")
+@click.option("--device", help="auto, cpu or cuda.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
+        halo, min_area_ha, workers, scheduler, device, no_progress, verbose) -> None:
+    """Run a WORKFLOW file: find scenes, classify each date, map change.
+
+    Every option overrides the matching key of the file.
+    """
+    from .config import load_workflow
+
+    overrides = {
+        "region.bbox": _bbox(bbox), "region.crs": bbox_crs, "dates.before": before,
+        "dates.after": after, "output.dir": out_dir, "source.path": source, "model": model,
+        "tiling.tile_size": tile_size, "tiling.halo": halo,
+        "change.min_area_ha": min_area_ha, "compute.workers": workers,
+        "compute.scheduler": scheduler, "compute.device": device,
+    }
+    wf = load_workflow(workflow, overrides)
+    if (before or after) and not set(wf.dates) >= {"before", "after"}:
+        raise click.UsageError("--before/--after need a workflow whose dates are "
+                               "'before' and 'after'")
+    out = Path(wf.output.dir)
+    handler = _setup_logging(verbose, out / "run.log")
+    from .workflow import run_workflow
+
+    progress = _Progress(not no_progress)
+    t0 = time.perf_counter()
+    log.info("run %s: workflow %s", wf.name, workflow)
+    try:
+        result = run_workflow(wf, progress=progress)
+    except LandcoverError:
+        raise
+    except Exception:
+        log.exception("run failed")
+        progress.close()
+        click.echo(f"error: the run failed; see {out / 'run.log'}", err=True)
+        sys.exit(EXIT_FAILED)
+    finally:
+        progress.close()
+        if handler:
+            logging.getLogger("landcover").removeHandler(handler)
+            handler.close()
+    click.echo(f"done in {time.perf_counter() - t0:.1f} s -> {result.out_dir}/")
+    for label, m in result.maps.items():
+        click.echo(f"  {label}: {m.map_path.name} ({m.tiles} tiles, {m.seconds:.1f} s)")
+    if result.change is not None:
+        parts = ", ".join(f"{k} {v['polygons']} ({v['area_ha']:.1f} ha)"
+                          for k, v in result.change.items())
+        click.echo(f"  change: {result.change_path.name}: {parts}")
+    click.echo(f"  summary: {result.summary_path.name}, log: run.log")
+
+
+@main.command()
+@click.argument("scenes", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
+@click.option("--out", "out_map", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Class map COG to write.")
+@click.option("--probabilities", "out_conf", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the winning class's probability (percent) as a COG.")
+@click.option("--model", help="Model bundle; default: the shipped one.")
+@click.option("--bbox", help="Only this region, minx,miny,maxx,maxy.")
+@click.option("--bbox-crs", default=None, help="CRS of --bbox (default: the scene's).")
+@click.option("--date", help="Acquisition date when the files carry none (YYYY-MM-DD).")
+@click.option("--clouds", type=click.Choice(["s2cloudless", "none"]), default="s2cloudless",
+              show_default=True, help="Cloud detector.")
+@click.option("--scale", type=click.Choice(["auto", "dn", "reflectance"]), default="auto",
+              show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
+@click.option("--resolution", type=float, default=10.0, show_default=True,
+              help="Output pixel size in metres.")
+@click.option("--workers", type=int, help="Parallel worker threads.")
+@click.option("--no-progress", is_flag=True)
+@click.option("-v", "--verbose", count=True)
+def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, scale,
+             resolution, workers, no_progress, verbose) -> None:
+    """Classify one date: SCENES are files of one acquisition or a folder of them.
+
+    \b
+    landcover classify T18SVG_20160112/ --out map.tif --probabilities conf.tif
+    """
+    import datetime as dt
+
+    from .grid import Grid, parse_crs
+    from .io.read import detect_scale
+    from .io.scenes import FolderSource, _scene_from_files
+    from .workflow import auto_crs, classify_region, make_runner, resolve_model_path
+
+    _setup_logging(verbose)
+    the_date = dt.date.fromisoformat(date) if date else None
+    scene = _scene_from_files(list(scenes), date=the_date) if not (
+        len(scenes) == 1 and scenes[0].is_dir()) else FolderSource(scenes[0], date=the_date)\
+        .scenes()[0]
+    from .clouds import METHODS
+    from .model import load_bundle
+
+    model_path = resolve_model_path(model)
+    spec = load_bundle(model_path).spec
+    needed = list(spec.bands) + [b for b in METHODS[clouds][0] if b not in spec.bands]
+    missing = scene.missing(needed)
+    if missing:
+        from .errors import BandError
+
+        raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
+                        f"model and cloud mask; add them or use --clouds none")
+    bb = tuple(_bbox(bbox)) if bbox else scene.bounds
+    bcrs = parse_crs(bbox_crs) if bbox_crs else scene.crs
+    crs = auto_crs(scene.crs, bb, bcrs)
+    region = Grid.from_bbox(bb, bbox_crs=bcrs, crs=crs, resolution=resolution)
+    if bbox and not scene.intersects(bb, bcrs):
+        from .errors import RegionError
+
+        raise RegionError(f"bbox {bbox} does not meet scene {scene.id}; fix --bbox/--bbox-crs")
+    progress = _Progress(not no_progress)
+    runner = make_runner(workers=workers)
+    try:
+        res = classify_region([(scene, detect_scale(scene, declared=scale))], region,
+                              model_path, out_map, out_confidence=out_conf,
+                              cloud_method=clouds, progress=progress,
+                              runner=runner, tags={"ACQUISITION_DATE": scene.date.isoformat()})
+    finally:
+        progress.close()
+        runner.close()
+    click.echo(f"wrote {res.map_path} ({region.width}x{region.height} px, {res.tiles} tiles, "
+               f"{res.seconds:.1f} s)")
+
+
+@main.command()
+@click.argument("before", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("after", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_gpkg", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="GeoPackage to write.")
+@click.option("--before-confidence", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--after-confidence", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--min-area-ha", type=float, default=0.5, show_default=True)
+@click.option("--simplify", type=float, default=0.0, show_default=True,
+              help="Simplification tolerance in map units (0 = none).")
+@click.option("--crs", "out_crs", default="scene", show_default=True,
+              help="'scene' or e.g. EPSG:4326 for the polygons.")
+@click.option("--types", default="deforestation,water_loss,water_gain", show_default=True)
+def change(before, after, out_gpkg, before_confidence, after_confidence, min_area_ha,
+           simplify, out_crs, types) -> None:
+    """Map change between two class maps (from 'classify' or 'run') into a GeoPackage."""
+    from .errors import SceneNotFoundError
+    from .workflow import detect_change
+
+    for p in (before, after, before_confidence, after_confidence):
+        if p is not None and not p.exists():
+            raise SceneNotFoundError(f"map {p} does not exist; give an existing class map")
+    stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
+                          after_confidence=after_confidence, min_area_ha=min_area_ha,
+                          simplify=simplify, out_crs=out_crs,
+                          types=[t for t in types.split(",") if t])
+    click.echo(json.dumps(stats))

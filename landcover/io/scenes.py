@@ -1,0 +1,478 @@
+"""Scene discovery: which files hold which bands of which acquisition.
+
+Sources (a registry, :data:`SOURCES`):
+
+``folder``
+    A local folder of GeoTIFF/COG/JP2 files: multi-band files whose band
+    descriptions name Sentinel-2 bands (``B02``/``B2``/``blue``), band-group
+    files of one date (``city_20151130_10m.tif`` + ``..._20m.tif``), or one
+    file per band (``B02.tif``, ``T18SVG_..._B02.jp2``, Landsat ``*_B4.TIF``).
+``stac``
+    A STAC ItemCollection or static catalog JSON (pystac) whose assets point
+    at local or remote COGs; bands found by asset key or ``eo:bands``.
+
+Only metadata is read here (no pixels).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import rasterio
+from rasterio.crs import CRS
+from rasterio.errors import RasterioIOError
+
+from ..bands import band_from_text, canonical_s2
+from ..errors import BandError, ConfigError, SceneError, SceneNotFoundError
+from ..grid import BBox, reproject_bbox
+
+__all__ = [
+    "BandRef",
+    "Scene",
+    "SceneSource",
+    "FolderSource",
+    "StacSource",
+    "SOURCES",
+    "discover",
+    "select_scenes",
+    "parse_date_range",
+]
+
+log = logging.getLogger(__name__)
+
+RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".vrt"}
+_DATE_TAGS = (
+    "acquisition_date", "ACQUISITION_DATE", "DATATAKE_1_DATATAKE_SENSING_START",
+    "SENSING_TIME", "PRODUCT_START_TIME", "TIFFTAG_DATETIME", "datetime",
+)
+_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})-?([01]\d)-?([0-3]\d)(?!\d)")
+_RES_TOKEN = re.compile(r"[_\-.]?(?:10|20|60)m$", re.IGNORECASE)
+_BAND_TOKEN = re.compile(r"[_\-.]?(?:B(?:8A|0?[1-9]|1[0-2])|BQA)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BandRef:
+    """Where one band's pixels are: a file (or URL) and a 1-based band index."""
+
+    path: str
+    bidx: int = 1
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition: an id, a date and its bands by Sentinel-2 id.
+
+    ``bounds`` are in ``crs`` (the CRS of the finest band).  ``product``
+    is ``"L1C"``, ``"L2A"`` or ``"unknown"``; ``offset`` is the DN offset
+    to add before use (``-1000`` for processing baseline >= 04.00).
+    """
+
+    id: str
+    date: dt.date
+    bands: dict[str, BandRef]
+    crs: CRS
+    bounds: BBox
+    sensor: str = "sentinel-2"
+    product: str = "unknown"
+    offset: float = 0.0
+    nodata: float | None = 0.0
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def intersects(self, bbox: BBox, bbox_crs: CRS) -> bool:
+        minx, miny, maxx, maxy = reproject_bbox(bbox, bbox_crs, self.crs)
+        b = self.bounds
+        return minx < b[2] and maxx > b[0] and miny < b[3] and maxy > b[1]
+
+    def missing(self, bands: Iterable[str]) -> list[str]:
+        return [b for b in bands if b not in self.bands]
+
+
+class SceneSource(Protocol):
+    """Anything that lists scenes."""
+
+    def scenes(self) -> list[Scene]: ...
+
+
+def _parse_date(text: str) -> dt.date | None:
+    text = str(text).strip()
+    m = _DATE_IN_NAME.search(text)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def parse_date_range(text: str | dt.date) -> tuple[dt.date, dt.date]:
+    """Parse ``2023``, ``2023-06``, ``2023-06-14`` or ``2023-06-01/2023-07-15``.
+
+    Returns the first and last day (inclusive) of the period.
+
+    Raises
+    ------
+    ConfigError
+        If the text is none of these forms.
+    """
+    if isinstance(text, dt.date):
+        return text, text
+    s = str(text).strip()
+    if "/" in s:
+        a, b = s.split("/", 1)
+        start, end = parse_date_range(a)[0], parse_date_range(b)[1]
+        if start > end:
+            raise ConfigError(f"date range {s!r} ends before it starts; write START/END")
+        return start, end
+    try:
+        if re.fullmatch(r"\d{4}", s):
+            return dt.date(int(s), 1, 1), dt.date(int(s), 12, 31)
+        if re.fullmatch(r"\d{4}-\d{2}", s):
+            y, m = map(int, s.split("-"))
+            first = dt.date(y, m, 1)
+            nxt = dt.date(y + (m == 12), m % 12 + 1, 1)
+            return first, nxt - dt.timedelta(days=1)
+        d = dt.date.fromisoformat(s)
+        return d, d
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"date {s!r} is not understood; use YYYY, YYYY-MM, YYYY-MM-DD or START/END"
+    )
+
+
+def _open_meta(path: str):
+    try:
+        return rasterio.open(path)
+    except RasterioIOError as exc:
+        raise SceneError(
+            f"cannot read raster {path}: {str(exc).splitlines()[0]}; "
+            "check that the file is a complete GeoTIFF/COG/JP2"
+        ) from exc
+
+
+def _baseline_offset(tags: dict) -> float:
+    """-1000 for L1C processing baseline >= 04.00 (DN carry +1000), else 0."""
+    for key in ("RADIO_ADD_OFFSET", "BOA_ADD_OFFSET"):
+        if key in tags:
+            try:
+                return float(tags[key])
+            except ValueError:
+                pass
+    pb = tags.get("PROCESSING_BASELINE") or tags.get("s2:processing_baseline")
+    if pb:
+        try:
+            if float(pb) >= 4.0:
+                return -1000.0
+        except ValueError:
+            pass
+    return 0.0
+
+
+def _product(tags: dict, text: str) -> str:
+    blob = " ".join([text, *map(str, tags.values())]).upper()
+    if "L2A" in blob or "BOA" in blob:
+        return "L2A"
+    if "L1C" in blob or "TOA" in blob:
+        return "L1C"
+    return "unknown"
+
+
+class FolderSource:
+    """Scenes from a local folder (searched recursively).
+
+    Parameters
+    ----------
+    path
+        The folder.
+    date
+        Acquisition date for files that carry none in metadata or name.
+    sensor
+        ``"sentinel-2"`` or ``"landsat"`` (how per-band file names are read).
+    """
+
+    def __init__(self, path: str | Path, *, date: dt.date | None = None,
+                 sensor: str = "sentinel-2") -> None:
+        self.path = Path(path)
+        self.date = date
+        self.sensor = sensor
+
+    def scenes(self) -> list[Scene]:
+        if not self.path.exists():
+            raise SceneNotFoundError(
+                f"scene folder {self.path} does not exist; fix source.path in the workflow"
+            )
+        files = sorted(
+            p for p in (self.path.rglob("*") if self.path.is_dir() else [self.path])
+            if p.suffix.lower() in RASTER_SUFFIXES and p.is_file()
+        )
+        if not files:
+            raise SceneNotFoundError(
+                f"no GeoTIFF/COG/JP2 files in {self.path}; point source.path at scene files"
+            )
+        groups: dict[str, list[tuple[Path, dict[str, BandRef]]]] = defaultdict(list)
+        for f in files:
+            with _open_meta(str(f)) as ds:
+                bands = self._bands_of(f, ds)
+                if not bands:
+                    log.debug("skipping %s: no recognisable band", f)
+                    continue
+                stem = f.stem
+                key = _BAND_TOKEN.sub("", stem) if ds.count == 1 and len(bands) == 1 else stem
+                key = _RES_TOKEN.sub("", key) or f.parent.name
+                groups[str(f.parent / key)].append((f, bands))
+        out = [self._scene(key, members) for key, members in sorted(groups.items())]
+        if not out:
+            raise SceneNotFoundError(
+                f"no file in {self.path} names its bands (by description or file name, "
+                "e.g. B02.tif); set band descriptions or rename the files"
+            )
+        return out
+
+    def _bands_of(self, f: Path, ds) -> dict[str, BandRef]:
+        found: dict[str, BandRef] = {}
+        for i, desc in enumerate(ds.descriptions, start=1):
+            if not desc:
+                continue
+            try:
+                found.setdefault(canonical_s2(desc), BandRef(str(f), i))
+            except BandError:
+                b = band_from_text(desc, sensor=self.sensor)
+                if b:
+                    found.setdefault(b, BandRef(str(f), i))
+        if not found and ds.count == 1:
+            b = band_from_text(f.name, sensor=self.sensor)
+            if b:
+                found[b] = BandRef(str(f), 1)
+        return found
+
+    def _scene(self, key: str, members: list[tuple[Path, dict[str, BandRef]]]) -> Scene:
+        bands: dict[str, BandRef] = {}
+        best = None
+        date = None
+        tags: dict = {}
+        for f, b in members:
+            for name, ref in b.items():
+                bands.setdefault(name, ref)
+            with _open_meta(str(f)) as ds:
+                t = ds.tags()
+                tags.update(t)
+                res = abs(ds.transform.a)
+                if ds.crs is None:
+                    raise SceneError(
+                        f"raster {f} has no CRS; georeference it (gdal_edit.py -a_srs EPSG:...)"
+                    )
+                if best is None or res < best[0]:
+                    best = (res, ds.crs, tuple(ds.bounds), ds.nodata)
+            for k in _DATE_TAGS:
+                if date is None and k in t:
+                    date = _parse_date(t[k])
+        if date is None:
+            date = _parse_date(Path(key).name) or self.date
+        if date is None:
+            raise SceneError(
+                f"no acquisition date for scene {key}: none in metadata or file name; "
+                "set source.date in the workflow (YYYY-MM-DD)"
+            )
+        assert best is not None
+        nodata = best[3] if best[3] is not None else 0.0
+        return Scene(
+            id=Path(key).name,
+            date=date,
+            bands=bands,
+            crs=best[1],
+            bounds=best[2],
+            sensor=self.sensor,
+            product=_product(tags, key),
+            offset=_baseline_offset(tags),
+            nodata=nodata,
+        )
+
+
+class StacSource:
+    """Scenes from a STAC ItemCollection or a static catalog/collection JSON."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+
+    def _items(self):
+        import pystac
+
+        if not re.match(r"^https?://", self.path) and not Path(self.path).exists():
+            raise SceneNotFoundError(
+                f"STAC file {self.path} does not exist; fix source.path in the workflow"
+            )
+        try:
+            with open(self.path) if not self.path.startswith("http") else _nullctx() as f:
+                data = json.load(f) if f else None
+        except json.JSONDecodeError as exc:
+            raise SceneError(f"STAC file {self.path} is not valid JSON: {exc}") from exc
+        if data is not None and data.get("type") == "FeatureCollection":
+            return list(pystac.ItemCollection.from_file(self.path))
+        obj = pystac.read_file(self.path)
+        if isinstance(obj, pystac.Item):
+            return [obj]
+        return list(obj.get_items(recursive=True))
+
+    def scenes(self) -> list[Scene]:
+        out = []
+        for item in self._items():
+            bands: dict[str, BandRef] = {}
+            for key, asset in item.assets.items():
+                if asset.media_type and "image/tiff" not in asset.media_type and \
+                        "jp2" not in asset.media_type:
+                    continue
+                names = [key]
+                for b in asset.extra_fields.get("eo:bands", []) or []:
+                    names += [b.get("name", ""), b.get("common_name", "")]
+                for n in names:
+                    try:
+                        bands.setdefault(canonical_s2(n), BandRef(asset.get_absolute_href(), 1))
+                        break
+                    except BandError:
+                        continue
+            if not bands:
+                continue
+            date = (item.datetime or item.common_metadata.start_datetime).date()
+            props = item.properties
+            epsg = props.get("proj:epsg")
+            code = props.get("proj:code")
+            if epsg or code:
+                crs = CRS.from_user_input(code or f"EPSG:{epsg}")
+                bbox = props.get("proj:bbox")
+                bounds = tuple(bbox) if bbox else reproject_bbox(
+                    tuple(item.bbox), CRS.from_epsg(4326), crs)
+            else:
+                first = next(iter(bands.values()))
+                with _open_meta(first.path) as ds:
+                    crs, bounds = ds.crs, tuple(ds.bounds)
+            level = str(props.get("s2:product_type", props.get("processing:level", "")))
+            pb = props.get("s2:processing_baseline")
+            offset = -1000.0 if (level.upper().endswith("L1C") and pb and float(pb) >= 4.0) else 0.0
+            out.append(Scene(
+                id=item.id, date=date, bands=bands, crs=crs, bounds=bounds,
+                product="L2A" if "L2A" in level.upper() else ("L1C" if "L1C" in level.upper()
+                                                               else "unknown"),
+                offset=offset,
+                extra={"cloud_cover": props.get("eo:cloud_cover")},
+            ))
+        if not out:
+            raise SceneNotFoundError(
+                f"STAC source {self.path} has no item with band assets (B02/blue...); "
+                "check the catalog"
+            )
+        return out
+
+
+class _nullctx:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+SOURCES: dict[str, type] = {"folder": FolderSource, "stac": StacSource}
+
+
+def discover(kind: str, path: str | Path, **options) -> list[Scene]:
+    """List the scenes of a source of type ``kind`` (a key of :data:`SOURCES`)."""
+    try:
+        cls = SOURCES[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown source type {kind!r}; use one of {', '.join(SOURCES)}"
+        ) from None
+    return cls(path, **options).scenes()
+
+
+def select_scenes(
+    scenes: list[Scene],
+    *,
+    bbox: BBox,
+    bbox_crs: CRS,
+    period: tuple[dt.date, dt.date] | None,
+    bands: Iterable[str],
+) -> list[Scene]:
+    """Scenes meeting the bbox, in the period, with every band needed.
+
+    All scenes of the best date (the one closest to the period's middle with
+    the most coverage) come first; the caller mosaics them in order.
+
+    Raises
+    ------
+    RegionError
+        If no scene meets the bbox.
+    SceneError
+        If none is in the period, or every candidate lacks a band.
+    """
+    from ..errors import RegionError
+
+    bands = list(bands)
+    hits = [s for s in scenes if s.intersects(bbox, bbox_crs)]
+    if not hits:
+        extents = "; ".join(f"{s.id}: {tuple(round(v, 4) for v in s.bounds)} {s.crs}"
+                            for s in scenes[:5])
+        raise RegionError(
+            f"bbox {bbox} ({bbox_crs}) meets none of the {len(scenes)} scene(s) [{extents}]; "
+            "fix region.bbox or region.crs"
+        )
+    if period is not None:
+        start, end = period
+        in_period = [s for s in hits if start <= s.date <= end]
+        if not in_period:
+            dates = ", ".join(sorted({s.date.isoformat() for s in hits}))
+            raise SceneError(
+                f"no scene between {start} and {end} over the bbox (scene dates: {dates}); "
+                "change the date"
+            )
+        hits = in_period
+    complete = [s for s in hits if not s.missing(bands)]
+    if not complete:
+        s = hits[0]
+        raise BandError(
+            f"scene {s.id} lacks band(s) {', '.join(s.missing(bands))} that the model needs "
+            f"(it has {', '.join(sorted(s.bands))}); add those files or use another model"
+        )
+    if period is not None:
+        mid = period[0] + (period[1] - period[0]) / 2
+        complete.sort(key=lambda s: (abs((s.date - mid).days), s.id))
+    else:
+        complete.sort(key=lambda s: (s.date, s.id))
+    return complete
+
+
+def _scene_from_files(paths: list[Path], *, date: dt.date | None = None,
+                      sensor: str = "sentinel-2") -> Scene:
+    """One scene from explicit files of one acquisition (multi-band, band groups or per band).
+
+    Raises
+    ------
+    SceneNotFoundError
+        If a file does not exist.
+    """
+    src = FolderSource(paths[0], date=date, sensor=sensor)
+    members = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise SceneNotFoundError(f"scene file {p} does not exist; check the path")
+        if p.is_dir():
+            raise SceneError(f"{p} is a folder; give either one folder or files, not both")
+        with _open_meta(str(p)) as ds:
+            bands = src._bands_of(p, ds)
+        if not bands:
+            raise BandError(
+                f"{p} names no Sentinel-2 band (band descriptions like B02, or a file name "
+                "like *_B02.tif); set band descriptions or rename the file"
+            )
+        members.append((p, bands))
+    key = _RES_TOKEN.sub("", _BAND_TOKEN.sub("", Path(paths[0]).stem)) or Path(paths[0]).stem
+    return src._scene(str(Path(paths[0]).parent / key), members)

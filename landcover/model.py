@@ -1,0 +1,239 @@
+"""Model bundles: an smp U-Net saved as safetensors + a JSON sidecar.
+
+A bundle is two files, ``NAME.safetensors`` (weights only: no pickle) and
+``NAME.json`` (everything needed to use the weights correctly: architecture,
+encoder, input bands by Sentinel-2 id, the expected input scale, the
+normalisation, the legend, the tile size and halo, training data, metrics and
+the sha256 of the weights, checked on every load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+from .legend import CLASS_NAMES, CLASSES
+
+__all__ = [
+    "ModelSpec",
+    "LoadedModel",
+    "build_unet",
+    "save_bundle",
+    "load_bundle",
+    "get_model",
+    "default_model_path",
+    "normalize",
+    "sha256_file",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+#: bands of the default model, by Sentinel-2 id (the 9 Dynamic World bands + B8A)
+DEFAULT_BANDS: tuple[str, ...] = (
+    "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12",
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a bundle's JSON sidecar says.
+
+    ``input_scale`` is the scale of the values the model expects: ``"l1c_dn"``
+    means Sentinel-2 L1C top-of-atmosphere reflectance x 10000 without the
+    +1000 offset of processing baseline 04.00.  Normalisation is
+    ``(ln(1 + 0.005 * x) - mean[b]) / std[b]`` per band.
+    """
+
+    name: str
+    version: str
+    architecture: str = "Unet"
+    encoder: str = "mobilenet_v2"
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    bands: tuple[str, ...] = DEFAULT_BANDS
+    input_scale: str = "l1c_dn"
+    norm_mean: tuple[float, ...] = ()
+    norm_std: tuple[float, ...] = ()
+    classes: tuple[str, ...] = CLASS_NAMES
+    colors: tuple[str, ...] = tuple(c.color for c in CLASSES)
+    tile_size: int = 512
+    halo: int = 32
+    weights_sha256: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["format_version"] = FORMAT_VERSION
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ModelSpec:
+        d = dict(d)
+        d.pop("format_version", None)
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ModelError(f"model sidecar has unknown keys {sorted(unknown)}; upgrade landcover")
+        for key in ("bands", "norm_mean", "norm_std", "classes", "colors", "decoder_channels"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+def build_unet(spec: ModelSpec):
+    """Build the (untrained) network a spec describes.
+
+    ``encoder_weights=None``: nothing is downloaded, ever.
+    """
+    import segmentation_models_pytorch as smp
+
+    if spec.architecture != "Unet":
+        raise ModelError(f"architecture {spec.architecture!r} is not supported; use 'Unet'")
+    return smp.Unet(
+        encoder_name=spec.encoder,
+        encoder_weights=None,
+        in_channels=len(spec.bands),
+        classes=len(spec.classes),
+        decoder_channels=list(spec.decoder_channels),
+    )
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def save_bundle(
+    model, spec: ModelSpec, path: str | os.PathLike, *, half: bool = True
+) -> ModelSpec:
+    """Write ``model``'s weights and ``spec`` as a bundle at ``path`` (either file name).
+
+    Both files are written under temporary names and renamed when complete.
+    With ``half`` the float weights are stored as float16 (half the size;
+    they are cast back to float32 on load).  Returns the spec with
+    ``weights_sha256`` filled in.
+    """
+    from safetensors.torch import save_file
+
+    st_path, js_path = _paths(path)
+    st_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu()
+        if half and v.is_floating_point():
+            v = v.half()
+        state[k] = v.contiguous()
+    tmp_st = st_path.with_name(st_path.name + ".tmp")
+    save_file(state, str(tmp_st), metadata={"landcover_model": spec.name})
+    digest = sha256_file(tmp_st)
+    spec = replace(spec, weights_sha256=digest)
+    tmp_js = js_path.with_name(js_path.name + ".tmp")
+    tmp_js.write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    os.replace(tmp_st, st_path)
+    os.replace(tmp_js, js_path)
+    return spec
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference plus its spec."""
+
+    spec: ModelSpec
+    net: Any
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return f"{self.spec.name}@{self.spec.version}+{self.spec.weights_sha256[:12]}"
+
+
+def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
+    """Load a bundle, checking the weights against the sidecar's sha256.
+
+    Raises
+    ------
+    ModelError
+        If a file is missing, the sidecar is not valid JSON, or the weights'
+        hash differs from the sidecar's (a corrupt or swapped file).
+    """
+    from safetensors.torch import load_file
+
+    st_path, js_path = _paths(path)
+    for p in (st_path, js_path):
+        if not p.exists():
+            raise ModelError(
+                f"model file {p} does not exist; a bundle is NAME.safetensors + NAME.json "
+                "(run 'landcover train' to make one, or omit --model for the default)"
+            )
+    try:
+        spec = ModelSpec.from_json(json.loads(js_path.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ModelError(f"model sidecar {js_path} is not a valid bundle sidecar: {exc}") from exc
+    digest = sha256_file(st_path)
+    if digest != spec.weights_sha256:
+        raise ModelError(
+            f"model weights {st_path} have sha256 {digest[:12]}..., but {js_path.name} expects "
+            f"{spec.weights_sha256[:12]}...; the file is corrupt or from another bundle"
+        )
+    net = build_unet(spec)
+    try:
+        net.load_state_dict(load_file(str(st_path)))
+    except Exception as exc:  # safetensors/torch raise various types
+        raise ModelError(f"model weights {st_path} do not fit the sidecar's network: {exc}") from exc
+    net.eval().to(device)
+    return LoadedModel(spec=spec, net=net, path=st_path)
+
+
+_CACHE: dict[tuple[str, str], LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
+    """Load a bundle once per process (per worker, under Dask distributed)."""
+    key = (str(Path(path).resolve()), device)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load_bundle(path, device=device)
+        return _CACHE[key]
+
+
+def default_model_path() -> Path:
+    """The model shipped in the repository's ``data/`` folder."""
+    env = os.environ.get("LANDCOVER_MODEL")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data" / "model" / "landcover-default.json"
+
+
+def normalize(dn: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Normalise L1C digital numbers (C, H, W) into the model's input, float32.
+
+    ``(ln(1 + 0.005 * x) - mean) / std`` per band; NaN (nodata) becomes 0,
+    the band mean after normalisation.
+    """
+    x = np.log1p(np.maximum(dn.astype(np.float32, copy=False), 0) * np.float32(0.005))
+    mean = np.asarray(spec.norm_mean, np.float32)[:, None, None]
+    std = np.asarray(spec.norm_std, np.float32)[:, None, None]
+    x = (x - mean) / std
+    return np.nan_to_num(x, nan=0.0, copy=False)

@@ -1,0 +1,141 @@
+"""Blending tile predictions into one seamless mosaic, streamed row by row.
+
+Neighbouring tiles overlap by ``2 * halo`` pixels.  Each tile's values are
+weighted by a smooth window that falls towards its edges, summed, and
+divided by the summed weights.  With the default ``"cosine"`` window the
+weights of two neighbours add up to one across their overlap, so the
+mosaic fades from one tile to the next without a seam.
+
+Only one row of tiles is held: when a row is complete, the region rows no
+later tile can touch are returned and dropped from the buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .errors import ConfigError
+from .tiling import Tile, TileLayout
+
+__all__ = ["WINDOWS", "blend_window", "RowBlender"]
+
+
+def _cosine(size: int, halo: int) -> np.ndarray:
+    """Flat top, sin² ramps over the ``2*halo`` pixels at each edge."""
+    ramp = max(1, 2 * halo)
+    d = np.minimum(np.arange(size) + 0.5, size - np.arange(size) - 0.5)
+    t = np.clip(d / ramp, 0.0, 1.0)
+    return np.sin(0.5 * np.pi * t) ** 2
+
+
+def _hann(size: int, halo: int) -> np.ndarray:
+    """A full Hann window (never exactly zero)."""
+    return np.sin(np.pi * (np.arange(size) + 0.5) / size) ** 2
+
+
+def _uniform(size: int, halo: int) -> np.ndarray:
+    """No blending: plain averaging of overlapping tiles (for comparison)."""
+    return np.ones(size)
+
+
+#: registry of 1-D blend windows; the 2-D window is their outer product
+WINDOWS: dict[str, Callable[[int, int], np.ndarray]] = {
+    "cosine": _cosine,
+    "hann": _hann,
+    "uniform": _uniform,
+}
+
+
+def blend_window(size: int, halo: int, kind: str = "cosine") -> np.ndarray:
+    """2-D blend weights (size, size), float32, all > 0.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``kind``.
+    """
+    try:
+        fn = WINDOWS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown blend window {kind!r}; use one of {', '.join(WINDOWS)}")\
+            from None
+    w = fn(size, halo).astype(np.float32)
+    w = np.maximum(w, np.float32(1e-4))
+    return np.outer(w, w)
+
+
+class RowBlender:
+    """Accumulates weighted tile values and yields finished region rows.
+
+    Parameters
+    ----------
+    layout
+        The tile layout (region grid, tile size, halo).
+    channels
+        Number of channels each tile brings.
+    window
+        Name of the blend window (:data:`WINDOWS`).
+
+    Notes
+    -----
+    Memory is ``(channels + 1) * tile_size * region_width * 4`` bytes,
+    whatever the region's height.
+    """
+
+    def __init__(self, layout: TileLayout, channels: int, *, window: str = "cosine") -> None:
+        self.layout = layout
+        self.height, self.width = layout.region.shape
+        self.channels = channels
+        self.weights = blend_window(layout.tile_size, layout.halo, window)
+        self.buf_rows = layout.tile_size
+        self.acc = np.zeros((channels, self.buf_rows, self.width), np.float32)
+        self.wsum = np.zeros((self.buf_rows, self.width), np.float32)
+        self.y0 = 0  # region row of buffer row 0
+
+    def add(self, tile: Tile, values: np.ndarray) -> None:
+        """Add one tile's values (channels, size, size)."""
+        s = tile.size
+        r0, c0 = tile.row0, tile.col0
+        # clip to the region and to the buffer
+        rr0, rr1 = max(r0, self.y0, 0), min(r0 + s, self.height, self.y0 + self.buf_rows)
+        cc0, cc1 = max(c0, 0), min(c0 + s, self.width)
+        if rr0 >= rr1 or cc0 >= cc1:
+            return
+        if r0 + s > self.y0 + self.buf_rows and r0 + s <= self.height:
+            raise RuntimeError("tile beyond the blend buffer: tiles must come row by row")
+        tr = slice(rr0 - r0, rr1 - r0)
+        tc = slice(cc0 - c0, cc1 - c0)
+        br = slice(rr0 - self.y0, rr1 - self.y0)
+        w = self.weights[tr, tc]
+        self.acc[:, br, cc0:cc1] += values[:, tr, tc] * w
+        self.wsum[br, cc0:cc1] += w
+
+    def flush(self, upto: int) -> tuple[int, np.ndarray] | None:
+        """Finish region rows ``[y0, upto)``: return ``(y0, blended)`` and drop them."""
+        upto = min(upto, self.height)
+        n = upto - self.y0
+        if n <= 0:
+            return None
+        wsum = self.wsum[:n]
+        out = self.acc[:, :n] / np.where(wsum > 0, wsum, 1.0)
+        start = self.y0
+        # shift the buffer up by n rows
+        self.acc[:, : self.buf_rows - n] = self.acc[:, n:]
+        self.acc[:, self.buf_rows - n :] = 0
+        self.wsum[: self.buf_rows - n] = self.wsum[n:]
+        self.wsum[self.buf_rows - n :] = 0
+        self.y0 = upto
+        return start, out
+
+    def run(self, rows: Iterator[list[tuple[Tile, np.ndarray]]]) -> Iterator[tuple[int, np.ndarray]]:
+        """Blend rows of ``(tile, values)`` as they come; yield finished blocks."""
+        starts = list(self.layout.row_starts) + [self.height]
+        for i, row in enumerate(rows):
+            for tile, values in row:
+                self.add(tile, values)
+            nxt = starts[i + 1] if i + 1 < len(self.layout.row_starts) else self.height
+            block = self.flush(max(nxt, 0) if i + 1 < len(self.layout.row_starts) else nxt)
+            if block is not None:
+                yield block

@@ -1,0 +1,542 @@
+"""Builds and runs the Dask graph of the pipeline: read -> classify -> blend -> write.
+
+The per-tile work (:func:`predict_batch`) is a small pure-ish function of
+plain, picklable arguments: scene descriptions, a canvas grid, windows and
+the model's path.  The model is loaded once per process (per Dask worker)
+from that path.  The graph is built one row of tiles at a time and
+consumed in order by the streaming blender, with a bounded number of rows in
+flight, so memory does not grow with the region.  The scheduler (threads
+here, or a ``dask.distributed`` cluster) is injected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from . import __version__
+from .change import change_confidence, change_masks, get_rules
+from .clouds import METHODS as CLOUD_METHODS
+from .config import Workflow, resolve_path
+from .errors import ConfigError, ModelError, SceneError
+from .grid import Grid, parse_crs, reproject_bbox
+from .inference import classify_tiles
+from .io.cog import StreamingCOG
+from .io.gpkg import write_layers
+from .io.read import SceneScale, detect_scale, read_window
+from .io.scenes import Scene, discover, parse_date_range, select_scenes
+from .legend import CLASS_NAMES, CLOUD, NODATA, colormap
+from .model import default_model_path, get_model, load_bundle
+from .mosaic import RowBlender
+from .tiling import TileLayout, layout_tiles
+from .vectorize import empty_frame, vectorize_change
+
+__all__ = [
+    "ClassifyResult",
+    "RunResult",
+    "Runner",
+    "make_runner",
+    "predict_batch",
+    "classify_region",
+    "detect_change",
+    "run_workflow",
+    "resolve_model_path",
+    "auto_crs",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+def resolve_model_path(value: str | None, base_dir: str | os.PathLike = ".") -> Path:
+    """``"default"``/None -> the shipped model; else a bundle path."""
+    if value in (None, "", "default"):
+        return default_model_path()
+    return resolve_path(value, base_dir)
+
+
+def auto_crs(scene_crs: CRS, bbox: tuple[float, float, float, float], bbox_crs: CRS) -> CRS:
+    """The scene's CRS when projected; the UTM zone of the bbox centre otherwise."""
+    if not scene_crs.is_geographic:
+        return scene_crs
+    lon0, lat0, lon1, lat1 = reproject_bbox(bbox, bbox_crs, CRS.from_epsg(4326))
+    lon, lat = (lon0 + lon1) / 2, (lat0 + lat1) / 2
+    zone = int((lon + 180) // 6) % 60 + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+# --------------------------------------------------------------------------- per-tile work
+
+
+def predict_batch(
+    scenes: Sequence[tuple[Scene, SceneScale]],
+    model_path: str,
+    canvas: Grid,
+    windows: Sequence[Window],
+    *,
+    cloud_method: str = "s2cloudless",
+    precision: str = "auto",
+    device: str = "cpu",
+    gdal_env: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Read, mask and classify a batch of tiles; the Dask task of the pipeline.
+
+    Returns
+    -------
+    numpy.ndarray
+        float16 (N, classes + 2, size, size): class probabilities, a validity
+        channel (1 where every band has data) and a cloud channel (1 = cloud).
+    """
+    model = get_model(model_path, device=device)
+    bands = list(model.spec.bands)
+    cloud_bands, cloud_fn = CLOUD_METHODS[cloud_method]
+    read_bands = bands + [b for b in cloud_bands if b not in bands]
+    with rasterio.Env(**(gdal_env or {})):
+        dn = np.stack([read_window(scenes, read_bands, canvas, w) for w in windows])
+    out = classify_tiles(model, dn[:, : len(bands)], precision=precision)
+    clouds = np.stack([cloud_fn(d[[read_bands.index(b) for b in cloud_bands]])
+                       if cloud_bands else cloud_fn(d) for d in dn])
+    return np.concatenate([out, clouds[:, None]], axis=1).astype(np.float16)
+
+
+# --------------------------------------------------------------------------- runners
+
+
+class Runner:
+    """Runs rows of Dask tasks, yielding each row's results in order.
+
+    ``prefetch`` rows are computed ahead of the one being consumed, which
+    overlaps reading and inference with blending and writing while keeping
+    memory bounded.
+    """
+
+    def __init__(self, *, client=None, workers: int | None = None, prefetch: int = 1) -> None:
+        self.client = client
+        self.workers = workers
+        self.prefetch = max(0, prefetch)
+
+    def run(self, rows: Iterator[list]) -> Iterator[list]:
+        import dask
+
+        if self.client is not None:
+            pending: list = []
+            for row in rows:
+                pending.append(self.client.compute(row))
+                if len(pending) > self.prefetch:
+                    yield self.client.gather(pending.pop(0))
+            for futs in pending:
+                yield self.client.gather(futs)
+            return
+        with ThreadPoolExecutor(1) as pool:
+            pending = []
+            for row in rows:
+                pending.append(pool.submit(dask.compute, *row, scheduler="threads",
+                                           num_workers=self.workers))
+                if len(pending) > self.prefetch:
+                    yield list(pending.pop(0).result())
+            for fut in pending:
+                yield list(fut.result())
+
+    def close(self) -> None:
+        if self.client is not None:
+            cluster = getattr(self.client, "_landcover_cluster", None)
+            self.client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> Runner:
+    """A runner for a distributed scheduler address, a LocalCluster of ``workers``
+    processes (when ``workers`` is given with ``scheduler="local"``), or local threads."""
+    if scheduler:
+        from distributed import Client, LocalCluster
+
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+            client._landcover_cluster = cluster
+        else:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot reach Dask scheduler {scheduler!r}: {exc}; start it "
+                    "(dask scheduler) or fix --scheduler"
+                ) from None
+        return Runner(client=client, prefetch=2)
+    return Runner(workers=workers or os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- classify
+
+
+@dataclass
+class ClassifyResult:
+    """What classifying one date produced."""
+
+    map_path: Path
+    confidence_path: Path | None
+    class_pixels: dict[str, int]
+    cloud_pixels: int
+    nodata_pixels: int
+    tiles: int
+    seconds: float
+
+
+def classify_region(
+    scenes: Sequence[tuple[Scene, SceneScale]],
+    region: Grid,
+    model_path: str | os.PathLike,
+    out_map: str | os.PathLike,
+    *,
+    out_confidence: str | os.PathLike | None = None,
+    tile_size: int | None = None,
+    halo: int | None = None,
+    blend: str = "cosine",
+    batch_size: int = 2,
+    cloud_method: str = "s2cloudless",
+    precision: str = "auto",
+    device: str = "cpu",
+    runner: Runner | None = None,
+    progress: Progress | None = None,
+    tags: dict[str, Any] | None = None,
+) -> ClassifyResult:
+    """Classify ``region`` from ``scenes`` into a class COG (and a confidence COG).
+
+    Tiles are read and classified as a Dask graph (one row of tiles at a
+    time), blended with a smooth window, and written block by block.
+    """
+    t0 = time.perf_counter()
+    model = load_bundle(model_path)  # checks the hash once, up front
+    spec = model.spec
+    layout = layout_tiles(region, tile_size=tile_size or spec.tile_size,
+                          halo=spec.halo if halo is None else halo)
+    canvas = layout.canvas
+    runner = runner or Runner()
+    n_classes = len(spec.classes)
+    total = len(layout)
+    done = 0
+
+    def rows() -> Iterator[list]:
+        from dask import delayed
+
+        task = delayed(predict_batch, pure=True)
+        for row in layout.rows():
+            batch = []
+            for k in range(0, len(row), batch_size):
+                chunk = row[k:k + batch_size]
+                batch.append(task(list(scenes), str(model_path), canvas,
+                                  [layout.canvas_window(t) for t in chunk],
+                                  cloud_method=cloud_method, precision=precision,
+                                  device=device, gdal_env=_gdal_env()))
+            yield batch
+
+    def tile_rows() -> Iterator[list]:
+        nonlocal done
+        for row_tiles, results in zip(layout.rows(), runner.run(rows())):
+            stacked = [r for res in results for r in res]
+            done += len(row_tiles)
+            if progress:
+                progress("classify", done, total)
+            yield list(zip(row_tiles, stacked))
+
+    blender = RowBlender(layout, n_classes + 2, window=blend)
+    counts = np.zeros(256, np.int64)
+    meta = {"CLASS_NAMES": list(spec.classes), "MODEL": f"{spec.name} {spec.version}",
+            "MODEL_SHA256": spec.weights_sha256, **(tags or {})}
+    band_meta = {f"CLASS_{i}": n for i, n in enumerate(spec.classes)}
+    band_meta.update({f"CLASS_{CLOUD}": "cloud_or_shadow", f"CLASS_{NODATA}": "nodata"})
+    map_cog = StreamingCOG(out_map, region, dtype="uint8", nodata=NODATA,
+                           colormap=colormap(), overview_resampling="mode", tags=meta,
+                           band_tags=band_meta, descriptions=["land_cover_class"])
+    conf_cog = None
+    try:
+        if out_confidence:
+            conf_cog = StreamingCOG(out_confidence, region, dtype="uint8", nodata=255,
+                                    overview_resampling="average",
+                                    tags={"UNITS": "percent", **meta},
+                                    descriptions=["winning_class_probability_percent"])
+        for y0, block in blender.run(tile_rows()):
+            probs = block[:n_classes]
+            valid = block[n_classes] > 0.5
+            cloud = valid & (block[n_classes + 1] >= 0.5)
+            cls = probs.argmax(axis=0).astype(np.uint8)
+            cls[cloud] = CLOUD
+            cls[~valid] = NODATA
+            counts += np.bincount(cls.ravel(), minlength=256)
+            map_cog.write(y0, cls)
+            if conf_cog is not None:
+                conf = np.rint(probs.max(axis=0) * 100).astype(np.uint8)
+                conf[(cls >= n_classes)] = 255
+                conf_cog.write(y0, conf)
+    except BaseException:
+        map_cog.abort()
+        if conf_cog is not None:
+            conf_cog.abort()
+        raise
+    map_cog.close()
+    if conf_cog is not None:
+        conf_cog.close()
+    return ClassifyResult(
+        map_path=Path(out_map),
+        confidence_path=Path(out_confidence) if out_confidence else None,
+        class_pixels={n: int(counts[i]) for i, n in enumerate(spec.classes)},
+        cloud_pixels=int(counts[CLOUD]),
+        nodata_pixels=int(counts[NODATA]),
+        tiles=total,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _gdal_env() -> dict[str, Any]:
+    """GDAL settings that travel into every task (captured, not via os.environ)."""
+    return {"GDAL_CACHEMAX": 256, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+            "VSI_CACHE": True}
+
+
+# --------------------------------------------------------------------------- change
+
+
+def _read_map(path: Path) -> tuple[np.ndarray, Grid]:
+    try:
+        with rasterio.open(path) as ds:
+            return ds.read(1), Grid(ds.crs, ds.transform, ds.width, ds.height)
+    except rasterio.errors.RasterioIOError as exc:
+        raise SceneError(f"cannot read map {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def detect_change(
+    before_map: str | os.PathLike,
+    after_map: str | os.PathLike,
+    out_gpkg: str | os.PathLike,
+    *,
+    before_confidence: str | os.PathLike | None = None,
+    after_confidence: str | os.PathLike | None = None,
+    date_from: str = "",
+    date_to: str = "",
+    types: Sequence[str] | None = None,
+    min_area_ha: float = 0.5,
+    simplify: float = 0.0,
+    out_crs: str | None = None,
+    run_id: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Compare two class maps on one grid and write change polygons to a GeoPackage.
+
+    Returns per change type the polygon count and total area (ha).
+    """
+    a, grid = _read_map(Path(before_map))
+    b, grid_b = _read_map(Path(after_map))
+    if grid != grid_b:
+        raise SceneError(
+            f"maps {before_map} and {after_map} are on different grids "
+            f"({grid.crs} {grid.shape} vs {grid_b.crs} {grid_b.shape}); classify both dates "
+            "with one workflow so they share a grid"
+        )
+    if before_confidence and after_confidence:
+        conf = change_confidence(_read_map(Path(before_confidence))[0],
+                                 _read_map(Path(after_confidence))[0])
+    else:
+        conf = np.full(a.shape, np.nan, np.float32)
+    layers, stats = {}, {}
+    for rule in get_rules(list(types) if types else None):
+        mask = change_masks(a, b, [rule])[rule.name]
+        df = vectorize_change(mask, grid, confidence=conf, class_from=a, class_to=b,
+                              min_area_ha=min_area_ha, simplify=simplify)
+        if len(df) == 0:
+            df = empty_frame(grid.crs)
+        df.insert(0, "change_type", rule.name)
+        df.insert(3, "date_from", date_from)
+        df.insert(4, "date_to", date_to)
+        df["run_id"] = run_id
+        layers[rule.name] = df
+        stats[rule.name] = {"polygons": int(len(df)),
+                            "area_ha": round(float(df["area_ha"].sum()), 4) if len(df) else 0.0}
+    crs = None if out_crs in (None, "scene") else out_crs
+    write_layers(out_gpkg, layers, metadata=metadata, crs=crs)
+    return stats
+
+
+# --------------------------------------------------------------------------- whole run
+
+
+@dataclass
+class RunResult:
+    """Everything one ``landcover run`` produced."""
+
+    run_id: str
+    out_dir: Path
+    maps: dict[str, ClassifyResult] = field(default_factory=dict)
+    change: dict[str, dict[str, float]] | None = None
+    change_path: Path | None = None
+    summary_path: Path | None = None
+    seconds: float = 0.0
+
+
+def _run_id(wf: Workflow) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(wf.model_dump_json().encode()).hexdigest()[:8]
+    return f"{stamp}-{digest}"
+
+
+def run_workflow(
+    wf: Workflow,
+    *,
+    runner: Runner | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run a whole workflow: classify each date, then map the change between them."""
+    t0 = time.perf_counter()
+    base = wf.base_dir
+    run_id = _run_id(wf)
+    out_dir = Path(wf.output.dir)
+    model_path = resolve_model_path(wf.model, base)
+    model = load_bundle(model_path)
+    spec = model.spec
+    bbox_crs = parse_crs(wf.region.crs)
+    src_path = resolve_path(wf.source.path, base)
+    opts: dict[str, Any] = {}
+    if wf.source.type == "folder":
+        opts = {"date": wf.source.date, "sensor": wf.source.sensor}
+    all_scenes = discover(wf.source.type, src_path, **opts)
+    needed = list(spec.bands) + [b for b in CLOUD_METHODS[wf.clouds][0] if b not in spec.bands]
+    picked: dict[str, list[Scene]] = {}
+    for label, spec_date in wf.dates.items():
+        period = parse_date_range(spec_date)
+        picked[label] = select_scenes(all_scenes, bbox=wf.region.bbox, bbox_crs=bbox_crs,
+                                      period=period, bands=needed)
+    first = next(iter(picked.values()))[0]
+    crs = auto_crs(first.crs, wf.region.bbox, bbox_crs) if wf.grid.crs == "auto" \
+        else parse_crs(wf.grid.crs)
+    region = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
+                            resolution=wf.grid.resolution)
+    if region.width * region.height > 4e9:
+        raise ConfigError(f"region of {region.width}x{region.height} px is too large; "
+                          "shrink region.bbox or raise grid.resolution")
+    device = _device(wf.compute.device)
+    own_runner = runner is None
+    runner = runner or make_runner(scheduler=wf.compute.scheduler, workers=wf.compute.workers)
+    result = RunResult(run_id=run_id, out_dir=out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        scales = {}
+        dates: dict[str, str] = {}
+        for label, scenes in picked.items():
+            # one acquisition date per map: the best date's scenes, mosaicked
+            best = [s for s in scenes if s.date == scenes[0].date]
+            pairs = []
+            for s in best:
+                if s.id not in scales:
+                    scales[s.id] = detect_scale(s, declared=wf.source.scale)
+                pairs.append((s, scales[s.id]))
+            date = best[0].date.isoformat()
+            dates[label] = date
+            log.info("classifying %s (%s): scenes %s", label, date, [s.id for s in best])
+            result.maps[label] = classify_region(
+                pairs, region, model_path,
+                out_dir / f"landcover_{label}_{date}.tif",
+                out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
+                if wf.output.probabilities else None,
+                tile_size=wf.tiling.tile_size, halo=wf.tiling.halo, blend=wf.tiling.blend,
+                batch_size=wf.tiling.batch_size, cloud_method=wf.clouds,
+                precision=wf.compute.precision, device=device, runner=runner,
+                progress=(lambda s, d, t, _l=label: progress(f"classify {_l}", d, t))
+                if progress else None,
+                tags={"ACQUISITION_DATE": date, "SCENES": [s.id for s in best],
+                      "RUN_ID": run_id},
+            )
+        labels = list(picked)
+        metadata = {
+            "run_id": run_id, "workflow": wf.name, "landcover_version": __version__,
+            "model": spec.name, "model_version": spec.version,
+            "model_sha256": spec.weights_sha256,
+            "bbox": list(wf.region.bbox), "bbox_crs": wf.region.crs,
+            "dates": dates,
+            "scenes": {k: [s.id for s in v if s.date == v[0].date] for k, v in picked.items()},
+        }
+        if len(labels) == 2:
+            a, b = (result.maps[k] for k in labels)
+            if progress:
+                progress("change", 0, 1)
+            result.change_path = out_dir / "change.gpkg"
+            result.change = detect_change(
+                a.map_path, b.map_path, result.change_path,
+                before_confidence=a.confidence_path, after_confidence=b.confidence_path,
+                date_from=dates[labels[0]], date_to=dates[labels[1]],
+                types=list(wf.change.types), min_area_ha=wf.change.min_area_ha,
+                simplify=wf.change.simplify, out_crs=wf.change.crs, run_id=run_id,
+                metadata=metadata,
+            )
+            if progress:
+                progress("change", 1, 1)
+        result.seconds = time.perf_counter() - t0
+        summary = {
+            **metadata,
+            "region_grid": region.to_dict(),
+            "maps": {
+                k: {
+                    "path": m.map_path.name,
+                    "confidence_path": m.confidence_path.name if m.confidence_path else None,
+                    "date": dates[k],
+                    "class_area_ha": {n: round(c * _pixel_ha(region), 4)
+                                      for n, c in m.class_pixels.items()},
+                    "cloud_pixels": m.cloud_pixels, "nodata_pixels": m.nodata_pixels,
+                    "tiles": m.tiles, "seconds": round(m.seconds, 2),
+                } for k, m in result.maps.items()
+            },
+            "change": result.change,
+            "change_path": result.change_path.name if result.change_path else None,
+            "seconds": round(result.seconds, 2),
+            "device": device,
+            "host": platform.node(),
+        }
+        result.summary_path = out_dir / "summary.json"
+        tmp = out_dir / ".summary.json.part"
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        os.replace(tmp, result.summary_path)
+    finally:
+        if own_runner:
+            runner.close()
+    return result
+
+
+def _pixel_ha(grid: Grid) -> float:
+    """Nominal pixel area in ha (projected grids; UTM scale error < 0.2%)."""
+    rx, ry = grid.resolution
+    if grid.crs.is_geographic:
+        return float("nan")
+    return abs(rx * ry) / 10_000.0
+
+
+def _device(value: str) -> str:
+    if value != "auto":
+        if value.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device {value!r} asked but CUDA is not available; "
+                                  "use device: auto or cpu")
+        return value
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+
