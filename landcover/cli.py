@@ -63,9 +63,17 @@ def _bbox(value: str | None):
 
 def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    root = logging.getLogger()
+    if not getattr(root, "_landcover_handler", None):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(h)
+        root._landcover_handler = h
+    root._landcover_handler.setLevel(level)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
+    for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     if log_file is None:
         return None
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -140,17 +148,22 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
     }
     wf = load_workflow(workflow, overrides)
     if (before or after) and not set(wf.dates) >= {"before", "after"}:
-        raise click.UsageError("--before/--after need a workflow whose dates are "
-                               "'before' and 'after'")
+        from .errors import ConfigError
+
+        raise ConfigError(f"--before/--after need a workflow whose dates are 'before' and "
+                          f"'after' (this one has {', '.join(wf.dates)})")
+    _setup_logging(verbose)
+    from .workflow import plan_run, run_workflow
+
+    plan = plan_run(wf)  # every input checked before anything is written
     out = Path(wf.output.dir)
     handler = _setup_logging(verbose, out / "run.log")
-    from .workflow import run_workflow
 
     progress = _Progress(not no_progress)
     t0 = time.perf_counter()
     log.info("run %s: workflow %s", wf.name, workflow)
     try:
-        result = run_workflow(wf, progress=progress)
+        result = run_workflow(plan, progress=progress)
     except LandcoverError:
         raise
     except Exception:

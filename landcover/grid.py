@@ -21,8 +21,10 @@ __all__ = ["BBox", "Grid", "parse_crs", "reproject_bbox"]
 BBox = tuple[float, float, float, float]
 
 
-def parse_crs(value: str | int | CRS) -> CRS:
+def parse_crs(value: str | int | CRS, *, key: str = "crs") -> CRS:
     """Parse a CRS given as ``"EPSG:32618"``, ``32618``, WKT or a :class:`CRS`.
+
+    Validated with pyproj first, so that GDAL prints nothing for a bad value.
 
     Raises
     ------
@@ -31,13 +33,18 @@ def parse_crs(value: str | int | CRS) -> CRS:
     """
     if isinstance(value, CRS):
         return value
+    import pyproj
+
     try:
         if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-            return CRS.from_epsg(int(value))
-        return CRS.from_user_input(value)
-    except (CRSError, ValueError) as exc:
+            value = f"EPSG:{int(value)}"
+        p = pyproj.CRS.from_user_input(value)
+        epsg = p.to_epsg()
+        return CRS.from_epsg(epsg) if epsg else CRS.from_wkt(p.to_wkt())
+    except (CRSError, ValueError, pyproj.exceptions.CRSError) as exc:
         raise RegionError(
-            f"unknown CRS {value!r}; give an EPSG code such as 'EPSG:4326' or 'EPSG:32618'"
+            f"unknown CRS {value!r} ({key}); give an EPSG code such as 'EPSG:4326' or "
+            "'EPSG:32618'"
         ) from exc
 
 
@@ -128,7 +135,9 @@ class Grid:
         if resolution <= 0:
             raise RegionError(f"resolution {resolution} must be > 0")
         minx, miny, maxx, maxy = reproject_bbox(bbox, bbox_crs, crs)
-        eps = 1e-9 * resolution
+        # tolerance in pixels (coord / resolution is in pixel units): absorbs float noise
+        # such as 4.3869 / 0.0001 == 43868.99999999999 so edges on pixel lines stay put
+        eps = 1e-6
         x0 = math.floor(minx / resolution + eps) * resolution
         y1 = math.ceil(maxy / resolution - eps) * resolution
         x1 = math.ceil(maxx / resolution - eps) * resolution
@@ -142,7 +151,7 @@ class Grid:
         col, row = int(window.col_off), int(window.row_off)
         return Grid(
             self.crs,
-            self.transform * Affine.translation(col, row),
+            self.transform @ Affine.translation(col, row),
             int(window.width),
             int(window.height),
         )

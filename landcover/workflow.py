@@ -54,6 +54,8 @@ __all__ = [
     "predict_batch",
     "classify_region",
     "detect_change",
+    "RunPlan",
+    "plan_run",
     "run_workflow",
     "resolve_model_path",
     "auto_crs",
@@ -396,21 +398,32 @@ def _run_id(wf: Workflow) -> str:
     return f"{stamp}-{digest}"
 
 
-def run_workflow(
-    wf: Workflow,
-    *,
-    runner: Runner | None = None,
-    progress: Progress | None = None,
-) -> RunResult:
-    """Run a whole workflow: classify each date, then map the change between them."""
-    t0 = time.perf_counter()
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run: every input checked, nothing written yet."""
+
+    workflow: Workflow
+    run_id: str
+    out_dir: Path
+    model_path: Path
+    spec: Any
+    picked: dict[str, list[Scene]]
+    region: Grid
+    device: str
+
+
+def plan_run(wf: Workflow) -> RunPlan:
+    """Check every input of a workflow (files, bbox, dates, bands, model) without writing.
+
+    Raises
+    ------
+    LandcoverError
+        The first problem found, as a one-line message naming the fix.
+    """
     base = wf.base_dir
-    run_id = _run_id(wf)
-    out_dir = Path(wf.output.dir)
     model_path = resolve_model_path(wf.model, base)
-    model = load_bundle(model_path)
-    spec = model.spec
-    bbox_crs = parse_crs(wf.region.crs)
+    spec = load_bundle(model_path).spec
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
     src_path = resolve_path(wf.source.path, base)
     opts: dict[str, Any] = {}
     if wf.source.type == "folder":
@@ -424,18 +437,42 @@ def run_workflow(
                                       period=period, bands=needed)
     first = next(iter(picked.values()))[0]
     crs = auto_crs(first.crs, wf.region.bbox, bbox_crs) if wf.grid.crs == "auto" \
-        else parse_crs(wf.grid.crs)
+        else parse_crs(wf.grid.crs, key="grid.crs")
     region = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
                             resolution=wf.grid.resolution)
     if region.width * region.height > 4e9:
         raise ConfigError(f"region of {region.width}x{region.height} px is too large; "
                           "shrink region.bbox or raise grid.resolution")
-    device = _device(wf.compute.device)
+    layout_tiles(region, tile_size=wf.tiling.tile_size or spec.tile_size,
+                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo)
+    if wf.change.crs != "scene":
+        parse_crs(wf.change.crs, key="change.crs")
+    out_dir = Path(wf.output.dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
+    return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
+                   spec=spec, picked=picked, region=region, device=_device(wf.compute.device))
+
+
+def run_workflow(
+    wf: Workflow | RunPlan,
+    *,
+    runner: Runner | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run a whole workflow: classify each date, then map the change between them."""
+    t0 = time.perf_counter()
+    plan = wf if isinstance(wf, RunPlan) else plan_run(wf)
+    wf = plan.workflow
+    run_id, out_dir, model_path, spec = plan.run_id, plan.out_dir, plan.model_path, plan.spec
+    picked, region = plan.picked, plan.region
+    device = plan.device
     own_runner = runner is None
     runner = runner or make_runner(scheduler=wf.compute.scheduler, workers=wf.compute.workers)
     result = RunResult(run_id=run_id, out_dir=out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(out_dir)
         scales = {}
         dates: dict[str, str] = {}
         for label, scenes in picked.items():
@@ -515,6 +552,15 @@ def run_workflow(
         if own_runner:
             runner.close()
     return result
+
+
+def _remove_stale_parts(out_dir: Path) -> None:
+    """Delete temporary files a killed earlier run left (never final outputs)."""
+    for p in out_dir.glob(".*.part*"):
+        log.info("removing stale temporary file %s", p)
+        p.unlink(missing_ok=True)
+    for p in out_dir.glob(".*.cog.tif"):
+        p.unlink(missing_ok=True)
 
 
 def _pixel_ha(grid: Grid) -> float:

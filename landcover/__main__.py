@@ -1,0 +1,5 @@
+"""``python -m landcover`` = the ``landcover`` command."""
+
+from .cli import main
+
+main()

