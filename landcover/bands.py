@@ -94,10 +94,12 @@ def band_from_text(text: str, *, sensor: str = "sentinel-2") -> str | None:
     """
     stem = text.rsplit("/", 1)[-1]
     stem = re.sub(r"\.(tif|tiff|jp2|vrt)$", "", stem, flags=re.IGNORECASE)
-    try:
-        return canonical_s2(stem)
-    except BandError:
-        pass
+    # a bare id means a Sentinel-2 band only for Sentinel-2 (Landsat "B5" is nir08 = B8A)
+    if sensor != "landsat" or not _S2_ID.match(stem.strip()):
+        try:
+            return canonical_s2(stem)
+        except BandError:
+            pass
     hits = _IN_TEXT.findall(stem)
     if not hits:
         return None

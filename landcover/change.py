@@ -93,7 +93,9 @@ def change_confidence(conf_before: np.ndarray, conf_after: np.ndarray) -> np.nda
     """
     a = conf_before.astype(np.float32)
     b = conf_after.astype(np.float32)
+    # scale each input by its own dtype: a uint8 map (percent) may meet a float one
     if conf_before.dtype == np.uint8:
         a /= 100.0
+    if conf_after.dtype == np.uint8:
         b /= 100.0
     return a * b
