@@ -200,7 +200,11 @@ def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     try:
         net.load_state_dict(load_file(str(st_path)))
     except Exception as exc:  # safetensors/torch raise various types
-        raise ModelError(f"model weights {st_path} do not fit the sidecar's network: {exc}") from exc
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ModelError(
+            f"model weights {st_path} do not fit the network its sidecar describes ({first}); "
+            "use the .json that was saved with these weights"
+        ) from exc
     net.eval().to(device)
     return LoadedModel(spec=spec, net=net, path=st_path)
 

@@ -96,25 +96,48 @@ def predict_batch(
     precision: str = "auto",
     device: str = "cpu",
     gdal_env: dict[str, Any] | None = None,
-) -> np.ndarray:
+    torch_threads: int | None = None,
+) -> tuple[np.ndarray, dict[str, float]]:
     """Read, mask and classify a batch of tiles; the Dask task of the pipeline.
 
     Returns
     -------
-    numpy.ndarray
+    values : numpy.ndarray
         float16 (N, classes + 2, size, size): class probabilities, a validity
         channel (1 where every band has data) and a cloud channel (1 = cloud).
+    timings : dict
+        Seconds spent reading, cloud masking and in the model.
     """
+    if torch_threads:
+        _set_torch_threads(torch_threads)
+    t0 = time.perf_counter()
     model = get_model(model_path, device=device)
     bands = list(model.spec.bands)
     cloud_bands, cloud_fn = CLOUD_METHODS[cloud_method]
     read_bands = bands + [b for b in cloud_bands if b not in bands]
     with rasterio.Env(**(gdal_env or {})):
         dn = np.stack([read_window(scenes, read_bands, canvas, w) for w in windows])
-    out = classify_tiles(model, dn[:, : len(bands)], precision=precision)
+    t1 = time.perf_counter()
     clouds = np.stack([cloud_fn(d[[read_bands.index(b) for b in cloud_bands]])
                        if cloud_bands else cloud_fn(d) for d in dn])
-    return np.concatenate([out, clouds[:, None]], axis=1).astype(np.float16)
+    t2 = time.perf_counter()
+    out = classify_tiles(model, dn[:, : len(bands)], precision=precision)
+    t3 = time.perf_counter()
+    values = np.concatenate([out, clouds[:, None]], axis=1).astype(np.float16)
+    return values, {"read": t1 - t0, "clouds": t2 - t1, "infer": t3 - t2}
+
+
+_THREADS_SET: list[int] = []
+
+
+def _set_torch_threads(n: int) -> None:
+    """Set torch's intra-op threads once per process (it is process-global)."""
+    if _THREADS_SET and _THREADS_SET[0] == n:
+        return
+    import torch
+
+    torch.set_num_threads(n)
+    _THREADS_SET[:] = [n]
 
 
 # --------------------------------------------------------------------------- runners
@@ -128,10 +151,15 @@ class Runner:
     memory bounded.
     """
 
-    def __init__(self, *, client=None, workers: int | None = None, prefetch: int = 1) -> None:
+    def __init__(self, *, client=None, workers: int | None = None, prefetch: int = 1,
+                 torch_threads: int | None = None) -> None:
         self.client = client
         self.workers = workers
         self.prefetch = max(0, prefetch)
+        cores = os.cpu_count() or 1
+        #: torch threads per task: cores shared by the tasks running at once
+        self.torch_threads = torch_threads or (
+            None if client is not None else max(1, cores // max(1, workers or 1)))
 
     def run(self, rows: Iterator[list]) -> Iterator[list]:
         import dask
@@ -183,7 +211,7 @@ def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> 
                     "(dask scheduler) or fix --scheduler"
                 ) from None
         return Runner(client=client, prefetch=2)
-    return Runner(workers=workers or os.cpu_count() or 1)
+    return Runner(workers=workers or 1)
 
 
 # --------------------------------------------------------------------------- classify
@@ -200,6 +228,7 @@ class ClassifyResult:
     nodata_pixels: int
     tiles: int
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def classify_region(
@@ -247,18 +276,24 @@ def classify_region(
                 batch.append(task(list(scenes), str(model_path), canvas,
                                   [layout.canvas_window(t) for t in chunk],
                                   cloud_method=cloud_method, precision=precision,
-                                  device=device, gdal_env=_gdal_env()))
+                                  device=device, gdal_env=_gdal_env(),
+                                  torch_threads=runner.torch_threads))
             yield batch
 
     def tile_rows() -> Iterator[list]:
         nonlocal done
         for row_tiles, results in zip(layout.rows(), runner.run(rows())):
-            stacked = [r for res in results for r in res]
+            stacked = []
+            for values, t in results:
+                stacked.extend(values)
+                for k, v in t.items():
+                    timings[k] = timings.get(k, 0.0) + v
             done += len(row_tiles)
             if progress:
                 progress("classify", done, total)
             yield list(zip(row_tiles, stacked))
 
+    timings: dict[str, float] = {}
     blender = RowBlender(layout, n_classes + 2, window=blend)
     counts = np.zeros(256, np.int64)
     meta = {"CLASS_NAMES": list(spec.classes), "MODEL": f"{spec.name} {spec.version}",
@@ -276,6 +311,7 @@ def classify_region(
                                     tags={"UNITS": "percent", **meta},
                                     descriptions=["winning_class_probability_percent"])
         for y0, block in blender.run(tile_rows()):
+            tw = time.perf_counter()
             probs = block[:n_classes]
             valid = block[n_classes] > 0.5
             cloud = valid & (block[n_classes + 1] >= 0.5)
@@ -288,14 +324,18 @@ def classify_region(
                 conf = np.rint(probs.max(axis=0) * 100).astype(np.uint8)
                 conf[(cls >= n_classes)] = 255
                 conf_cog.write(y0, conf)
+            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - tw
     except BaseException:
         map_cog.abort()
         if conf_cog is not None:
             conf_cog.abort()
         raise
+    tc = time.perf_counter()
     map_cog.close()
     if conf_cog is not None:
         conf_cog.close()
+    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - tc
+    timings["blend"] = blender.seconds
     return ClassifyResult(
         map_path=Path(out_map),
         confidence_path=Path(out_confidence) if out_confidence else None,
@@ -304,6 +344,7 @@ def classify_region(
         nodata_pixels=int(counts[NODATA]),
         tiles=total,
         seconds=time.perf_counter() - t0,
+        timings={k: round(v, 3) for k, v in timings.items()},
     )
 
 
@@ -536,6 +577,7 @@ def run_workflow(
                                       for n, c in m.class_pixels.items()},
                     "cloud_pixels": m.cloud_pixels, "nodata_pixels": m.nodata_pixels,
                     "tiles": m.tiles, "seconds": round(m.seconds, 2),
+                    "step_seconds": m.timings,
                 } for k, m in result.maps.items()
             },
             "change": result.change,

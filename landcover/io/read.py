@@ -1,9 +1,10 @@
 """Windowed, resampled reads of scene bands onto one target grid.
 
-Each band file is opened once per thread (per Dask worker thread) as a
-:class:`rasterio.vrt.WarpedVRT` onto the target canvas; a tile is then one
-windowed read per band.  Reopening a file per tile costs ~100 ms, so the
-open datasets are cached per thread.
+Each band file is opened once per thread (per Dask worker thread) and kept
+open (reopening a file per tile costs ~100 ms).  A tile is one windowed read
+per file, all its bands at once: directly when the file's pixels align with
+the target grid, else the source window under the tile is read and
+reprojected in memory with GDAL's warp kernel (bilinear by default).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
@@ -79,6 +79,108 @@ def detect_scale(scene: Scene, *, declared: str = "auto") -> SceneScale:
     )
 
 
+class _Direct:
+    """Reads a dataset whose pixels align with the canvas: plain windowed reads, no warp.
+
+    Windows that reach outside the dataset are filled with nodata (masked).
+    """
+
+    def __init__(self, src, col_off: int, row_off: int, nodata: float | None) -> None:
+        self.src = src
+        self.src_dataset = src
+        self.col_off, self.row_off = col_off, row_off
+        self.nodata = nodata
+
+    def read(self, indexes: list[int], window: Window, masked: bool = True):
+        h, w = int(window.height), int(window.width)
+        r0 = int(window.row_off) + self.row_off
+        c0 = int(window.col_off) + self.col_off
+        n = len(indexes)
+        out = np.zeros((n, h, w), np.float32)
+        mask = np.ones((n, h, w), bool)
+        rr0, cc0 = max(r0, 0), max(c0, 0)
+        rr1, cc1 = min(r0 + h, self.src.height), min(c0 + w, self.src.width)
+        if rr0 < rr1 and cc0 < cc1:
+            data = self.src.read(indexes, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+            sl = (slice(None), slice(rr0 - r0, rr1 - r0), slice(cc0 - c0, cc1 - c0))
+            out[sl] = data
+            inside = np.ones(data.shape, bool)
+            if self.nodata is not None:
+                inside &= data != self.nodata
+            if np.issubdtype(data.dtype, np.floating):
+                inside &= np.isfinite(data)
+            mask[sl] = ~inside
+        return np.ma.MaskedArray(out, mask=mask)
+
+    def close(self) -> None:
+        pass
+
+
+class _Warped:
+    """Reads the source window under a tile and reprojects it in memory.
+
+    Cheaper per tile than a WarpedVRT over the whole canvas (whose block
+    cache is warped chunk by chunk); GDAL's warp kernel does the resampling.
+    """
+
+    def __init__(self, src, canvas: Grid, resampling: Resampling, nodata: float | None) -> None:
+        self.src = src
+        self.src_dataset = src
+        self.canvas = canvas
+        self.resampling = resampling
+        self.nodata = nodata
+
+    def read(self, indexes: list[int], window: Window, masked: bool = True):
+        from rasterio.warp import reproject, transform_bounds
+        from rasterio.windows import bounds as win_bounds
+        from rasterio.windows import from_bounds
+
+        h, w = int(window.height), int(window.width)
+        n = len(indexes)
+        fill = np.float32(self.nodata if self.nodata is not None else np.nan)
+        out = np.full((n, h, w), fill, np.float32)
+        dst_transform = self.canvas.window(window).transform
+        b = transform_bounds(self.canvas.crs, self.src.crs,
+                             *win_bounds(window, self.canvas.transform), densify_pts=21)
+        sw = from_bounds(*b, transform=self.src.transform)
+        c0 = int(np.floor(sw.col_off)) - 2
+        r0 = int(np.floor(sw.row_off)) - 2
+        c1 = int(np.ceil(sw.col_off + sw.width)) + 2
+        r1 = int(np.ceil(sw.row_off + sw.height)) + 2
+        c0, r0 = max(c0, 0), max(r0, 0)
+        c1, r1 = min(c1, self.src.width), min(r1, self.src.height)
+        if c0 < c1 and r0 < r1:
+            src_win = Window(c0, r0, c1 - c0, r1 - r0)
+            data = self.src.read(indexes, window=src_win).astype(np.float32, copy=False)
+            reproject(
+                data, out,
+                src_transform=self.src.window_transform(src_win), src_crs=self.src.crs,
+                dst_transform=dst_transform, dst_crs=self.canvas.crs,
+                resampling=self.resampling, src_nodata=fill, dst_nodata=fill,
+                init_dest_nodata=False,
+            )
+        mask = ~np.isfinite(out) if np.isnan(fill) else (out == fill)
+        return np.ma.MaskedArray(out, mask=mask)
+
+    def close(self) -> None:
+        pass
+
+
+def _aligned(src, canvas: Grid) -> tuple[int, int] | None:
+    """Pixel offset of the canvas in ``src`` when both grids align exactly, else None."""
+    if src.crs != canvas.crs:
+        return None
+    a, c = src.transform, canvas.transform
+    if (a.b, a.d, c.b, c.d) != (0, 0, 0, 0) or not (
+            np.isclose(a.a, c.a, rtol=1e-9) and np.isclose(a.e, c.e, rtol=1e-9)):
+        return None
+    col = (c.c - a.c) / a.a
+    row = (c.f - a.f) / a.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return int(round(col)), int(round(row))
+
+
 def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | None):
     cache = getattr(_local, "vrts", None)
     if cache is None:
@@ -93,17 +195,11 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
                 f"cannot read {path}: {str(exc).splitlines()[0]}; check the file"
             ) from exc
         nodata = src.nodata if src.nodata is not None else src_nodata
-        vrt = WarpedVRT(
-            src,
-            crs=canvas.crs,
-            transform=canvas.transform,
-            width=canvas.width,
-            height=canvas.height,
-            resampling=resampling,
-            src_nodata=nodata,
-            nodata=nodata,
-            dtype="float32",
-        )
+        offset = _aligned(src, canvas)
+        if offset is not None:
+            vrt = _Direct(src, offset[0], offset[1], nodata)
+        else:
+            vrt = _Warped(src, canvas, resampling, nodata)
         cache[key] = vrt
         if len(cache) > 256:  # bound the cache in long-lived workers
             old_key = next(iter(cache))
@@ -145,14 +241,18 @@ def read_window(
             break
         block = np.empty_like(out)
         valid = np.ones((h, w), bool)
+        # one read per file, all its bands at once (the warp is done once per window)
+        by_path: dict[str, list[tuple[int, int]]] = {}
         for i, band in enumerate(bands):
             ref = scene.bands.get(band)
             if ref is None:
                 raise BandError(f"scene {scene.id} has no band {band}; add its file")
-            vrt = _vrt(ref.path, canvas, rs, scene.nodata)
-            data = vrt.read(ref.bidx, window=window, masked=True)
-            valid &= ~np.ma.getmaskarray(data)
-            block[i] = np.ma.getdata(data)
+            by_path.setdefault(ref.path, []).append((i, ref.bidx))
+        for path, pairs in by_path.items():
+            vrt = _vrt(path, canvas, rs, scene.nodata)
+            data = vrt.read([b for _, b in pairs], window=window, masked=True)
+            valid &= ~np.ma.getmaskarray(data).any(axis=0)
+            block[[i for i, _ in pairs]] = np.ma.getdata(data)
         if scale.factor != 1.0:
             block *= np.float32(scale.factor)
         if scale.offset:
