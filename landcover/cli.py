@@ -124,10 +124,9 @@ def main() -> None:
 @click.option("--tile-size", type=int, help="Model tile size in pixels (multiple of 32).")
 @click.option("--halo", type=int, help="Overlap on each tile side, in pixels.")
 @click.option("--min-area-ha", type=float, help="Minimum mapping unit of change polygons.")
-@click.option("--workers", type=int, help="Parallel workers (threads, or processes with "
-              "--scheduler local).")
-@click.option("--scheduler", help="Dask distributed address tcp://host:port, or 'local' for "
-              "a process LocalCluster.")
+@click.option("--workers", type=int, help="Start a local Dask cluster of N worker processes "
+              "(default: threads in this process).")
+@click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--device", help="auto, cpu or cuda.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
@@ -203,11 +202,12 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
               show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
 @click.option("--resolution", type=float, default=10.0, show_default=True,
               help="Output pixel size in metres.")
-@click.option("--workers", type=int, help="Parallel worker threads.")
+@click.option("--workers", type=int, help="Start a local Dask cluster of N worker processes.")
+@click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
 def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, scale,
-             resolution, workers, no_progress, verbose) -> None:
+             resolution, workers, scheduler, no_progress, verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
     \b
@@ -246,7 +246,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
 
         raise RegionError(f"bbox {bbox} does not meet scene {scene.id}; fix --bbox/--bbox-crs")
     progress = _Progress(not no_progress)
-    runner = make_runner(workers=workers)
+    runner = make_runner(workers=workers, scheduler=scheduler)
     try:
         res = classify_region([(scene, detect_scale(scene, declared=scale))], region,
                               model_path, out_map, out_confidence=out_conf,

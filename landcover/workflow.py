@@ -192,26 +192,36 @@ class Runner:
 
 
 def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> Runner:
-    """A runner for a distributed scheduler address, a LocalCluster of ``workers``
-    processes (when ``workers`` is given with ``scheduler="local"``), or local threads."""
+    """Where the graph runs.
+
+    ``scheduler`` (``tcp://host:port``): an existing Dask distributed cluster.
+    ``workers``: a local distributed cluster of that many worker processes
+    (one task at a time each, torch threads = cores / workers).  Neither: the
+    threaded scheduler in this process (one task at a time, all cores to torch,
+    the next row of tiles read and classified while the previous is blended
+    and written).
+    """
     if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot reach Dask scheduler {scheduler!r} ({exc}); start it "
+                "(dask scheduler) or fix --scheduler / compute.scheduler"
+            ) from None
+        return Runner(client=client, prefetch=2)
+    if workers:
         from distributed import Client, LocalCluster
 
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
-            client._landcover_cluster = cluster
-        else:
-            try:
-                client = Client(scheduler, timeout="10s")
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot reach Dask scheduler {scheduler!r}: {exc}; start it "
-                    "(dask scheduler) or fix --scheduler"
-                ) from None
-        return Runner(client=client, prefetch=2)
-    return Runner(workers=workers or 1)
+        cores = os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+        client._landcover_cluster = cluster
+        return Runner(client=client, prefetch=2, torch_threads=max(1, cores // workers))
+    return Runner(workers=1)
 
 
 # --------------------------------------------------------------------------- classify
@@ -564,6 +574,9 @@ def run_workflow(
             )
             if progress:
                 progress("change", 1, 1)
+        from .outputs import finalize_run  # QGIS styles, project.qgz, report.html
+
+        outputs = finalize_run(result, plan)
         result.seconds = time.perf_counter() - t0
         summary = {
             **metadata,
@@ -582,6 +595,7 @@ def run_workflow(
             },
             "change": result.change,
             "change_path": result.change_path.name if result.change_path else None,
+            "outputs": {k: p.name for k, p in outputs.items()},
             "seconds": round(result.seconds, 2),
             "device": device,
             "host": platform.node(),
