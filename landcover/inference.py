@@ -62,7 +62,7 @@ def predict_probabilities(
     prec = resolve_precision(precision, device.type)
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
     t = t.contiguous(memory_format=torch.channels_last)
-    net = model.net.to(memory_format=torch.channels_last)
+    net = model.net  # channels_last since load (never mutated here: tasks share it)
     with torch.inference_mode():
         if prec == "bf16":
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16):

@@ -205,7 +205,10 @@ def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
             f"model weights {st_path} do not fit the network its sidecar describes ({first}); "
             "use the .json that was saved with these weights"
         ) from exc
-    net.eval().to(device)
+    import torch
+
+    # channels_last once, here: inference threads share the module and must not mutate it
+    net.eval().to(device=device, memory_format=torch.channels_last)
     return LoadedModel(spec=spec, net=net, path=st_path)
 
 
