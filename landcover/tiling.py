@@ -10,11 +10,14 @@ and their predictions are blended there (see :mod:`landcover.mosaic`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from rasterio.windows import Window
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .grid import Grid
+
+if TYPE_CHECKING:  # tiling stays importable without rasterio (GPU hosts)
+    from rasterio.windows import Window
+
+    from .grid import Grid
 
 __all__ = ["Tile", "TileLayout", "layout_tiles", "starts"]
 
@@ -36,6 +39,8 @@ class Tile:
     @property
     def region_window(self) -> Window:
         """The tile's window in region pixel coordinates (may extend outside)."""
+        from rasterio.windows import Window
+
         return Window(self.col0, self.row0, self.size, self.size)
 
 
@@ -56,11 +61,15 @@ class TileLayout:
     @property
     def canvas(self) -> Grid:
         """The grid every tile window lies inside (region padded by halo and to full tiles)."""
+        from rasterio.windows import Window
+
         h = self.row_starts[-1] + self.tile_size + self.halo
         w = self.col_starts[-1] + self.tile_size + self.halo
         return self.region.window(Window(-self.halo, -self.halo, w, h))
 
     def canvas_window(self, tile: Tile) -> Window:
+        from rasterio.windows import Window
+
         return Window(tile.col0 + self.halo, tile.row0 + self.halo, tile.size, tile.size)
 
     def rows(self) -> list[list[Tile]]:
