@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import warnings
 
 import numpy as np
 
@@ -51,10 +50,11 @@ def s2cloudless_mask(dn: np.ndarray, *, factor: int = 8, threshold: float = 0.4)
     pad = np.full((c, hh * factor, ww * factor), np.nan, np.float32)
     pad[:, :h, :w] = dn
     blocks = pad.reshape(c, hh, factor, ww, factor)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks -> NaN -> 0
-        coarse = np.nanmean(blocks, axis=(2, 4)) if np.isnan(pad).any() else blocks.mean((2, 4))
-    coarse = np.nan_to_num(coarse, nan=0.0) / 10000.0
+    # mean of the valid pixels of each block (an all-NaN block -> 0); no warnings machinery,
+    # which is not thread-safe
+    valid = ~np.isnan(blocks)
+    total = np.where(valid, blocks, 0.0).sum(axis=(2, 4))
+    coarse = total / np.maximum(valid.sum(axis=(2, 4)), 1) / 10000.0
     det = _detector(float(threshold))
     probs = det.get_cloud_probability_maps(np.moveaxis(coarse, 0, -1)[None])
     mask = det.get_mask_from_prob(probs)[0].astype(np.float32)
