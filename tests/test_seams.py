@@ -31,12 +31,17 @@ def _borders(layout, n):
     return sorted(out)
 
 
-def _classify(folder, grid, model, out, tile, halo, blend="cosine"):
+def _classify(folder, grid, model, out, tile, halo, blend="cosine", conf=False):
     scene = FolderSource(folder, date=None).scenes()[0]
     res = classify_region([(scene, detect_scale(scene))], grid, model, out, tile_size=tile,
-                          halo=halo, blend=blend, cloud_method="none", runner=Runner())
+                          halo=halo, blend=blend, cloud_method="none", runner=Runner(),
+                          out_confidence=out.with_name("conf_" + out.name) if conf else None)
     with rasterio.open(res.map_path) as ds:
-        return ds.read(1)
+        m = ds.read(1)
+    if not conf:
+        return m
+    with rasterio.open(res.confidence_path) as ds:
+        return m, ds.read(1)
 
 
 @pytest.fixture(scope="module")
@@ -66,23 +71,33 @@ def _shifted(folder, grid, model, tmp_path, tile, halo, blend="cosine", shift=(1
     from rasterio.windows import Window
 
     dr, dc = shift
-    a = _classify(folder, grid, model, tmp_path / "a.tif", tile, halo, blend)
+    a, conf = _classify(folder, grid, model, tmp_path / "a.tif", tile, halo, blend, conf=True)
     big = grid.window(Window(-dc, -dr, grid.width + dc, grid.height + dr))
     b = _classify(folder, big, model, tmp_path / "b.tif", tile, halo, blend)[dr:, dc:]
     la = layout_tiles(grid, tile_size=tile, halo=halo)
     lb = layout_tiles(big, tile_size=tile, halo=halo)
     lines = sorted(set(_borders(la, SIZE)) | {k - dr for k in _borders(lb, SIZE + dr)
                                               if 0 < k - dr < SIZE})
-    return a, b, lines
+    return a, b, lines, conf
+
+
+def _defaults(model):
+    from landcover.model import load_bundle
+
+    spec = load_bundle(model).spec
+    return spec.tile_size, spec.halo
 
 
 @pytest.mark.slow
 def test_two_tile_grids_agree_and_show_no_seam(region, default_model, tmp_path):
     folder, grid = region
-    a, b, lines = _shifted(folder, grid, default_model, tmp_path, 512, 32)
+    tile, halo = _defaults(default_model)  # what users get
+    a, b, lines, conf = _shifted(folder, grid, default_model, tmp_path, tile, halo)
     diff = a != b
     share = diff.mean()
     assert share < 0.005, f"{100 * share:.3f}% of pixels differ"
+    # what differs is what the model is unsure of: confident pixels (>= 60%) never flip
+    assert (diff & (conf >= 60)).sum() <= 0.0001 * diff.size
     # no line of changed pixels along tile borders: the disagreement on any border
     # row/column stays within 2 percentage points of the disagreement overall
     assert lines
@@ -95,6 +110,7 @@ def test_two_tile_grids_agree_and_show_no_seam(region, default_model, tmp_path):
 def test_without_blending_the_grids_disagree_more(region, default_model, tmp_path):
     """The smooth window matters: plain averaging of overlaps leaves more disagreement."""
     folder, grid = region
-    a, b, _ = _shifted(folder, grid, default_model, tmp_path / "u", 512, 32, "uniform")
-    c, d, _ = _shifted(folder, grid, default_model, tmp_path / "c", 512, 32, "cosine")
+    tile, halo = _defaults(default_model)
+    a, b, *_ = _shifted(folder, grid, default_model, tmp_path / "u", tile, halo, "uniform")
+    c, d, *_ = _shifted(folder, grid, default_model, tmp_path / "c", tile, halo, "cosine")
     assert (c != d).mean() < (a != b).mean()
