@@ -29,6 +29,7 @@ __all__ = [
     "ChangeOptions",
     "Output",
     "Compute",
+    "MonitorOptions",
     "load_workflow",
     "resolve_path",
 ]
@@ -39,10 +40,11 @@ class _Strict(BaseModel):
 
 
 class Region(_Strict):
-    """Where: a bbox (minx, miny, maxx, maxy) in ``crs``."""
+    """Where: a bbox (minx, miny, maxx, maxy) in ``crs``, or the extent of a vector file."""
 
-    bbox: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float] | None = None
     crs: str = "EPSG:4326"
+    vector: str | None = None
 
     @field_validator("bbox", mode="before")
     @classmethod
@@ -57,6 +59,10 @@ class Region(_Strict):
 
     @model_validator(mode="after")
     def _order(self) -> Region:
+        if (self.bbox is None) == (self.vector is None):
+            raise ValueError("give either bbox or vector (a GeoPackage/GeoJSON/Shapefile)")
+        if self.bbox is None:
+            return self
         minx, miny, maxx, maxy = self.bbox
         if minx >= maxx or miny >= maxy:
             raise ValueError(
@@ -118,6 +124,22 @@ class Compute(_Strict):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
 
 
+class MonitorOptions(_Strict):
+    """A scheduled monitoring job (``landcover monitor``); see docs/monitoring.md.
+
+    ``store``: a GeoPackage path (default ``<output.dir>/<name>-store.gpkg``) or a
+    ``postgresql://`` URL.  ``min_area_ha`` defaults to ``change.min_area_ha``;
+    ``cache_dir`` (per-scene class maps) to ``<output.dir>/<name>-cache``.
+    """
+
+    store: str | None = None
+    confirmations: int = Field(1, ge=1)
+    min_area_ha: float | None = Field(None, ge=0)
+    high_confidence: float = Field(0.6, ge=0, le=1)
+    min_clear_fraction: float = Field(0.01, ge=0, le=1)
+    cache_dir: str | None = None
+
+
 class Workflow(_Strict):
     """A whole workflow file."""
 
@@ -132,6 +154,7 @@ class Workflow(_Strict):
     change: ChangeOptions = ChangeOptions()
     output: Output = Output()
     compute: Compute = Compute()
+    monitor: MonitorOptions | None = None
     base_dir: str = "."
 
     @field_validator("dates", mode="before")

@@ -52,3 +52,17 @@ def default_model() -> Path:
     if not p.exists():
         pytest.fail(f"the shipped default model {p} is missing")
     return p
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory, standin_model):
+    """The sample workflow (workflows/sample.yaml), run once per session with the stand-in
+    model and no minimum area (so there are change polygons): ``(RunResult, out_dir)``."""
+    from landcover.config import load_workflow
+    from landcover.workflow import run_workflow
+
+    out = tmp_path_factory.mktemp("sample") / "out"
+    wf = load_workflow(REPO / "workflows" / "sample.yaml",
+                       {"output.dir": str(out), "model": str(standin_model),
+                        "change.min_area_ha": 0.0})
+    return run_workflow(wf), out

