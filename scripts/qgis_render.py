@@ -23,7 +23,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QFont
 
 
-def main(project_path, png, width_mm=260.0, height_mm=170.0):
+def main(project_path, png, width_mm=250.0, height_mm=200.0):
     app = QgsApplication([], False)
     app.initQgis()
     try:
@@ -46,11 +46,13 @@ def main(project_path, png, width_mm=260.0, height_mm=170.0):
         title.attemptResize(QgsLayoutSize(width_mm - 10, 8, QgsUnitTypes.LayoutMillimeters))
         layout.addLayoutItem(title)
         m = QgsLayoutItemMap(layout)
-        map_w = height_mm - 16
+        ext = p.viewSettings().defaultViewExtent()
+        map_h = height_mm - 18
+        map_wd = min(width_mm * 0.6, map_h * ext.width() / ext.height())
         m.attemptMove(QgsLayoutPoint(5, 12, QgsUnitTypes.LayoutMillimeters))
-        m.attemptResize(QgsLayoutSize(map_w * 0.75, map_w, QgsUnitTypes.LayoutMillimeters))
+        m.attemptResize(QgsLayoutSize(map_wd, map_h, QgsUnitTypes.LayoutMillimeters))
         m.setCrs(p.crs())
-        m.setExtent(p.viewSettings().defaultViewExtent())
+        m.setExtent(ext)
         m.setFrameEnabled(True)
         layout.addLayoutItem(m)
         legend = QgsLayoutItemLegend(layout)
@@ -72,8 +74,7 @@ def main(project_path, png, width_mm=260.0, height_mm=170.0):
             legend.rstyle(style).setFont(font)
         legend.setSymbolHeight(3.5)
         legend.adjustBoxSize()
-        legend.attemptMove(QgsLayoutPoint(map_w * 0.75 + 10, 12,
-                                          QgsUnitTypes.LayoutMillimeters))
+        legend.attemptMove(QgsLayoutPoint(map_wd + 10, 12, QgsUnitTypes.LayoutMillimeters))
         layout.addLayoutItem(legend)
         exporter = QgsLayoutExporter(layout)
         settings = QgsLayoutExporter.ImageExportSettings()

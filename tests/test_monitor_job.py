@@ -33,8 +33,6 @@ from landcover.monitor.lock import FileLock, StoreLockedError
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
 BBOX = "[72.915, 19.04, 72.925, 19.05]"  # 108 x 113 px at 10 m, one stand-in tile
-N_DEFOR = 3  # deforestation alerts the seed-3 stand-in finds between the two real dates
-N_REVERT_NEW = 4  # ... and from 2018-03-19 back to the 2015-11-30 pixels (constructed)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +47,35 @@ def model4(tmp_path_factory) -> Path:
     from landcover.testing import make_standin_bundle
 
     return make_standin_bundle(tmp_path_factory.mktemp("m4") / "standin.json", seed=4)
+
+
+@pytest.fixture(scope="module")
+def counts(model3, tmp_path_factory) -> tuple[int, int]:
+    """Exact expected alert counts, computed apart from the monitor's lifecycle code.
+
+    The batch change step (:func:`landcover.workflow.detect_change`, the same rules,
+    4-connectivity and equal-area minimum mapping unit) is run on the two class maps a
+    reference job cached: deforestation polygons 2015-11-30 -> 2018-03-19 (what the
+    second date must raise) and 2018-03-19 -> 2015-11-30 (what a constructed reverted
+    third date must raise).  The stand-in's classes are arbitrary, so the numbers follow
+    the classifier; the monitor must match them exactly.
+    """
+    from landcover.workflow import detect_change
+
+    d = tmp_path_factory.mktemp("ref")
+    wf = load_workflow(job(d, model3))
+    arrive(d, "20151130")
+    arrive(d, "20180319")
+    init_job(wf)
+    run_job(wf)
+    maps = {p.name.split(".")[0]: p for p in (d / "out" / "t-cache").rglob("*.class.tif")}
+    out = []
+    for a, b in (("20151130", "20180319"), ("20180319", "20151130")):
+        stats = detect_change(maps[f"mumbai_{a}"], maps[f"mumbai_{b}"], d / f"{a}-{b}.gpkg",
+                              types=["deforestation"], min_area_ha=0.1)
+        out.append(stats["deforestation"]["polygons"])
+    assert out[0] >= 1, "the stand-in must find some deforestation on this bbox"
+    return out[0], out[1]
 
 
 def job(tmp_path: Path, model: Path, *, name="t", extra="") -> Path:
@@ -114,7 +141,8 @@ def cli(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProces
                           env={**os.environ, **(env or {})}, **kw)
 
 
-def test_incremental_runs_process_only_new_scenes(tmp_path, model3):
+def test_incremental_runs_process_only_new_scenes(tmp_path, model3, counts):
+    N_DEFOR, N_REVERT_NEW = counts
     wf = load_workflow(job(tmp_path, model3))
     arrive(tmp_path, "20151130")
     init = init_job(wf)
@@ -168,7 +196,8 @@ def test_incremental_runs_process_only_new_scenes(tmp_path, model3):
     assert [e for _, e in new] == ["new"] * N_DEFOR
 
 
-def test_rerun_without_new_input_changes_no_alert_row(tmp_path, model3):
+def test_rerun_without_new_input_changes_no_alert_row(tmp_path, model3, counts):
+    N_DEFOR, N_REVERT_NEW = counts
     wf = load_workflow(job(tmp_path, model3))
     arrive(tmp_path, "20151130")
     arrive(tmp_path, "20180319")
@@ -187,9 +216,10 @@ def test_rerun_without_new_input_changes_no_alert_row(tmp_path, model3):
 
 
 @pytest.mark.slow
-def test_run_killed_at_any_point_then_rerun_equals_uninterrupted(tmp_path, model3):
+def test_run_killed_at_any_point_then_rerun_equals_uninterrupted(tmp_path, model3, counts):
     """SIGKILL after each cached map, inside the write transaction, after the commit and
     mid-classification (external kill): the rerun ends with the uninterrupted store."""
+    N_DEFOR, N_REVERT_NEW = counts
     ref = tmp_path / "ref"
     ref.mkdir()
     wf = load_workflow(job(ref, model3))
@@ -236,7 +266,8 @@ def test_run_killed_at_any_point_then_rerun_equals_uninterrupted(tmp_path, model
     assert dump(d / "out" / "t-store.gpkg") == expect
 
 
-def test_concurrent_runs_one_refuses_no_duplicate_alert(tmp_path, model3):
+def test_concurrent_runs_one_refuses_no_duplicate_alert(tmp_path, model3, counts):
+    N_DEFOR, N_REVERT_NEW = counts
     wf_path = job(tmp_path, model3)
     wf = load_workflow(wf_path)
     arrive(tmp_path, "20151130")
@@ -303,9 +334,10 @@ def test_another_model_is_refused_unless_rebaseline(tmp_path, model3, model4):
     assert mv == s["model_version"] != before["job"][0]
 
 
-def test_constructed_later_copy_confirms_alerts(tmp_path, model3):
+def test_constructed_later_copy_confirms_alerts(tmp_path, model3, counts):
     """CONSTRUCTED third date: a copy of the 2018-03-19 scene dated 2018-04-20 agrees with
     every alert, so all become confirmed (the copy is not a real acquisition)."""
+    N_DEFOR, N_REVERT_NEW = counts
     wf = load_workflow(job(tmp_path, model3))
     arrive(tmp_path, "20151130")
     arrive(tmp_path, "20180319")
@@ -325,9 +357,10 @@ def test_constructed_later_copy_confirms_alerts(tmp_path, model3):
     assert [e for _, e in new] == ["confirmed"] * N_DEFOR
 
 
-def test_constructed_reverted_copy_rejects_alerts(tmp_path, model3):
+def test_constructed_reverted_copy_rejects_alerts(tmp_path, model3, counts):
     """CONSTRUCTED third date: a copy of the 2015-11-30 scene dated 2018-05-01 contradicts
     every alert, so all become rejected and stay in the store."""
+    N_DEFOR, N_REVERT_NEW = counts
     wf = load_workflow(job(tmp_path, model3))
     arrive(tmp_path, "20151130")
     arrive(tmp_path, "20180319")
@@ -360,7 +393,8 @@ def test_late_scene_is_recorded_not_used(tmp_path, model3):
     assert job_status(wf)["scenes"] == {"processed": 1, "late": 1}
 
 
-def test_cli_commands_and_geojson(tmp_path, model3):
+def test_cli_commands_and_geojson(tmp_path, model3, counts):
+    N_DEFOR, N_REVERT_NEW = counts
     wf_path = job(tmp_path, model3)
     arrive(tmp_path, "20151130")
     arrive(tmp_path, "20180319")
@@ -400,22 +434,38 @@ def test_run_before_init_is_bad_input(tmp_path, model3):
     assert res.returncode == 2 and "monitor init" in res.stderr
 
 
-def test_sample_monitor_workflow_initialises(tmp_path, model3, monkeypatch):
-    """workflows/monitor-sample.yaml on the shipped real data: inputs check, store created."""
-    monkeypatch.setenv("LANDCOVER_MODEL", str(model3))  # the shipped model may not exist yet
+@pytest.mark.slow
+def test_sample_monitor_workflow_runs_on_the_shipped_data(tmp_path, default_model):
+    """workflows/monitor-sample.yaml as shipped (real Mumbai pair, the shipped model): two
+    scenes in the first run, nothing in the second; valid GeoPackage layers with a CRS;
+    per type exactly the polygons the batch change step finds on the same two maps."""
+    import pyogrio
+
+    from landcover.workflow import detect_change
+
     wf = load_workflow(REPO / "workflows" / "monitor-sample.yaml",
                        {"output.dir": str(tmp_path / "out")})
     res = init_job(wf)
     assert res["scenes"] == ["mumbai_20151130", "mumbai_20180319"]
     assert (res["grid"]["epsg"], res["grid"]["width"], res["grid"]["height"]) == (
         32643, 555, 890)
-    import pyogrio
-
-    layers = dict(pyogrio.list_layers(tmp_path / "out" / "monitor-sample-store.gpkg"))
-    assert layers["alerts_deforestation"] == "MultiPolygon"
-    info = pyogrio.read_info(tmp_path / "out" / "monitor-sample-store.gpkg",
-                             layer="alerts_water_gain")
-    assert info["crs"] == "EPSG:32643"
+    s1 = run_job(wf)
+    assert (s1["scenes"]["new"], s1["scenes"]["processed"]) == (2, 2)
+    s2 = run_job(wf)
+    assert (s2["status"], s2["scenes"]["processed"]) == ("no-new-scenes", 0)
+    store = tmp_path / "out" / "monitor-sample-store.gpkg"
+    layers = dict(pyogrio.list_layers(store))
+    maps = {p.name.split(".")[0]: p for p in
+            (tmp_path / "out" / "monitor-sample-cache").rglob("*.class.tif")}
+    expect = detect_change(maps["mumbai_20151130"], maps["mumbai_20180319"],
+                           tmp_path / "batch.gpkg", min_area_ha=0.5)
+    for t in ("deforestation", "water_loss", "water_gain"):
+        assert layers[f"alerts_{t}"] == "MultiPolygon"
+        df = pyogrio.read_dataframe(store, layer=f"alerts_{t}")
+        assert df.crs.to_epsg() == 32643
+        assert len(df) == s1["alerts"]["by_type"][t]["new"] == expect[t]["polygons"]
+        assert df.area_ha.sum() == pytest.approx(expect[t]["area_ha"], abs=0.01)  # rounding
+        assert (df.status == "unconfirmed").all() and df.geometry.is_valid.all()
 
 
 def test_date_with_too_little_clear_area_is_skipped(tmp_path, model3):
@@ -441,10 +491,11 @@ PG_DSN = os.environ.get("LANDCOVER_TEST_PG",
                         "postgresql://landcover:landcover@localhost:5432/landcover_test")
 
 
-def test_postgis_store_job_matches_geopackage(tmp_path, model3):
+def test_postgis_store_job_matches_geopackage(tmp_path, model3, counts):
     """The same job with a real PostgreSQL/PostGIS store (scripts/system.d/postgis.sh):
     same alerts as the GeoPackage store, idempotent rerun, lock -> exit 3.
     FAILS when CI=true and the server is unreachable, skips elsewhere."""
+    N_DEFOR, N_REVERT_NEW = counts
     try:
         import psycopg
 
@@ -561,7 +612,8 @@ def shapely_box(b) -> dict:
     return shapely.geometry.mapping(shapely.box(*b))
 
 
-def test_stac_source_items_arriving_between_runs(tmp_path, model3):
+def test_stac_source_items_arriving_between_runs(tmp_path, model3, counts):
+    N_DEFOR, N_REVERT_NEW = counts
     p = job(tmp_path, model3)
     p.write_text(p.read_text().replace("source: {type: folder, path: src}",
                                        "source: {type: stac, path: items.json}"))

@@ -412,3 +412,35 @@ def test_processing_monitor_job_loads_a_styled_store(qgis_env, standin_model, tm
     assert all(v["db_styles"] == ["by change type", "by confidence tier", "by status"]
                for v in alerts.values())
     assert sum(v["count"] for v in alerts.values()) > 0
+
+
+def _run_plugin(mode: str, out: Path, model: Path, env: dict) -> dict:
+    r = subprocess.run([SYSTEM_PY, str(CHECKS / "run_plugin.py"), mode,
+                        str(REPO / "data/sample/mumbai"), str(out), str(model)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"run_plugin crashed ({r.returncode}):\n{r.stderr[-3000:]}"
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_processing_loads_outputs_styled_into_the_project(qgis_env, standin_model, tmp_path):
+    """In QGIS itself (processing.runAndLoadResults): the loaded layers carry their styles."""
+    d = _run_plugin("load", tmp_path / "out", standin_model, qgis_env)
+    layers = {lyr["name"]: lyr for lyr in d["layers"]}
+    assert sorted(layers) == sorted(["land cover before 2015-11-30",
+                                     "land cover after 2018-03-19", *CHANGE_LAYERS])
+    assert all(lyr["valid"] for lyr in layers.values())
+    for name in ("land cover before 2015-11-30", "land cover after 2018-03-19"):
+        assert layers[name]["renderer"] == "paletted"
+        assert layers[name]["labels"][:len(CLASSES)] == [c.label for c in CLASSES]
+    for name in CHANGE_LAYERS:
+        assert layers[name]["categories"] == [[name, RULES[name].color]]
+
+
+def test_processing_cancel_stops_the_run_and_leaves_no_partial_file(qgis_env, standin_model,
+                                                                    tmp_path):
+    out = tmp_path / "out"
+    d = _run_plugin("cancel", out, standin_model, qgis_env)
+    assert d["error"] == "canceled; landcover left no partial output"
+    assert d["progress"] and 0 < d["progress"][0] < 50
+    assert not [f for f in d["files"] if f.endswith((".tif", ".gpkg", ".qgz", ".html"))
+                or f.startswith(".") or f == "summary.json"], d["files"]

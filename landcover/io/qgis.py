@@ -246,8 +246,9 @@ def _options(props: Mapping[str, str]) -> list[ET.Element]:
 
 def _fill_symbol(name: str, color: str) -> ET.Element:
     props = {
-        "color": _rgba(color), "outline_color": _rgba(_darker(color)),
-        "outline_style": "solid", "outline_width": "0.4", "outline_width_unit": "MM",
+        # a dark outline keeps a change polygon readable over a map of a similar colour
+        "color": _rgba(color), "outline_color": _rgba(_darker(color, 0.35)),
+        "outline_style": "solid", "outline_width": "0.5", "outline_width_unit": "MM",
         "style": "solid", "joinstyle": "bevel", "offset": "0,0", "offset_unit": "MM",
         "border_width_map_unit_scale": "3x:0,0,0,0,0,0",
         "offset_map_unit_scale": "3x:0,0,0,0,0,0",

@@ -8,7 +8,6 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputFile,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterExtent,
@@ -18,6 +17,8 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
+    QgsRasterLayer,
+    QgsVectorLayer,
 )
 
 from .runner import CliNotFound, find_cli, find_python, run_cli
@@ -25,29 +26,23 @@ from .runner import CliNotFound, find_cli, find_python, run_cli
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?(/\d{4}(-\d{2}(-\d{2})?)?)?$")
 
 
-class _LoadDefaultStyle(QgsProcessingLayerPostProcessorInterface):
-    """Applies a layer's default style once Processing has loaded it: the .qml
-    sidecar of a raster, the default style in a GeoPackage's layer_styles."""
-
-    instance = None
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        _msg, ok = layer.loadDefaultStyle()
-        if not ok:
-            feedback.pushInfo(f"no default style for {layer.name()}")
-        layer.triggerRepaint()
-
-    @classmethod
-    def create(cls):
-        # Processing keeps a raw pointer: keep the Python object alive
-        cls.instance = cls()
-        return cls.instance
-
-
 def _load_on_completion(context, path, name, output_name):
+    """Load ``path`` into the project when the algorithm ends, with its default style.
+
+    The layer is opened here (QGIS then reads its default style: the .qml sidecar of
+    a raster, the default row of a GeoPackage's layer_styles) and handed over through
+    the context's temporary layer store, so Processing loads it as it is.
+    """
+    if "|layername=" in path:
+        layer = QgsVectorLayer(path, name, "ogr")
+    else:
+        layer = QgsRasterLayer(path, name, "gdal")
+    if not layer.isValid():
+        raise QgsProcessingException(f"QGIS cannot open {path}")
+    context.temporaryLayerStore().addMapLayer(layer)
     details = QgsProcessingContext.LayerDetails(name, context.project(), output_name)
-    details.setPostProcessor(_LoadDefaultStyle.create())
-    context.addLayerToLoadOnCompletion(path, details)
+    details.forceName = True
+    context.addLayerToLoadOnCompletion(layer.id(), details)
 
 
 def _gpkg_layer_uris(gpkg):
@@ -253,9 +248,10 @@ class MonitorAlgorithm(_Base):
         return "Run monitoring job"
 
     def shortHelpString(self):  # noqa: N802
-        return ("Runs one step of a scheduled monitoring job: 'landcover monitor run "
-                "WORKFLOW', after 'landcover monitor init' (idempotent) (the scenes not seen yet; alerts with their lifecycle, "
-                "unconfirmed -> confirmed or rejected). Relative paths of the job (its "
+        return ("Runs one step of a scheduled monitoring job: 'landcover monitor init "
+                "WORKFLOW' (idempotent) then 'landcover monitor run WORKFLOW' (the scenes "
+                "not seen yet; alerts with their lifecycle, unconfirmed -> confirmed or "
+                "rejected). Relative paths of the job (its "
                 "store, output folder) resolve from the working folder (default: the "
                 "workflow's folder). A GeoPackage store gets its default styles (by change "
                 "type; also by status and confidence tier) and its layers are loaded.")
