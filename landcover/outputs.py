@@ -260,7 +260,10 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         for name, geom_type in pyogrio.list_layers(result.change_path):
             if geom_type is None:
                 continue
-            change[str(name)] = pyogrio.read_dataframe(result.change_path, layer=name)
+            df = pyogrio.read_dataframe(result.change_path, layer=name)
+            if df.crs is not None and len(df) and not df.crs.equals(plan.region.crs):
+                df = df.to_crs(plan.region.crs)  # change.crs may differ from the map grid
+            change[str(name)] = df
     region = plan.region
     b = region.bounds
     wf, spec = plan.workflow, plan.spec

@@ -337,10 +337,16 @@ def test_outputs_open_styled_in_qgis(sample_run, qgis_env, tmp_path):
 
 
 def test_processing_classify_runs_in_qgis_process(qgis_env, standin_model, tmp_path):
+    """The region from a layer (its extent, in its CRS: UTM 43N here)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    region = tmp_path / "region.gpkg"
+    gpd.GeoDataFrame({"name": ["aoi"]}, geometry=[box(279500, 2105420, 282700, 2108790)],
+                     crs="EPSG:32643").to_file(region, engine="pyogrio")
     out = tmp_path / "qp"
     args = [QGIS_PROCESS, "--json", "run", "landcover:classify", "--",
-            f"SOURCE={REPO / 'data/sample/mumbai'}",
-            "EXTENT=72.905,72.935,19.03,19.06 [EPSG:4326]",
+            f"SOURCE={REPO / 'data/sample/mumbai'}", f"EXTENT={region}",
             "BEFORE=2015-11", "AFTER=2018-03", f"MODEL={standin_model}",
             "MIN_AREA_HA=0", f"OUTPUT={out}"]
     r = subprocess.run(args, env=qgis_env, capture_output=True, text=True, timeout=600)
@@ -351,8 +357,12 @@ def test_processing_classify_runs_in_qgis_process(qgis_env, standin_model, tmp_p
     assert len(res["LAYERS"]) == 2 + len(CHANGE_LAYERS)
     info = d["log"]["info"]
     assert any(line.startswith("classify before: ") for line in info), info
+    wf = json.loads((out / "workflow.yaml").read_text())
+    assert wf["region"] == {"bbox": [279500.0, 2105420.0, 282700.0, 2108790.0],
+                            "crs": "EPSG:32643"}
     checked = _check_outputs(out, qgis_env)
     assert all(r["valid"] for r in checked["rasters"].values())
+    assert {(r["width"], r["height"]) for r in checked["rasters"].values()} == {(320, 337)}
     assert {r["renderer"] for n, r in checked["rasters"].items()
             if n.startswith("landcover_")} == {"paletted"}
     assert {v["renderer"] for v in checked["vectors"].values()} == {"categorizedSymbol"}
@@ -444,3 +454,24 @@ def test_processing_cancel_stops_the_run_and_leaves_no_partial_file(qgis_env, st
     assert d["progress"] and 0 < d["progress"][0] < 50
     assert not [f for f in d["files"] if f.endswith((".tif", ".gpkg", ".qgz", ".html"))
                 or f.startswith(".") or f == "summary.json"], d["files"]
+
+
+def test_change_layers_in_another_crs_keep_it_in_the_project(tmp_path, standin_model):
+    """change.crs: EPSG:4326: the project declares each layer's own CRS (QGIS reprojects)."""
+    from landcover.config import load_workflow
+    from landcover.workflow import run_workflow
+
+    wf = load_workflow(REPO / "workflows" / "sample.yaml", {
+        "output.dir": str(tmp_path / "out"), "model": str(standin_model),
+        "region.bbox": [72.905, 19.03, 72.935, 19.06], "change.crs": "EPSG:4326",
+        "change.min_area_ha": 0.0, "output.probabilities": False})
+    res = run_workflow(wf)
+    with zipfile.ZipFile(res.out_dir / "project.qgz") as z:
+        root = ET.fromstring(z.read("project.qgs").decode().split("\n", 1)[1])
+    crs = {lyr.find("layername").text: lyr.find("srs/spatialrefsys/authid").text
+           for lyr in root.iter("maplayer")}
+    assert crs == {"land cover before 2015-11-30": "EPSG:32643",
+                   "land cover after 2018-03-19": "EPSG:32643",
+                   **{name: "EPSG:4326" for name in CHANGE_LAYERS}}
+    assert root.find("projectCrs/spatialrefsys/authid").text == "EPSG:32643"
+    assert (res.out_dir / "report.html").stat().st_size > 10_000
