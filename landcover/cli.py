@@ -290,6 +290,9 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
                           after_confidence=after_confidence, min_area_ha=min_area_ha,
                           simplify=simplify, out_crs=out_crs,
                           types=[t for t in types.split(",") if t])
+    from .io.qgis import apply_default_styles
+
+    apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))
 
 

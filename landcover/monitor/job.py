@@ -245,6 +245,11 @@ def init_job(wf: Workflow) -> dict[str, Any]:
                     "legend": list(CLASS_NAMES)}
             store.create(meta, grid.crs, _types(wf))
             created = True
+        if getattr(store, "path", None) is not None:  # a GeoPackage store
+            from ..io.qgis import apply_default_styles
+
+            # QGIS opens the live store styled (by change type; also by status / tier)
+            apply_default_styles(store.path)
     paths.cache_dir.mkdir(parents=True, exist_ok=True)
     return {"store": store.url, "created": created, "grid": _grid_to_meta(grid),
             "model_version": mv, "scenes": [s.id for s in scenes]}
