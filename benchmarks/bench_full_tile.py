@@ -30,7 +30,7 @@ from _common import constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa
 
 
 def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: int | None,
-             tile_size: int | None, workers: int | None) -> dict:
+             tile_size: int | None, workers: int | None, halo: int | None = None) -> dict:
     from rasterio.windows import Window
 
     from landcover.grid import Grid
@@ -47,7 +47,7 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
     t0 = time.perf_counter()
     res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
                           cloud_method="none", precision=precision, tile_size=tile_size,
-                          runner=runner)
+                          halo=halo, runner=runner)
     wall = time.perf_counter() - t0
     runner.close()
     return {"wall_s": wall, "mpx": grid.width * grid.height / 1e6, "steps": res.timings,
@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="bundle (default: the shipped model)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--tile-size", type=int, default=None)
+    ap.add_argument("--halo", type=int, default=None)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "landcover-bench"))
     ap.add_argument("--reference-crop", type=int, default=2048)
@@ -74,7 +75,7 @@ def main() -> None:
         src = work / f"scene{args.size}" / f"constructed_18SVG_mirrored_{args.size}_20160112.tif"
         r = classify(src, work / f"out_{args.size}_{args.precision}_{args.crop}.tif",
                      model=args.model, precision=args.precision, crop=args.crop,
-                     tile_size=args.tile_size, workers=args.workers)
+                     tile_size=args.tile_size, workers=args.workers, halo=args.halo)
         print(json.dumps(r))
         return
 
@@ -92,6 +93,8 @@ def main() -> None:
             cmd += ["--model", args.model]
         if args.tile_size:
             cmd += ["--tile-size", str(args.tile_size)]
+        if args.halo is not None:
+            cmd += ["--halo", str(args.halo)]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
         p = run_child(cmd)
@@ -107,7 +110,7 @@ def main() -> None:
               f"{r['tiles']} tiles, peak RSS {r['peak_rss_mib']:.0f} MiB")
         print(f"  step seconds (summed over tasks): {json.dumps(steps)}")
         print(f"  step share of wall time %: {json.dumps(shares)}")
-        non_model = sum(v for k, v in steps.items() if k != "infer")
+        non_model = sum(v for k, v in steps.items() if k not in ("infer", "wait"))
         print(f"  non-model work / wall: {non_model / r['wall_s']:.3f}")
     if args.rss:
         a, b = (results[s]["peak_rss_mib"] for s in sizes)

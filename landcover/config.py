@@ -95,7 +95,7 @@ class Tiling(_Strict):
     tile_size: int | None = Field(None, ge=64)
     halo: int | None = Field(None, ge=0)
     blend: Literal["cosine", "hann", "uniform"] = "cosine"
-    batch_size: int = Field(2, ge=1)
+    batch_size: int = Field(1, ge=1)
 
 
 class ChangeOptions(_Strict):

@@ -127,12 +127,12 @@ def predict_batch(
     # one inference at a time per process, using all its torch threads; other tasks
     # meanwhile read and mask their tiles (GDAL and numpy release the GIL)
     with _INFER_LOCK:
-        t2 = time.perf_counter()
-        out = classify_tiles(model, dn[:, : len(bands)], precision=precision)
         t3 = time.perf_counter()
+        out = classify_tiles(model, dn[:, : len(bands)], precision=precision)
+        t4 = time.perf_counter()
     values = np.concatenate([out, clouds[:, None]], axis=1)
     values = np.rint(values * np.float32(255)).astype(np.uint8)
-    return values, {"read": t1 - t0, "clouds": t2 - t1, "infer": t3 - t2}
+    return values, {"read": t1 - t0, "clouds": t2 - t1, "wait": t3 - t2, "infer": t4 - t3}
 
 
 _THREADS_SET: list[int] = []
@@ -260,7 +260,7 @@ def classify_region(
     tile_size: int | None = None,
     halo: int | None = None,
     blend: str = "cosine",
-    batch_size: int = 2,
+    batch_size: int = 1,
     cloud_method: str = "s2cloudless",
     precision: str = "auto",
     device: str = "cpu",
