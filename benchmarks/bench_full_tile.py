@@ -23,9 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-
 from _common import constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa: E402
 
 

@@ -119,7 +119,7 @@ def main() -> None:
         "size": args.size, "tile": args.tile_size, "batch": args.batch,
         "compiled": args.compile,
         "decode_s_host": round(t_decode, 2),
-        "bf16_seconds": {n: round(float(v), 4) for n, v in zip(names, best[1])},
+        "bf16_seconds": {n: round(float(v), 4) for n, v in zip(names, best[1], strict=True)},
         "bf16_total_s": round(float(best[1].sum()), 4),
         "bf16_mpx_per_s": round(mpx / float(best[1].sum()), 1),
         "fp32_total_s": round(float(tref.sum()), 4),

@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-
 from _common import BANDS10, cpu_model, real_18svg  # noqa: E402
 
 

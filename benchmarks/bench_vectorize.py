@@ -17,11 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from _common import cpu_model  # noqa: E402
 from affine import Affine  # noqa: E402
 from rasterio.crs import CRS  # noqa: E402
 from scipy import ndimage  # noqa: E402
-
-from _common import cpu_model  # noqa: E402
 
 
 def main() -> None:

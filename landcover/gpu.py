@@ -73,7 +73,7 @@ def classify_on_device(
             else:
                 logits = net(batch)
             probs = torch.softmax(logits.float(), dim=1)
-            for (r, q), p in zip(chunk, probs):
+            for (r, q), p in zip(chunk, probs, strict=True):
                 acc[:, r:r + tile, q:q + tile] += p * w
                 wsum[r:r + tile, q:q + tile] += w
         acc = acc[:, pad_t:pad_t + height, pad_l:pad_l + width]

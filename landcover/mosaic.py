@@ -137,7 +137,9 @@ class RowBlender:
         self.y0 = upto
         return start, out
 
-    def run(self, rows: Iterator[list[tuple[Tile, np.ndarray]]]) -> Iterator[tuple[int, np.ndarray]]:
+    def run(
+        self, rows: Iterator[list[tuple[Tile, np.ndarray]]]
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Blend rows of ``(tile, values)`` as they come; yield finished blocks."""
         starts = list(self.layout.row_starts) + [self.height]
         for i, row in enumerate(rows):

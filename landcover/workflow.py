@@ -34,17 +34,17 @@ from . import __version__
 from .change import change_confidence, change_masks, get_rules
 from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
-from .errors import ConfigError, ModelError, SceneError
+from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
 from .inference import classify_tiles
 from .io.cog import StreamingCOG
 from .io.gpkg import write_layers
 from .io.read import SceneScale, detect_scale, read_window
 from .io.scenes import Scene, discover, parse_date_range, select_scenes
-from .legend import CLASS_NAMES, CLOUD, NODATA, colormap
+from .legend import CLOUD, NODATA, colormap
 from .model import default_model_path, get_model, load_bundle
 from .mosaic import RowBlender
-from .tiling import TileLayout, layout_tiles
+from .tiling import layout_tiles
 from .vectorize import empty_frame, vectorize_change
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "run_workflow",
     "resolve_model_path",
     "auto_crs",
+    "target_grid",
 ]
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ def classify_region(
 
     def tile_rows() -> Iterator[list]:
         nonlocal done
-        for row_tiles, results in zip(layout.rows(), runner.run(rows())):
+        for row_tiles, results in zip(layout.rows(), runner.run(rows()), strict=True):
             stacked = []
             for values, t in results:
                 stacked.extend(values)
@@ -310,7 +311,7 @@ def classify_region(
             done += len(row_tiles)
             if progress:
                 progress("classify", done, total)
-            yield list(zip(row_tiles, stacked))
+            yield list(zip(row_tiles, stacked, strict=True))
 
     timings: dict[str, float] = {}
     blender = RowBlender(layout, n_classes + 2, window=blend)
@@ -499,15 +500,8 @@ def plan_run(wf: Workflow) -> RunPlan:
         picked[label] = select_scenes(all_scenes, bbox=wf.region.bbox, bbox_crs=bbox_crs,
                                       period=period, bands=needed)
     first = next(iter(picked.values()))[0]
-    crs = auto_crs(first.crs, wf.region.bbox, bbox_crs) if wf.grid.crs == "auto" \
-        else parse_crs(wf.grid.crs, key="grid.crs")
-    region = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
-                            resolution=wf.grid.resolution)
-    if region.width * region.height > 4e9:
-        raise ConfigError(f"region of {region.width}x{region.height} px is too large; "
-                          "shrink region.bbox or raise grid.resolution")
-    layout_tiles(region, tile_size=wf.tiling.tile_size or spec.tile_size,
-                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo)
+    region = target_grid(wf, first.crs, spec, max_pixels=4e9,
+                         too_large="shrink region.bbox or raise grid.resolution")
     if wf.change.crs != "scene":
         parse_crs(wf.change.crs, key="change.crs")
     out_dir = Path(wf.output.dir)
@@ -515,6 +509,29 @@ def plan_run(wf: Workflow) -> RunPlan:
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region, device=_device(wf.compute.device))
+
+
+def target_grid(wf: Workflow, scene_crs: CRS, spec: Any, *, max_pixels: float,
+                too_large: str) -> Grid:
+    """The output grid a workflow names (``grid.crs: auto`` -> the scene's CRS or its UTM
+    zone), checked against ``max_pixels`` and the model's tiling.
+
+    Raises
+    ------
+    ConfigError
+        If the grid has more than ``max_pixels`` (the message ends with ``too_large``) or
+        the tiling options do not fit.
+    """
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    crs = auto_crs(scene_crs, wf.region.bbox, bbox_crs) if wf.grid.crs == "auto" \
+        else parse_crs(wf.grid.crs, key="grid.crs")
+    grid = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
+                          resolution=wf.grid.resolution)
+    if grid.width * grid.height > max_pixels:
+        raise ConfigError(f"region of {grid.width}x{grid.height} px is too large; {too_large}")
+    layout_tiles(grid, tile_size=wf.tiling.tile_size or spec.tile_size,
+                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo)
+    return grid
 
 
 def _region_from_vector(wf: Workflow) -> Workflow:

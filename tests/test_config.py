@@ -42,7 +42,8 @@ def test_overrides_win(tmp_path):
 
 @pytest.mark.parametrize("text,match", [
     (GOOD + "colour: red\n", "unknown key 'colour'"),
-    (GOOD.replace("crs: \"EPSG:4326\"", "crs: \"EPSG:4326\", extra: 1"), "unknown key 'region.extra'"),
+    (GOOD.replace("crs: \"EPSG:4326\"", "crs: \"EPSG:4326\", extra: 1"),
+     "unknown key 'region.extra'"),
     (GOOD.replace("[72.90, 19.02, 72.95, 19.10]", "[72.95, 19.02, 72.90, 19.10]"),
      "empty or inverted"),
     (GOOD.replace("[72.90, 19.02, 72.95, 19.10]", "[1, 2, 3]"), "region.bbox"),
@@ -72,5 +73,6 @@ def test_pkg_paths():
 
 
 def test_source_date(tmp_path):
-    wf = load_workflow(_write(tmp_path, GOOD.replace("path: scenes}", "path: s, date: 2016-01-12}")))
+    text = GOOD.replace("path: scenes}", "path: s, date: 2016-01-12}")
+    wf = load_workflow(_write(tmp_path, text))
     assert wf.source.date == dt.date(2016, 1, 12)

@@ -120,6 +120,8 @@ def dump(store: Path) -> dict[str, list]:
         tables = [r[0] for r in c.execute(
             "SELECT table_name FROM gpkg_contents ORDER BY table_name")]
         for t in tables:
+            if t == "layer_styles":  # QGIS presentation, written at init: not job state
+                continue
             if t == "runs":
                 out[t] = c.execute("SELECT run_id, seq, status, model_version, scenes_processed,"
                                    " scenes_cloudy, scenes_late, alerts_new, alerts_confirmed, "
@@ -627,3 +629,19 @@ def test_stac_source_items_arriving_between_runs(tmp_path, model3, counts):
     assert (s2["scenes"]["new"], s2["scenes"]["processed"], s2["alerts"]["new"]) == (
         1, 1, N_DEFOR)
     assert run_job(wf)["status"] == "no-new-scenes"
+
+
+def test_store_carries_default_qgis_styles(tmp_path, model3):
+    """`monitor init` stores a default style (by change type) for every alert layer."""
+    wf_path = job(tmp_path, model3)
+    arrive(tmp_path, "20151130")
+    res = cli("init", str(wf_path))
+    assert res.returncode == 0, res.stderr
+    store = next((tmp_path / "out").glob("*.gpkg"))
+    with sqlite3.connect(store) as c:
+        layers = {r[0] for r in c.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type='features'")}
+        styled = {r[0] for r in c.execute(
+            "SELECT f_table_name FROM layer_styles WHERE useAsDefault AND f_table_schema=''")}
+    alert_layers = {t for t in layers if t.startswith("alerts_")}
+    assert alert_layers and alert_layers <= styled

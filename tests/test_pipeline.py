@@ -53,7 +53,7 @@ def test_run_writes_every_output(tmp_path, standin_model):
                      "landcover_after_2018-03-19.tif", "landcover_before_2015-11-30.qml",
                      "landcover_before_2015-11-30.tif", "project.qgz", "report.html",
                      "summary.json"]
-    for label, m in res.maps.items():
+    for m in res.maps.values():
         ok, errors, _ = cog_validate(str(m.map_path))
         assert ok, errors
         with rasterio.open(m.map_path) as ds:
@@ -88,7 +88,7 @@ def test_change_pixels_match_the_maps(tmp_path, standin_model):
     res = run_workflow(load_workflow(_wf(tmp_path, standin_model)))
     with rasterio.open(res.maps["before"].map_path) as a, \
             rasterio.open(res.maps["after"].map_path) as b:
-        before, after, transform = a.read(1), b.read(1), a.transform
+        before, after = a.read(1), b.read(1)
     valid = (before < 9) & (after < 9)
     expect = ((before == 0) & (after != 0) & valid).sum()
     df = pyogrio.read_dataframe(res.change_path, layer="water_loss")

@@ -11,8 +11,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from landcover.errors import BandError, ConfigError, RegionError, SceneError, SceneNotFoundError
-from landcover.io.scenes import FolderSource, StacSource, discover, parse_date_range, \
-    select_scenes
+from landcover.io.scenes import FolderSource, StacSource, discover, parse_date_range, select_scenes
 from landcover.testing import write_raster
 
 UTM = CRS.from_epsg(32618)

@@ -7,7 +7,6 @@ tile borders of either grid.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import rasterio
 from rasterio.windows import Window

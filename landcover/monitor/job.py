@@ -155,24 +155,14 @@ def _eligible(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list[Scene
 
 
 def _plan_grid(wf: Workflow, scenes: list[Scene], spec: ModelSpec) -> Grid:
-    from ..tiling import layout_tiles
-    from ..workflow import auto_crs
+    from ..workflow import target_grid
 
-    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
-    if wf.grid.crs == "auto":
-        if not scenes:
-            raise ConfigError("grid.crs is 'auto' but the source has no scene over the bbox "
-                              "yet; set grid.crs (e.g. EPSG:32643) or add a scene")
-        crs = auto_crs(scenes[0].crs, wf.region.bbox, bbox_crs)
-    else:
-        crs = parse_crs(wf.grid.crs, key="grid.crs")
-    grid = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
-                          resolution=wf.grid.resolution)
-    if grid.width * grid.height > 2e8:
-        raise ConfigError(f"region of {grid.width}x{grid.height} px is too large for one "
-                          "monitoring job (its pixel state is held in memory); split the bbox")
-    layout_tiles(grid, tile_size=wf.tiling.tile_size or spec.tile_size,
-                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo)
+    if wf.grid.crs == "auto" and not scenes:
+        raise ConfigError("grid.crs is 'auto' but the source has no scene over the bbox "
+                          "yet; set grid.crs (e.g. EPSG:32643) or add a scene")
+    grid = target_grid(wf, scenes[0].crs if scenes else None, spec, max_pixels=2e8,
+                       too_large="a monitoring job holds its pixel state in memory; "
+                       "split the bbox")
     return grid
 
 

@@ -391,8 +391,12 @@ def evaluate_on_labels(
     from ..io.read import detect_scale
     from ..io.scenes import FolderSource, _scene_from_files
     from ..legend import CLASS_NAMES
-    from ..metrics import (area_adjusted_accuracy, classification_report, confusion_matrix,
-                           remap_for_evaluation)
+    from ..metrics import (
+        area_adjusted_accuracy,
+        classification_report,
+        confusion_matrix,
+        remap_for_evaluation,
+    )
     from ..workflow import classify_region
 
     the_date = dt.date.fromisoformat(date) if date else dt.date(1970, 1, 1)
