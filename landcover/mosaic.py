@@ -101,6 +101,7 @@ class RowBlender:
 
     def add(self, tile: Tile, values: np.ndarray) -> None:
         """Add one tile's values (channels, size, size)."""
+        self._shift()
         s = tile.size
         r0, c0 = tile.row0, tile.col0
         # clip to the region and to the buffer
@@ -121,21 +122,34 @@ class RowBlender:
         self.wsum[br, cc0:cc1] += w
 
     def flush(self, upto: int) -> tuple[int, np.ndarray] | None:
-        """Finish region rows ``[y0, upto)``: return ``(y0, blended)`` and drop them."""
+        """Finish region rows ``[y0, upto)``: return ``(y0, blended)`` and drop them.
+
+        ``blended`` is a view into the accumulator, divided in place (no copy of a
+        whole block row): use it before the next :meth:`add` or :meth:`flush`.
+        """
+        self._shift()
         upto = min(upto, self.height)
         n = upto - self.y0
         if n <= 0:
             return None
         wsum = self.wsum[:n]
-        out = self.acc[:, :n] / np.where(wsum > 0, wsum, 1.0)
+        out = self.acc[:, :n]
+        out /= np.where(wsum > 0, wsum, np.float32(1.0))
         start = self.y0
-        # shift the buffer up by n rows
+        self._pending = n  # rows to drop before the buffer is touched again
+        self.y0 = upto
+        return start, out
+
+    def _shift(self) -> None:
+        """Drop the rows returned by the last flush (shift the buffer up)."""
+        n = getattr(self, "_pending", 0)
+        if not n:
+            return
         self.acc[:, : self.buf_rows - n] = self.acc[:, n:]
         self.acc[:, self.buf_rows - n :] = 0
         self.wsum[: self.buf_rows - n] = self.wsum[n:]
         self.wsum[self.buf_rows - n :] = 0
-        self.y0 = upto
-        return start, out
+        self._pending = 0
 
     def run(
         self, rows: Iterator[list[tuple[Tile, np.ndarray]]]
