@@ -156,7 +156,13 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 
     plan = plan_run(wf)  # every input checked before anything is written
     out = Path(wf.output.dir)
-    handler = _setup_logging(verbose, out / "run.log")
+    try:
+        handler = _setup_logging(verbose, out / "run.log")
+    except OSError as exc:
+        from .errors import OutputError
+
+        raise OutputError(f"cannot write to output folder {out} ({exc.strerror}); "
+                          "give a writable --out") from None
 
     progress = _Progress(not no_progress)
     t0 = time.perf_counter()
@@ -215,16 +221,26 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     """
     import datetime as dt
 
+    from .errors import ConfigError, SceneError
     from .grid import Grid, parse_crs
     from .io.read import detect_scale
     from .io.scenes import FolderSource, _scene_from_files
     from .workflow import auto_crs, classify_region, make_runner, resolve_model_path
 
     _setup_logging(verbose)
-    the_date = dt.date.fromisoformat(date) if date else None
-    scene = _scene_from_files(list(scenes), date=the_date) if not (
-        len(scenes) == 1 and scenes[0].is_dir()) else FolderSource(scenes[0], date=the_date)\
-        .scenes()[0]
+    try:
+        the_date = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise ConfigError(f"--date {date!r} is not a date; write YYYY-MM-DD") from None
+    if len(scenes) == 1 and scenes[0].is_dir():
+        found = FolderSource(scenes[0], date=the_date).scenes()
+        if len(found) > 1:
+            raise SceneError(f"folder {scenes[0]} holds {len(found)} scenes "
+                             f"({', '.join(s.id for s in found[:4])}); classify one at a time "
+                             "(give its files) or use 'landcover run' to mosaic them")
+        scene = found[0]
+    else:
+        scene = _scene_from_files(list(scenes), date=the_date)
     from .clouds import METHODS
     from .model import load_bundle
 

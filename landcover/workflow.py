@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 import threading
 import time
@@ -364,16 +365,17 @@ def classify_region(
                 conf[(cls >= n_classes)] = 255
                 conf_cog.write(y0, conf)
             timings["write"] = timings.get("write", 0.0) + time.perf_counter() - tw
+        tc = time.perf_counter()
+        # the confidence first: a map under its final name always has its confidence
+        if conf_cog is not None:
+            conf_cog.close()
+        map_cog.close()
+        timings["write"] = timings.get("write", 0.0) + time.perf_counter() - tc
     except BaseException:
         map_cog.abort()
         if conf_cog is not None:
             conf_cog.abort()
         raise
-    tc = time.perf_counter()
-    map_cog.close()
-    if conf_cog is not None:
-        conf_cog.close()
-    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - tc
     timings["blend"] = blender.seconds
     return ClassifyResult(
         map_path=Path(out_map),
@@ -438,7 +440,7 @@ def detect_change(
     else:
         conf = np.full(a.shape, np.nan, np.float32)
     layers, stats = {}, {}
-    for rule in get_rules(list(types) if types else None):
+    for rule in get_rules(None if types is None else list(types)):
         mask = change_masks(a, b, [rule])[rule.name]
         df = vectorize_change(mask, grid, confidence=conf, class_from=a, class_to=b,
                               min_area_ha=min_area_ha, simplify=simplify)
@@ -451,7 +453,7 @@ def detect_change(
         layers[rule.name] = df
         stats[rule.name] = {"polygons": int(len(df)),
                             "area_ha": round(float(df["area_ha"].sum()), 4) if len(df) else 0.0}
-    crs = None if out_crs in (None, "scene") else out_crs
+    crs = None if out_crs in (None, "scene") else parse_crs(out_crs, key="change.crs").to_string()
     write_layers(out_gpkg, layers, metadata=metadata, crs=crs)
     return stats
 
@@ -654,8 +656,8 @@ def run_workflow(
                     "path": m.map_path.name,
                     "confidence_path": m.confidence_path.name if m.confidence_path else None,
                     "date": dates[k],
-                    "class_area_ha": {n: round(c * _pixel_ha(region), 4)
-                                      for n, c in m.class_pixels.items()},
+                    "class_area_ha": None if _pixel_ha(region) is None else
+                    {n: round(c * _pixel_ha(region), 4) for n, c in m.class_pixels.items()},
                     "cloud_pixels": m.cloud_pixels, "nodata_pixels": m.nodata_pixels,
                     "tiles": m.tiles, "seconds": round(m.seconds, 2),
                     "step_seconds": m.timings,
@@ -687,16 +689,19 @@ def _remove_stale_parts(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _pixel_ha(grid: Grid) -> float:
+def _pixel_ha(grid: Grid) -> float | None:
     """Nominal pixel area in ha (projected grids; UTM scale error < 0.2%)."""
     rx, ry = grid.resolution
     if grid.crs.is_geographic:
-        return float("nan")
+        return None  # not nominal on a geographic grid (report.html has equal-area ha)
     return abs(rx * ry) / 10_000.0
 
 
 def _device(value: str) -> str:
     if value != "auto":
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", value):
+            raise ConfigError(f"device {value!r} is not understood; use auto, cpu, cuda or "
+                              "cuda:N")
         if value.startswith("cuda"):
             import torch
 

@@ -97,3 +97,28 @@ def test_change_command_errors(tmp_path):
     _assert_user_error(lc("change", tmp_path / "a.tif", tmp_path / "b.tif", "--out",
                           tmp_path / "c.gpkg"), "a.tif", "does not exist")
     assert not (tmp_path / "c.gpkg").exists()
+
+
+def test_more_user_errors_are_one_line(tmp_path, standin_model):
+    _assert_user_error(lc("run", _wf(tmp_path, standin_model), "--device", "gpu"), "'gpu'",
+                       "cuda")
+    _assert_user_error(lc("classify", SAMPLE, "--out", tmp_path / "m.tif", "--date",
+                          "2020-13-01"), "2020-13-01", "YYYY-MM-DD")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "m.tif").exists()
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    _assert_user_error(lc("run", _wf(tmp_path, standin_model), "--out", blocker / "sub"),
+                       "output folder")
+
+
+def test_change_with_a_bad_crs(tmp_path):
+    import numpy as np
+    from affine import Affine
+
+    from landcover.testing import write_raster
+
+    a = write_raster(tmp_path / "a.tif", np.ones((1, 8, 8), np.uint8), crs="EPSG:32618",
+                     transform=Affine(10, 0, 0, 0, -10, 80))
+    _assert_user_error(lc("change", a, a, "--out", tmp_path / "c.gpkg", "--crs", "EPSG:99999"),
+                       "EPSG:99999")
+    assert not (tmp_path / "c.gpkg").exists()

@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 
 from ..errors import OutputError
 
@@ -63,7 +64,7 @@ def write_layers(
     except Exception as exc:
         if tmp.exists():
             tmp.unlink()
-        if isinstance(exc, OSError):
+        if isinstance(exc, (OSError, pyogrio.errors.DataSourceError)):
             raise OutputError(f"cannot write {path}: {exc}; check the output folder") from exc
         raise
     return path

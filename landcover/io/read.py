@@ -205,6 +205,7 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
             old_key = next(iter(cache))
             old = cache.pop(old_key)
             old.close()
+            old.src_dataset.close()
     return vrt
 
 
