@@ -6,6 +6,7 @@ bands...) print one line and exit with code 2; nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -18,6 +19,7 @@ from .errors import LandcoverError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_LOCKED = 3  # monitor: another run of the job holds its lock
 
 log = logging.getLogger("landcover")
 
@@ -82,6 +84,33 @@ def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handle
     handler.setLevel(logging.INFO)
     logging.getLogger("landcover").addHandler(handler)
     return handler
+
+
+@contextlib.contextmanager
+def _logged_run(handler: logging.Handler | None, progress: _Progress, failure: str,
+                *, locked: type[Exception] | None = None):
+    """Around a long run: user errors are logged then re-raised (one line, exit 2 by
+    the group); ``locked`` prints "locked: ..." and exits 3; anything else is logged with
+    its traceback to the log file and reported as ``error: {failure}`` with exit 1.
+    Progress bars and the log file handler are closed in every case."""
+    try:
+        yield
+    except LandcoverError as exc:
+        if locked is not None and isinstance(exc, locked):
+            log.warning("%s", exc)
+            click.echo(f"locked: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
+        log.error("%s", exc)
+        raise
+    except Exception:
+        log.exception("run failed")
+        click.echo(f"error: {failure}", err=True)
+        sys.exit(EXIT_FAILED)
+    finally:
+        progress.close()
+        if handler:
+            logging.getLogger("landcover").removeHandler(handler)
+            handler.close()
 
 
 class _Group(click.Group):
@@ -167,20 +196,8 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
     progress = _Progress(not no_progress)
     t0 = time.perf_counter()
     log.info("run %s: workflow %s", wf.name, workflow)
-    try:
+    with _logged_run(handler, progress, f"the run failed; see {out / 'run.log'}"):
         result = run_workflow(plan, progress=progress)
-    except LandcoverError:
-        raise
-    except Exception:
-        log.exception("run failed")
-        progress.close()
-        click.echo(f"error: the run failed; see {out / 'run.log'}", err=True)
-        sys.exit(EXIT_FAILED)
-    finally:
-        progress.close()
-        if handler:
-            logging.getLogger("landcover").removeHandler(handler)
-            handler.close()
     click.echo(f"done in {time.perf_counter() - t0:.1f} s -> {result.out_dir}/")
     for label, m in result.maps.items():
         click.echo(f"  {label}: {m.map_path.name} ({m.tiles} tiles, {m.seconds:.1f} s)")
@@ -421,8 +438,6 @@ def teach(scenes, out_dir, overwrite) -> None:
 # Scheduled, incremental monitoring (landcover.monitor; docs/monitoring.md).
 # Exit codes: 0 ok (also "no new scenes"), 1 failed run, 2 bad input, 3 locked.
 
-EXIT_LOCKED = 3
-
 
 @main.group()
 def monitor() -> None:
@@ -487,26 +502,11 @@ def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progre
     _setup_logging(max(verbose, 1))
     handler = _setup_logging(max(verbose, 1), paths.log_file)
     progress = _Progress(not no_progress)
-    try:
+    with _logged_run(handler, progress,
+                     f"the run failed; nothing was committed; see {paths.log_file}",
+                     locked=StoreLockedError):
         summary = run_job(wf, rebaseline=rebaseline, scheduler=scheduler, workers=workers,
                           progress=progress)
-    except StoreLockedError as exc:
-        log.warning("%s", exc)
-        click.echo(f"locked: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
-    except LandcoverError as exc:
-        log.error("%s", exc)
-        raise
-    except Exception:
-        log.exception("monitor run failed")
-        click.echo(f"error: the run failed; nothing was committed; see {paths.log_file}",
-                   err=True)
-        sys.exit(EXIT_FAILED)
-    finally:
-        progress.close()
-        if handler:
-            logging.getLogger("landcover").removeHandler(handler)
-            handler.close()
     s, a = summary["scenes"], summary["alerts"]
     if summary["status"] == "no-new-scenes":
         late = f", {s['late']} late" if s["late"] else ""

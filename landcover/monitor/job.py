@@ -570,13 +570,18 @@ def _run_row(summary: dict[str, Any], seq: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reports
 
 
-def job_status(wf: Workflow, *, last: int = 5) -> dict[str, Any]:
-    """Last runs, scenes seen and alert counts of a job (reads the store only)."""
-    paths = job_paths(wf)
-    store = open_store(paths.store, job=wf.name)
+def _existing_store(wf: Workflow):
+    """The job's store, which ``monitor init`` must have created."""
+    store = open_store(job_paths(wf).store, job=wf.name)
     if not store.exists():
         raise ConfigError(f"store {store.url} does not exist; run 'landcover monitor init' "
                           "first")
+    return store
+
+
+def job_status(wf: Workflow, *, last: int = 5) -> dict[str, Any]:
+    """Last runs, scenes seen and alert counts of a job (reads the store only)."""
+    store = _existing_store(wf)
     snap = store.load(state=False)
     scenes: dict[str, int] = {}
     for s in snap.scenes:
@@ -601,11 +606,7 @@ def select_alerts(wf: Workflow, since: str = "last-run") -> tuple[list[tuple[Ale
     """Alerts of a job: ``last-run`` (new or changed by the last run that processed
     scenes, the ``alerts_new`` layer), ``all``, a run id (changed in that run or later)
     or a date ``YYYY-MM-DD`` (first detected on or after it)."""
-    paths = job_paths(wf)
-    store = open_store(paths.store, job=wf.name)
-    if not store.exists():
-        raise ConfigError(f"store {store.url} does not exist; run 'landcover monitor init' "
-                          "first")
+    store = _existing_store(wf)
     snap = store.load(state=False)
     crs = _grid_from_meta(snap.meta["grid"]).crs
     if since == "last-run":
