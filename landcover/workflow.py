@@ -44,7 +44,7 @@ from .io.gpkg import write_layers
 from .io.read import SceneScale, detect_scale, read_window
 from .io.scenes import Scene, discover, parse_date_range, select_scenes
 from .legend import CLOUD, NODATA, colormap
-from .model import default_model_path, get_model, load_bundle
+from .model import default_model_path, get_model
 from .mosaic import RowBlender
 from .tiling import layout_tiles
 from .vectorize import empty_frame, vectorize_change
@@ -294,7 +294,8 @@ def classify_region(
     """
     t0 = time.perf_counter()
     _limit_malloc_arenas()
-    model = load_bundle(model_path)  # checks the hash once, up front
+    # the hash is checked at the first load in this process; the in-process tasks reuse it
+    model = get_model(model_path)
     spec = model.spec
     layout = layout_tiles(region, tile_size=tile_size or spec.tile_size,
                           halo=spec.halo if halo is None else halo)
@@ -504,7 +505,7 @@ def plan_run(wf: Workflow) -> RunPlan:
     """
     base = wf.base_dir
     model_path = resolve_model_path(wf.model, base)
-    spec = load_bundle(model_path).spec
+    spec = get_model(model_path).spec
     if wf.region.vector is not None:
         wf = _region_from_vector(wf)
     bbox_crs = parse_crs(wf.region.crs, key="region.crs")
