@@ -13,8 +13,10 @@ from rasterio.crs import CRS
 
 from landcover.errors import ConfigError
 from landcover.grid import Grid
-from landcover.mosaic import WINDOWS, RowBlender, blend_window
+from landcover.legend import CLOUD, NODATA
+from landcover.mosaic import FULL, WEIGHT_SCALE, WINDOWS, RowBlender, axis_weights, blend_window
 from landcover.tiling import Tile, TileLayout, layout_tiles
+from landcover.workflow import labels_from_blend
 
 
 def region(height: int, width: int) -> Grid:
@@ -23,13 +25,13 @@ def region(height: int, width: int) -> Grid:
 
 
 def tile_values(tile: Tile, channels: int, seed: int) -> np.ndarray:
-    """Deterministic random values of one tile (channels, size, size)."""
+    """Deterministic random uint8 values of one tile (channels, size, size)."""
     rng = np.random.default_rng([seed, tile.index])
-    return rng.random((channels, tile.size, tile.size), dtype=np.float32)
+    return rng.integers(0, 256, (channels, tile.size, tile.size), dtype=np.uint8)
 
 
 def reference_mosaic(layout: TileLayout, channels: int, seed: int, window: str) -> np.ndarray:
-    """Sum of w * v over all tiles / sum of w, on the whole region at once (no streaming)."""
+    """Float blend on the whole region at once: sum of w * v / sum of w (no streaming)."""
     h, w = layout.region.shape
     # accumulate on the canvas (region padded by halo and to full tiles), then crop
     canvas = layout.canvas
@@ -45,7 +47,22 @@ def reference_mosaic(layout: TileLayout, channels: int, seed: int, window: str) 
     halo = layout.halo
     acc, wsum = acc[:, halo : halo + h, halo : halo + w], wsum[halo : halo + h, halo : halo + w]
     assert (wsum > 0).all()
-    return acc / wsum
+    return acc / wsum / 255
+
+
+def integer_reference(layout: TileLayout, channels: int, seed: int, window: str,
+                      blender: RowBlender) -> np.ndarray:
+    """Sum of the blender's integer weights x values on the whole region at once."""
+    h, w = layout.region.shape
+    canvas = layout.canvas
+    acc = np.zeros((channels, canvas.height, canvas.width), np.int64)
+    for row in layout.rows():
+        for t in row:
+            win = layout.canvas_window(t)
+            r, c = int(win.row_off), int(win.col_off)
+            acc[:, r : r + t.size, c : c + t.size] += (
+                blender.weights(t).astype(np.int64) * tile_values(t, channels, seed))
+    return acc[:, layout.halo : layout.halo + h, layout.halo : layout.halo + w]
 
 
 def stream(
@@ -57,18 +74,20 @@ def stream(
     produced = {"rows": 0}
     values = values or (lambda t: tile_values(t, channels, seed))
 
-    def rows() -> Iterator[list[tuple[Tile, np.ndarray]]]:
+    def tiles() -> Iterator[tuple[Tile, np.ndarray]]:
         for row in layout.rows():
             produced["rows"] += 1
-            yield [(t, values(t)) for t in row]
+            for t in row:
+                yield t, values(t)
 
     blocks = []
-    for start, block in blender.run(rows()):
+    for start, block in blender.run(tiles()):
         # streaming: a block is yielded before the rows after it are even made
         n_rows = produced["rows"]
         if n_rows < len(layout.row_starts):
             assert start + block.shape[1] <= layout.row_starts[n_rows]
         assert blender.acc.shape == (channels, layout.tile_size, layout.region.width)
+        assert block.dtype == np.uint16
         blocks.append((start, block.copy()))
     return blocks, blender
 
@@ -155,18 +174,82 @@ def test_cosine_partition_of_unity(size, data) -> None:
     np.testing.assert_allclose(inner, 1.0, atol=1e-6)
 
 
+# --- fixed-point weights ---------------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(layout=layouts(), window=st.sampled_from(sorted(WINDOWS)))
+def test_axis_weights_sum_to_scale_and_follow_the_window(layout, window) -> None:
+    for st_, length in ((layout.row_starts, layout.region.height),
+                        (layout.col_starts, layout.region.width)):
+        q = axis_weights(st_, layout.tile_size, layout.halo, length, window)
+        assert q.dtype == np.uint16 and q.shape == (len(st_), layout.tile_size)
+        total = np.zeros(length + 2 * layout.tile_size, np.int64)
+        exact = np.zeros((len(st_), length + 2 * layout.tile_size))
+        prof = np.maximum(WINDOWS[window](layout.tile_size, layout.halo), 1e-12)
+        off = layout.tile_size  # shift so negative starts index from 0
+        for i, s0 in enumerate(st_):
+            total[off + s0 : off + s0 + layout.tile_size] += q[i]
+            exact[i, off + s0 : off + s0 + layout.tile_size] = prof
+        # exactly WEIGHT_SCALE inside the axis, 0 outside it
+        assert (total[off : off + length] == WEIGHT_SCALE).all()
+        assert total[:off].sum() == 0 and total[off + length :].sum() == 0
+        # within one unit of the normalised float window
+        inside = exact[:, off : off + length]
+        norm = inside / inside.sum(axis=0) * WEIGHT_SCALE
+        got = np.zeros_like(inside)
+        for i, s0 in enumerate(st_):
+            a, b = max(s0, 0), min(s0 + layout.tile_size, length)
+            got[i, a:b] = q[i, a - s0 : b - s0]
+        assert np.abs(got - norm).max() < 1.0
+
+
+def test_axis_weights_cosine_ramp() -> None:
+    # two 64 px tiles with halo 8 over 96 px: flat 16, then a 16 px sin^2 cross-fade
+    q = axis_weights((-8, 40), 64, 8, 96)
+    np.testing.assert_array_equal(q[0][:8], 0)  # the halo above the region
+    np.testing.assert_array_equal(q[0][8:48], 16)
+    np.testing.assert_array_equal(q[0][48:64] + q[1][:16], 16)
+    assert list(q[0][48:64]) == sorted(q[0][48:64], reverse=True)
+    np.testing.assert_array_equal(q[1][16:56], 16)
+    np.testing.assert_array_equal(q[1][56:], 0)  # the halo below the region
+
+
+def test_axis_weights_unknown_window() -> None:
+    with pytest.raises(ConfigError, match="unknown blend window 'gauss'"):
+        axis_weights((0,), 64, 8, 64, "gauss")
+
+
+# --- labels -----------------------------------------------------------------------------------
+
+
+def test_labels_from_blend() -> None:
+    n = 3
+    p = np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1],
+                  [0.6, 0.3, 0.1]])
+    valid = np.array([1.0, 1.0, 1.0, 0.0, 1.0])
+    cloud = np.array([0.0, 0.0, 0.0, 0.0, 0.6])
+    block = np.concatenate([p.T, valid[None], cloud[None]])[:, None, :]  # (n + 2, 1, 5)
+    block = np.rint(block * FULL).astype(np.uint16)
+    for chunk in (2048, 2):  # one chunk and column chunks give the same
+        cls, conf = labels_from_blend(block, n, chunk=chunk)
+        # argmax; a tie goes to the first class; nodata; cloud
+        assert cls.tolist() == [[1, 0, 2, NODATA, CLOUD]]
+        assert conf.tolist() == [[50, 40, 80, 255, 255]]
+
+
 # --- streamed blending ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("c", [0.0, 0.37, 1.0, 42.5])
+@pytest.mark.parametrize("c", [0, 1, 97, 255])
 @settings(max_examples=25, deadline=None)
 @given(layout=layouts(), window=st.sampled_from(sorted(WINDOWS)))
 def test_constant_tiles_give_constant_mosaic(c, layout, window) -> None:
     blocks, _ = stream(layout, 2, 0, window,
-                       values=lambda t: np.full((2, t.size, t.size), c, np.float32))
+                       values=lambda t: np.full((2, t.size, t.size), c, np.uint8))
     out = assemble(blocks, layout.region.height)
     assert out.shape == (2, *layout.region.shape)
-    np.testing.assert_allclose(out, c, rtol=1e-6, atol=1e-6)
+    assert (out == c * WEIGHT_SCALE**2).all()
 
 
 @settings(max_examples=50, deadline=None)
@@ -177,11 +260,15 @@ def test_constant_tiles_give_constant_mosaic(c, layout, window) -> None:
     window=st.sampled_from(sorted(WINDOWS)),
 )
 def test_streamed_equals_whole_region_reference(layout, channels, seed, window) -> None:
-    blocks, _ = stream(layout, channels, seed, window)
+    blocks, blender = stream(layout, channels, seed, window)
     out = assemble(blocks, layout.region.height)
-    ref = reference_mosaic(layout, channels, seed, window)
+    ref = integer_reference(layout, channels, seed, window, blender)
     assert out.shape == ref.shape == (channels, *layout.region.shape)
-    np.testing.assert_allclose(out, ref, atol=1e-5)
+    np.testing.assert_array_equal(out, ref)  # exact: integer arithmetic
+    # and close to blending with float weights: rounding the weights to sixteenths moves
+    # a blended value by a small part of the difference between overlapping tiles
+    diff = np.abs(out / FULL - reference_mosaic(layout, channels, seed, window))
+    assert diff.max() < 0.1 and diff.mean() < 0.01
 
 
 @pytest.mark.parametrize(
@@ -202,9 +289,10 @@ def test_streamed_equals_whole_region_reference(layout, channels, seed, window) 
 def test_streamed_equals_reference_edge_cases(height, width, tile_size, halo) -> None:
     layout = layout_tiles(region(height, width), tile_size=tile_size, halo=halo)
     for window in WINDOWS:
-        blocks, _ = stream(layout, 2, 7, window)
+        blocks, blender = stream(layout, 2, 7, window)
         out = assemble(blocks, height)
-        np.testing.assert_allclose(out, reference_mosaic(layout, 2, 7, window), atol=1e-5)
+        np.testing.assert_array_equal(out, integer_reference(layout, 2, 7, window, blender))
+        assert np.abs(out / FULL - reference_mosaic(layout, 2, 7, window)).max() < 0.1
 
 
 @settings(max_examples=50, deadline=None)
@@ -221,17 +309,16 @@ def test_buffer_height_is_tile_size_whatever_the_region_height(height) -> None:
     layout = layout_tiles(region(height, 40), tile_size=64, halo=8)
     blocks, blender = stream(layout, 3, 1)
     assert blender.acc.shape == (3, 64, 40)
-    assert blender.wsum.shape == (64, 40)
     assert len(blocks) == len([s for s in layout.row_starts[1:] if s > 0]) + 1
     out = assemble(blocks, height)
-    np.testing.assert_allclose(out, reference_mosaic(layout, 3, 1, "cosine"), atol=1e-5)
+    np.testing.assert_array_equal(out, integer_reference(layout, 3, 1, "cosine", blender))
 
 
 @pytest.mark.parametrize("height", [500, 170])  # the last row of tiles inside / past the end
 def test_tiles_out_of_row_order_are_refused(height) -> None:
     layout = layout_tiles(region(height, 100), tile_size=64, halo=8)
     rows = layout.rows()
-    ones = np.ones((1, 64, 64), np.float32)
+    ones = np.ones((1, 64, 64), np.uint8)
     blender = RowBlender(layout, 1)
     # a tile wholly below the buffer (too early) must not be dropped silently
     with pytest.raises(RuntimeError, match="row by row"):
@@ -250,5 +337,7 @@ def test_tiles_out_of_row_order_are_refused(height) -> None:
     # tiles of the halo row above the region are fine at the start
     fresh = RowBlender(layout, 1)
     fresh.add(rows[0][0], ones)
-    np.testing.assert_array_equal(fresh.wsum[:56, :56], blender.weights[8:, 8:])
-    assert (fresh.wsum[56:] == 0).all() and (fresh.wsum[:, 56:] == 0).all()
+    np.testing.assert_array_equal(fresh.acc[0, :56, :56], fresh.weights(rows[0][0])[8:, 8:])
+    assert (fresh.acc[0, 56:] == 0).all() and (fresh.acc[0, :, 56:] == 0).all()
+    with pytest.raises(TypeError, match="uint8"):
+        fresh.add(rows[0][1], ones.astype(np.float32))

@@ -1,10 +1,12 @@
 """Windowed, resampled reads of scene bands onto one target grid.
 
-Each band file is opened once per thread (per Dask worker thread) and kept
-open (reopening a file per tile costs ~100 ms).  A tile is one windowed read
-per file, all its bands at once: directly when the file's pixels align with
-the target grid, else the source window under the tile is read and
-reprojected in memory with GDAL's warp kernel (bilinear by default).
+Each band file is opened once per process (per Dask worker) and kept open
+(reopening a file per tile costs ~100 ms).  Threads share that one dataset,
+taking turns through a lock, so GDAL's block cache serves them all: a block
+that neighbouring windows overlap is decoded once, not once per thread.  A
+window is one read per file, all its bands at once: directly when the file's
+pixels align with the target grid, else the source window under it is read
+and reprojected in memory with GDAL's warp kernel (bilinear by default).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ __all__ = ["SceneScale", "detect_scale", "read_window", "close_cached"]
 
 log = logging.getLogger(__name__)
 
-_local = threading.local()
+_cache: dict = {}
+_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -88,32 +91,24 @@ class _Direct:
     def __init__(self, src, col_off: int, row_off: int, nodata: float | None) -> None:
         self.src = src
         self.src_dataset = src
+        self.lock = threading.Lock()  # GDAL datasets are not thread-safe
         self.col_off, self.row_off = col_off, row_off
         self.nodata = nodata
 
-    def read(self, indexes: list[int], window: Window, masked: bool = True):
-        h, w = int(window.height), int(window.width)
+    def read(self, indexes: list[int], window: Window, out: np.ndarray) -> None:
+        """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data."""
+        h, w = out.shape[1:]
         r0 = int(window.row_off) + self.row_off
         c0 = int(window.col_off) + self.col_off
-        n = len(indexes)
-        out = np.zeros((n, h, w), np.float32)
-        mask = np.ones((n, h, w), bool)
         rr0, cc0 = max(r0, 0), max(c0, 0)
         rr1, cc1 = min(r0 + h, self.src.height), min(c0 + w, self.src.width)
         if rr0 < rr1 and cc0 < cc1:
-            data = self.src.read(indexes, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
-            sl = (slice(None), slice(rr0 - r0, rr1 - r0), slice(cc0 - c0, cc1 - c0))
-            out[sl] = data
-            inside = np.ones(data.shape, bool)
-            if self.nodata is not None:
-                inside &= data != self.nodata
-            if np.issubdtype(data.dtype, np.floating):
-                inside &= np.isfinite(data)
-            mask[sl] = ~inside
-        return np.ma.MaskedArray(out, mask=mask)
-
-    def close(self) -> None:
-        pass
+            with self.lock:
+                data = self.src.read(indexes, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+            sub = out[:, rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0]
+            np.copyto(sub, data, casting="unsafe")
+            if self.nodata is not None and not np.isnan(self.nodata):
+                sub[data == self.nodata] = np.nan
 
 
 class _Warped:
@@ -126,19 +121,20 @@ class _Warped:
     def __init__(self, src, canvas: Grid, resampling: Resampling, nodata: float | None) -> None:
         self.src = src
         self.src_dataset = src
+        self.lock = threading.Lock()  # GDAL datasets are not thread-safe
         self.canvas = canvas
         self.resampling = resampling
         self.nodata = nodata
 
-    def read(self, indexes: list[int], window: Window, masked: bool = True):
+    def read(self, indexes: list[int], window: Window, out: np.ndarray) -> None:
+        """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data."""
         from rasterio.warp import reproject, transform_bounds
         from rasterio.windows import bounds as win_bounds
         from rasterio.windows import from_bounds
 
-        h, w = int(window.height), int(window.width)
-        n = len(indexes)
         fill = np.float32(self.nodata if self.nodata is not None else np.nan)
-        out = np.full((n, h, w), fill, np.float32)
+        if not np.isnan(fill):
+            out.fill(fill)
         dst_transform = self.canvas.window(window).transform
         b = transform_bounds(self.canvas.crs, self.src.crs,
                              *win_bounds(window, self.canvas.transform), densify_pts=21)
@@ -151,7 +147,9 @@ class _Warped:
         c1, r1 = min(c1, self.src.width), min(r1, self.src.height)
         if c0 < c1 and r0 < r1:
             src_win = Window(c0, r0, c1 - c0, r1 - r0)
-            data = self.src.read(indexes, window=src_win).astype(np.float32, copy=False)
+            with self.lock:
+                data = self.src.read(indexes, window=src_win)
+            data = data.astype(np.float32, copy=False)
             reproject(
                 data, out,
                 src_transform=self.src.window_transform(src_win), src_crs=self.src.crs,
@@ -159,11 +157,8 @@ class _Warped:
                 resampling=self.resampling, src_nodata=fill, dst_nodata=fill,
                 init_dest_nodata=False,
             )
-        mask = ~np.isfinite(out) if np.isnan(fill) else (out == fill)
-        return np.ma.MaskedArray(out, mask=mask)
-
-    def close(self) -> None:
-        pass
+        if not np.isnan(fill):
+            out[out == fill] = np.nan
 
 
 def _aligned(src, canvas: Grid) -> tuple[int, int] | None:
@@ -182,12 +177,11 @@ def _aligned(src, canvas: Grid) -> tuple[int, int] | None:
 
 
 def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | None):
-    cache = getattr(_local, "vrts", None)
-    if cache is None:
-        cache = _local.vrts = {}
     key = (path, canvas, resampling, src_nodata)
-    vrt = cache.get(key)
-    if vrt is None:
+    with _cache_lock:
+        vrt = _cache.get(key)
+        if vrt is not None:
+            return vrt
         try:
             src = rasterio.open(path)
         except rasterio.errors.RasterioIOError as exc:
@@ -200,23 +194,21 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
             vrt = _Direct(src, offset[0], offset[1], nodata)
         else:
             vrt = _Warped(src, canvas, resampling, nodata)
-        cache[key] = vrt
-        if len(cache) > 256:  # bound the cache in long-lived workers
-            old_key = next(iter(cache))
-            old = cache.pop(old_key)
-            old.close()
-            old.src_dataset.close()
-    return vrt
+        _cache[key] = vrt
+        if len(_cache) > 256:  # bound the cache in long-lived workers
+            old = _cache.pop(next(iter(_cache)))
+            with old.lock:  # not while another thread reads it
+                old.src_dataset.close()
+        return vrt
 
 
 def close_cached() -> None:
-    """Close the datasets this thread has open."""
-    cache = getattr(_local, "vrts", {})
-    for vrt in cache.values():
-        src = vrt.src_dataset
-        vrt.close()
-        src.close()
-    cache.clear()
+    """Close the datasets this process has open."""
+    with _cache_lock:
+        for vrt in _cache.values():
+            with vrt.lock:
+                vrt.src_dataset.close()
+        _cache.clear()
 
 
 def read_window(
@@ -234,14 +226,14 @@ def read_window(
     must lie inside ``canvas``.
     """
     h, w = int(window.height), int(window.width)
-    out = np.full((len(bands), h, w), np.nan, dtype=np.float32)
     rs = Resampling[resampling]
+    out = None
     for scene, scale in scenes:
-        missing = np.isnan(out).any(axis=0)
-        if not missing.any():
-            break
-        block = np.empty_like(out)
-        valid = np.ones((h, w), bool)
+        if out is not None:
+            missing = np.isnan(out).any(axis=0)
+            if not missing.any():
+                break
+        block = np.full((len(bands), h, w), np.nan, np.float32)
         # one read per file, all its bands at once (the warp is done once per window)
         by_path: dict[str, list[tuple[int, int]]] = {}
         for i, band in enumerate(bands):
@@ -251,14 +243,25 @@ def read_window(
             by_path.setdefault(ref.path, []).append((i, ref.bidx))
         for path, pairs in by_path.items():
             vrt = _vrt(path, canvas, rs, scene.nodata)
-            data = vrt.read([b for _, b in pairs], window=window, masked=True)
-            valid &= ~np.ma.getmaskarray(data).any(axis=0)
-            block[[i for i, _ in pairs]] = np.ma.getdata(data)
+            idx = [i for i, _ in pairs]
+            if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
+                vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
+            else:
+                part = np.full((len(idx), h, w), np.nan, np.float32)
+                vrt.read([b for _, b in pairs], window, part)
+                block[idx] = part
         if scale.factor != 1.0:
             block *= np.float32(scale.factor)
         if scale.offset:
             block += np.float32(scale.offset)
-        valid &= np.isfinite(block).all(axis=0)
-        take = missing & valid
-        out[:, take] = block[:, take]
+        valid = np.isfinite(block).all(axis=0)
+        if out is None:  # the first scene: its pixels with every band, NaN elsewhere
+            if not valid.all():
+                block[:, ~valid] = np.nan
+            out = block
+        else:
+            take = missing & valid
+            out[:, take] = block[:, take]
+    if out is None:
+        out = np.full((len(bands), h, w), np.nan, np.float32)
     return out
