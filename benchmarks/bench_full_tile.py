@@ -28,7 +28,8 @@ from _common import constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa
 
 
 def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: int | None,
-             tile_size: int | None, workers: int | None, halo: int | None = None) -> dict:
+             tile_size: int | None, workers: int | None, halo: int | None = None,
+             optimize: bool | None = None) -> dict:
     from rasterio.windows import Window
 
     from landcover.grid import Grid
@@ -45,7 +46,7 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
     t0 = time.perf_counter()
     res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
                           cloud_method="none", precision=precision, tile_size=tile_size,
-                          halo=halo, runner=runner)
+                          halo=halo, runner=runner, optimize=optimize)
     wall = time.perf_counter() - t0
     runner.close()
     return {"wall_s": wall, "mpx": grid.width * grid.height / 1e6, "steps": res.timings,
@@ -66,6 +67,8 @@ def main() -> None:
                     "processes: peak RSS growth")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--crop", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--optimize", choices=["auto", "on", "off"], default="auto",
+                    help="traced bf16 network (default: as classify_region decides)")
     args = ap.parse_args()
     work = Path(args.workdir)
 
@@ -73,7 +76,8 @@ def main() -> None:
         src = work / f"scene{args.size}" / f"constructed_18SVG_mirrored_{args.size}_20160112.tif"
         r = classify(src, work / f"out_{args.size}_{args.precision}_{args.crop}.tif",
                      model=args.model, precision=args.precision, crop=args.crop,
-                     tile_size=args.tile_size, workers=args.workers, halo=args.halo)
+                     tile_size=args.tile_size, workers=args.workers, halo=args.halo,
+                     optimize={"auto": None, "on": True, "off": False}[args.optimize])
         print(json.dumps(r))
         return
 
@@ -82,9 +86,9 @@ def main() -> None:
         constructed_tile(work / f"scene{s}" / f"constructed_18SVG_mirrored_{s}_20160112.tif", s)
     print(f"cpu: {cpu_model()}; input: CONSTRUCTED {sizes} px, 10 bands (real 18SVG mirrored)")
 
-    def child(size, precision, crop=None):
+    def child(size, precision, crop=None, optimize=args.optimize):
         cmd = [__file__, "--child", "--size", str(size), "--precision", precision,
-               "--workdir", str(work)]
+               "--workdir", str(work), "--optimize", optimize]
         if crop:
             cmd += ["--crop", str(crop)]
         if args.model:
@@ -115,12 +119,19 @@ def main() -> None:
         print(f"peak RSS growth quarter -> full: {b / a:.3f}x ({a:.0f} -> {b:.0f} MiB)")
     if args.reference_crop:
         c = args.reference_crop
-        ref = child(args.size, "fp32", crop=c)
-        fast = child(args.size, args.precision, crop=c)
+        # the crop with the recipe the full tile used (tracing is decided by tile count)
+        from landcover.workflow import OPTIMIZE_MIN_TILES
+
+        full_tiles = results[args.size]["tiles"]
+        recipe = args.optimize if args.optimize != "auto" else (
+            "on" if full_tiles >= OPTIMIZE_MIN_TILES else "off")
+        ref = child(args.size, "fp32", crop=c, optimize="off")
+        fast = child(args.size, args.precision, crop=c, optimize=recipe)
         with rasterio.open(work / f"out_{args.size}_fp32_{c}.tif") as d1, \
                 rasterio.open(work / f"out_{args.size}_{args.precision}_{c}.tif") as d2:
             agree = float((d1.read(1) == d2.read(1)).mean())
-        print(f"labels equal to the fp32 reference on a {c} px crop: {100 * agree:.2f}% "
+        print(f"labels equal to the fp32 reference on a {c} px crop (recipe of the full "
+              f"tile, traced bf16 {recipe}): {100 * agree:.2f}% "
               f"(fp32 {ref['mpx'] / ref['wall_s']:.2f} Mpx/s vs {args.precision} "
               f"{fast['mpx'] / fast['wall_s']:.2f} Mpx/s: {ref['wall_s'] / fast['wall_s']:.2f}x)")
 

@@ -3,18 +3,29 @@
 Runs a loaded model on normalised tiles with the fastest settings the
 hardware supports: bfloat16 autocast + channels_last on CPUs with AVX-512
 bf16 (about 2.5x float32 here) and on CUDA, float32 elsewhere.
+
+For long runs on a CPU, ``optimize=True`` runs a copy of the network with its
+batch norms folded into the convolutions (in float32), cast to bfloat16,
+traced and frozen by TorchScript (weights prepacked for oneDNN): 1.17x the
+autocast rate with two tiles classified side by side, for about a second of
+preparation once per process and tile shape.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
+import warnings
+import weakref
 from typing import Literal
 
 import numpy as np
 
 from .model import LoadedModel, normalize
 
-__all__ = ["Precision", "resolve_precision", "predict_probabilities", "classify_tiles"]
+__all__ = ["Precision", "resolve_precision", "optimized_net", "predict_probabilities",
+           "classify_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +46,54 @@ def resolve_precision(precision: Precision, device: str) -> str:
         return "fp32"
 
 
+_OPTIMIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_OPTIMIZED_LOCK = threading.Lock()
+
+
+def _trace_bf16(net, shape: tuple[int, ...]):
+    """``net`` with batch norms folded (float32), cast to bf16, traced and frozen."""
+    import torch
+    import torch.fx.experimental.optimization as fx_opt
+
+    try:
+        fused = fx_opt.fuse(copy.deepcopy(net).eval())
+    except Exception as exc:  # a network torch.fx cannot trace: keep its batch norms
+        log.debug("batch norms not folded: %s", exc)
+        fused = copy.deepcopy(net).eval()
+    fused = fused.to(torch.bfloat16)
+    example = torch.zeros(shape, dtype=torch.bfloat16).contiguous(
+        memory_format=torch.channels_last)
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
+        traced = torch.jit.trace(fused, example, check_trace=False)
+        return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+
+
+def optimized_net(model: LoadedModel, shape: tuple[int, ...]):
+    """The bf16 traced network for input ``shape``, built once per process and shape.
+
+    Returns None where tracing fails (the caller falls back to autocast).
+    """
+    per_shape = _OPTIMIZED.get(model.net)
+    if per_shape is None or shape not in per_shape:
+        with _OPTIMIZED_LOCK:  # tasks side by side build it once
+            per_shape = _OPTIMIZED.setdefault(model.net, {})
+            if shape not in per_shape:
+                try:
+                    per_shape[shape] = _trace_bf16(model.net, shape)
+                except Exception as exc:  # noqa: BLE001 - any tracing failure: eager path
+                    log.warning("TorchScript tracing failed (%s); using autocast", exc)
+                    per_shape[shape] = None
+    return per_shape[shape]
+
+
 def predict_probabilities(
     model: LoadedModel,
     x: np.ndarray,
     *,
     precision: Precision = "auto",
+    optimize: bool = False,
+    quantize: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities for a batch of normalised tiles.
 
@@ -50,11 +104,16 @@ def predict_probabilities(
     x
         float32 (N, C, H, W), normalised (see :func:`landcover.model.normalize`);
         H and W multiples of 32.
+    optimize
+        On a CPU in bf16, use :func:`optimized_net` (worth it from about a hundred
+        tiles per process; see the module notes).
+    quantize
+        Return uint8 probabilities x 255, rounded (converted by torch, in one pass).
 
     Returns
     -------
     numpy.ndarray
-        float32 (N, classes, H, W), summing to 1 over classes.
+        float32 (N, classes, H, W), summing to 1 over classes (uint8 with ``quantize``).
     """
     import torch
 
@@ -63,13 +122,19 @@ def predict_probabilities(
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
     t = t.contiguous(memory_format=torch.channels_last)
     net = model.net  # channels_last since load (never mutated here: tasks share it)
+    fast = (optimized_net(model, tuple(t.shape))
+            if optimize and prec == "bf16" and device.type == "cpu" else None)
     with torch.inference_mode():
-        if prec == "bf16":
+        if fast is not None:
+            logits = fast(t.to(torch.bfloat16))
+        elif prec == "bf16":
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
                 logits = net(t)
         else:
             logits = net(t)
         probs = torch.softmax(logits.float(), dim=1)
+        if quantize:
+            probs = probs.mul_(255).round_().to(torch.uint8)
     return probs.cpu().numpy()
 
 
@@ -78,6 +143,8 @@ def classify_tiles(
     dn: np.ndarray,
     *,
     precision: Precision = "auto",
+    optimize: bool = False,
+    quantize: bool = False,
 ) -> np.ndarray:
     """Probabilities and a validity channel for a batch of DN tiles.
 
@@ -86,14 +153,19 @@ def classify_tiles(
     dn
         float32 (N, C, H, W) L1C digital numbers in the model's band order,
         NaN where there is no data.
+    optimize, quantize
+        See :func:`predict_probabilities`.
 
     Returns
     -------
     numpy.ndarray
         float32 (N, classes + 1, H, W): class probabilities, then 1.0 where
-        every band has data and 0.0 elsewhere.
+        every band has data and 0.0 elsewhere.  With ``quantize``, uint8: the
+        probabilities x 255 and 255 where every band has data.
     """
     valid = np.isfinite(dn).all(axis=1)
     x = np.stack([normalize(d, model.spec) for d in dn])
-    probs = predict_probabilities(model, x, precision=precision)
-    return np.concatenate([probs, valid[:, None].astype(np.float32)], axis=1)
+    probs = predict_probabilities(model, x, precision=precision, optimize=optimize,
+                                  quantize=quantize)
+    scale = 255 if quantize else 1
+    return np.concatenate([probs, (valid[:, None] * scale).astype(probs.dtype)], axis=1)

@@ -233,14 +233,23 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "model" / "landcover-default.json"
 
 
-def normalize(dn: np.ndarray, spec: ModelSpec) -> np.ndarray:
+def normalize(dn: np.ndarray, spec: ModelSpec, *, inplace: bool = False) -> np.ndarray:
     """Normalise L1C digital numbers (C, H, W) into the model's input, float32.
 
     ``(ln(1 + 0.005 * x) - mean) / std`` per band; NaN (nodata) becomes 0,
-    the band mean after normalisation.
+    the band mean after normalisation.  ``inplace`` overwrites ``dn`` (float32)
+    instead of allocating.
     """
-    x = np.log1p(np.maximum(dn.astype(np.float32, copy=False), 0) * np.float32(0.005))
+    if inplace and dn.dtype != np.float32:
+        raise TypeError("normalize(inplace=True) needs float32 input")
+    x = dn if inplace else np.array(dn, dtype=np.float32)
     mean = np.asarray(spec.norm_mean, np.float32)[:, None, None]
-    std = np.asarray(spec.norm_std, np.float32)[:, None, None]
-    x = (x - mean) / std
-    return np.nan_to_num(x, nan=0.0, copy=False)
+    scale = (1 / np.asarray(spec.norm_std, np.float64)).astype(np.float32)[:, None, None]
+    nan = np.isnan(x)
+    np.maximum(x, 0, out=x)
+    x *= np.float32(0.005)
+    np.log1p(x, out=x)
+    x -= mean
+    x *= scale
+    x[nan] = 0.0
+    return x

@@ -59,7 +59,7 @@ def test_distributed_equals_threads(tmp_path, standin_model):
         sizes = client.run(_model_cache_size)
         assert len(sizes) == 2 and all(v == 1 for v in sizes.values()), sizes
         # GDAL settings travel into the tasks (captured, re-entered in each)
-        assert set(client.run(_gdal_cachemax_in_task).values()) == {256}
+        assert set(client.run(_gdal_cachemax_in_task).values()) == {64}
     for label in ("before", "after"):
         with rasterio.open(threaded.maps[label].map_path) as a, \
                 rasterio.open(res.maps[label].map_path) as b:

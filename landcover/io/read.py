@@ -1,18 +1,26 @@
 """Windowed, resampled reads of scene bands onto one target grid.
 
 Each band file is opened once per process (per Dask worker) and kept open
-(reopening a file per tile costs ~100 ms).  Threads share that one dataset,
-taking turns through a lock, so GDAL's block cache serves them all: a block
-that neighbouring windows overlap is decoded once, not once per thread.  A
-window is one read per file, all its bands at once: directly when the file's
-pixels align with the target grid, else the source window under it is read
-and reprojected in memory with GDAL's warp kernel (bilinear by default).
+(reopening a file per tile costs ~100 ms); threads share it, taking turns
+through a lock.  A window is one read per file, all its bands at once:
+directly when the file's pixels align with the target grid, else the source
+window under it is read and reprojected in memory with GDAL's warp kernel
+(bilinear by default).
+
+Aligned reads of tiled files go through a small process-wide cache of
+decoded blocks (:data:`BLOCK_CACHE_BYTES`).  Tile windows overlap and do not
+line up with the file's blocks, so without it most blocks are decompressed
+twice: measured on a DEFLATE 10-band file, a window straddling two block
+rows cost 1.9x one aligned with them, and GDAL's own block cache did not
+help (the same time at 64, 256 and 1024 MB).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +39,62 @@ log = logging.getLogger(__name__)
 
 _cache: dict = {}
 _cache_lock = threading.Lock()
+
+#: decoded blocks kept per process: a row of blocks of a 10-band 10980 px wide file is
+#: 115 MB, and a row of tiles reuses the blocks the row above decoded
+BLOCK_CACHE_BYTES = 192 * 2**20
+
+
+class _BlockCache:
+    """Least recently used decoded blocks, bounded in bytes, shared by all readers."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._blocks: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            a = self._blocks.get(key)
+            if a is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._blocks.move_to_end(key)
+            return a
+
+    def put(self, key, a: np.ndarray) -> None:
+        with self._lock:
+            old = self._blocks.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._blocks[key] = a
+            self._bytes += a.nbytes
+            while self._bytes > self.budget and len(self._blocks) > 1:
+                _, dropped = self._blocks.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self._bytes = 0
+
+
+_blocks = _BlockCache(BLOCK_CACHE_BYTES)
+_reader_ids = itertools.count()
+
+
+def _runs(ids: list[int]) -> list[list[int]]:
+    """Consecutive runs: [1, 2, 4] -> [[1, 2], [4]]."""
+    out: list[list[int]] = []
+    for i in ids:
+        if out and out[-1][-1] == i - 1:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,6 +158,11 @@ class _Direct:
         self.lock = threading.Lock()  # GDAL datasets are not thread-safe
         self.col_off, self.row_off = col_off, row_off
         self.nodata = nodata
+        self.id = next(_reader_ids)
+        bh, bw = src.block_shapes[0]
+        # whole blocks through the cache for tiled files; strips and odd layouts read directly
+        tiled = bool(src.profile.get("tiled"))
+        self.block = (bh, bw) if tiled and min(bh, bw) >= 64 else None
 
     def read(self, indexes: list[int], window: Window, out: np.ndarray) -> None:
         """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data."""
@@ -102,13 +171,43 @@ class _Direct:
         c0 = int(window.col_off) + self.col_off
         rr0, cc0 = max(r0, 0), max(c0, 0)
         rr1, cc1 = min(r0 + h, self.src.height), min(c0 + w, self.src.width)
-        if rr0 < rr1 and cc0 < cc1:
+        if rr0 >= rr1 or cc0 >= cc1:
+            return
+        if self.block is None:
             with self.lock:
                 data = self.src.read(indexes, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
-            sub = out[:, rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0]
-            np.copyto(sub, data, casting="unsafe")
-            if self.nodata is not None and not np.isnan(self.nodata):
-                sub[data == self.nodata] = np.nan
+            self._place(data, out, rr0 - r0, cc0 - c0)
+            return
+        for (by, bx), a in self._blocks(tuple(indexes), rr0, rr1, cc0, cc1):
+            ys0, ys1 = max(rr0, by), min(rr1, by + a.shape[1])
+            xs0, xs1 = max(cc0, bx), min(cc1, bx + a.shape[2])
+            self._place(a[:, ys0 - by:ys1 - by, xs0 - bx:xs1 - bx], out, ys0 - r0, xs0 - c0)
+
+    def _blocks(self, indexes: tuple[int, ...], rr0: int, rr1: int, cc0: int, cc1: int):
+        """The decoded blocks under rows [rr0, rr1) x cols [cc0, cc1): ((y, x), array)."""
+        bh, bw = self.block
+        cols = range(cc0 // bw, (cc1 - 1) // bw + 1)
+        for b in range(rr0 // bh, (rr1 - 1) // bh + 1):
+            found = {j: _blocks.get((self.id, indexes, b, j)) for j in cols}
+            for run in _runs([j for j, a in found.items() if a is None]):
+                # one read per run of missing blocks, aligned with the file's blocks
+                x0, x1 = run[0] * bw, min((run[-1] + 1) * bw, self.src.width)
+                y0, y1 = b * bh, min((b + 1) * bh, self.src.height)
+                with self.lock:
+                    data = self.src.read(list(indexes), window=Window(x0, y0, x1 - x0, y1 - y0))
+                for j in run:
+                    a = np.ascontiguousarray(data[:, :, j * bw - x0:min((j + 1) * bw, x1) - x0])
+                    _blocks.put((self.id, indexes, b, j), a)
+                    found[j] = a
+            for j in cols:
+                yield (b * bh, j * bw), found[j]
+
+    def _place(self, data: np.ndarray, out: np.ndarray, y: int, x: int) -> None:
+        """Copy ``data`` into ``out`` at (y, x) as float32, nodata as NaN."""
+        dst = out[:, y:y + data.shape[1], x:x + data.shape[2]]
+        np.copyto(dst, data, casting="unsafe")
+        if self.nodata is not None and not np.isnan(self.nodata):
+            dst[data == self.nodata] = np.nan
 
 
 class _Warped:
@@ -203,7 +302,8 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
 
 
 def close_cached() -> None:
-    """Close the datasets this process has open."""
+    """Close the datasets this process has open and drop its decoded blocks."""
+    _blocks.clear()
     with _cache_lock:
         for vrt in _cache.values():
             with vrt.lock:
