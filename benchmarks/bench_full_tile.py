@@ -29,7 +29,7 @@ from _common import constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa
 
 def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: int | None,
              tile_size: int | None, workers: int | None, halo: int | None = None,
-             optimize: bool | None = None) -> dict:
+             optimize: bool | None = None, torch_threads: int | None = None) -> dict:
     from rasterio.windows import Window
 
     from landcover.grid import Grid
@@ -43,6 +43,8 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
     if crop:
         grid = grid.window(Window(0, 0, crop, crop))
     runner = make_runner(workers=workers) if workers else Runner()
+    if torch_threads:
+        runner.torch_threads = torch_threads
     t0 = time.perf_counter()
     res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
                           cloud_method="none", precision=precision, tile_size=tile_size,
@@ -50,7 +52,7 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
     wall = time.perf_counter() - t0
     runner.close()
     return {"wall_s": wall, "mpx": grid.width * grid.height / 1e6, "steps": res.timings,
-            "tiles": res.tiles, "peak_rss_mib": peak_rss_mib()}
+            "tiles": res.tiles, "tasks": res.tasks, "peak_rss_mib": peak_rss_mib()}
 
 
 def main() -> None:
@@ -60,7 +62,9 @@ def main() -> None:
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--tile-size", type=int, default=None)
     ap.add_argument("--halo", type=int, default=None)
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="a local Dask distributed cluster of N worker processes")
+    ap.add_argument("--torch-threads", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "landcover-bench"))
     ap.add_argument("--reference-crop", type=int, default=2048)
     ap.add_argument("--rss", action="store_true", help="quarter and full tile in fresh "
@@ -77,7 +81,8 @@ def main() -> None:
         r = classify(src, work / f"out_{args.size}_{args.precision}_{args.crop}.tif",
                      model=args.model, precision=args.precision, crop=args.crop,
                      tile_size=args.tile_size, workers=args.workers, halo=args.halo,
-                     optimize={"auto": None, "on": True, "off": False}[args.optimize])
+                     optimize={"auto": None, "on": True, "off": False}[args.optimize],
+                     torch_threads=args.torch_threads)
         print(json.dumps(r))
         return
 
@@ -109,7 +114,8 @@ def main() -> None:
         steps = r["steps"]
         shares = {k: round(100 * v / r["wall_s"], 1) for k, v in steps.items()}
         print(f"{s} px: {r['wall_s']:.1f} s wall, {r['mpx'] / r['wall_s']:.2f} Mpx/s, "
-              f"{r['tiles']} tiles, peak RSS {r['peak_rss_mib']:.0f} MiB")
+              f"{r['tiles']} tiles in {r['tasks']} Dask tasks, peak RSS "
+              f"{r['peak_rss_mib']:.0f} MiB")
         print(f"  step seconds (summed over tasks): {json.dumps(steps)}")
         print(f"  step share of wall time %: {json.dumps(shares)}")
         non_model = sum(v for k, v in steps.items() if k not in ("infer", "wait"))

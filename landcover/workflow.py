@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from .legend import CLOUD, NODATA, colormap
 from .model import default_model_path, get_model, normalize
 from .mosaic import FULL, RowBlender
 from .tiling import layout_tiles
-from .vectorize import empty_frame, vectorize_change
+from .vectorize import ComponentAccumulator, empty_frame
 
 __all__ = [
     "ClassifyResult",
@@ -332,6 +333,7 @@ class ClassifyResult:
     cloud_pixels: int
     nodata_pixels: int
     tiles: int
+    tasks: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -485,6 +487,7 @@ def classify_region(
         cloud_pixels=int(counts[CLOUD]),
         nodata_pixels=int(counts[NODATA]),
         tiles=total,
+        tasks=len(runs),
         seconds=time.perf_counter() - t0,
         timings={k: round(v, 3) for k, v in timings.items()},
     )
@@ -505,10 +508,13 @@ def _gdal_env() -> dict[str, Any]:
 # --------------------------------------------------------------------------- change
 
 
-def _read_map(path: Path) -> tuple[np.ndarray, Grid]:
+#: rows of the maps compared and vectorised at a time by detect_change
+CHANGE_BAND_ROWS = 1024
+
+
+def _open_map(path: Path, stack: ExitStack):
     try:
-        with rasterio.open(path) as ds:
-            return ds.read(1), Grid(ds.crs, ds.transform, ds.width, ds.height)
+        return stack.enter_context(rasterio.open(path))
     except rasterio.errors.RasterioIOError as exc:
         raise SceneError(f"cannot read map {path}: {str(exc).splitlines()[0]}") from exc
 
@@ -531,26 +537,45 @@ def detect_change(
 ) -> dict[str, dict[str, float]]:
     """Compare two class maps on one grid and write change polygons to a GeoPackage.
 
-    Returns per change type the polygon count and total area (ha).
+    The maps are read and compared :data:`CHANGE_BAND_ROWS` rows at a time;
+    polygons crossing band edges are merged whole
+    (:class:`~landcover.vectorize.ComponentAccumulator`).  Returns per change
+    type the polygon count and total area (ha).
     """
-    a, grid = _read_map(Path(before_map))
-    b, grid_b = _read_map(Path(after_map))
-    if grid != grid_b:
-        raise SceneError(
-            f"maps {before_map} and {after_map} are on different grids "
-            f"({grid.crs} {grid.shape} vs {grid_b.crs} {grid_b.shape}); classify both dates "
-            "with one workflow so they share a grid"
-        )
-    if before_confidence and after_confidence:
-        conf = change_confidence(_read_map(Path(before_confidence))[0],
-                                 _read_map(Path(after_confidence))[0])
-    else:
-        conf = np.full(a.shape, np.nan, np.float32)
+    rules = get_rules(None if types is None else list(types))
+    with ExitStack() as stack:
+        da, db = _open_map(Path(before_map), stack), _open_map(Path(after_map), stack)
+        grid = Grid(da.crs, da.transform, da.width, da.height)
+        grid_b = Grid(db.crs, db.transform, db.width, db.height)
+        if grid != grid_b:
+            raise SceneError(
+                f"maps {before_map} and {after_map} are on different grids "
+                f"({grid.crs} {grid.shape} vs {grid_b.crs} {grid_b.shape}); classify both "
+                "dates with one workflow so they share a grid"
+            )
+        confs = []
+        if before_confidence and after_confidence:
+            confs = [_open_map(Path(p), stack) for p in (before_confidence, after_confidence)]
+            for p, ds in zip((before_confidence, after_confidence), confs, strict=True):
+                if (ds.height, ds.width) != grid.shape:
+                    raise SceneError(f"confidence map {p} is {ds.height} x {ds.width}, not "
+                                     f"{grid.shape[0]} x {grid.shape[1]} like its class map")
+        # band by band: memory is one band of the maps plus the polygons
+        acc = {r.name: ComponentAccumulator(grid.width) for r in rules}
+        try:
+            for y0 in range(0, grid.height, CHANGE_BAND_ROWS):
+                win = Window(0, y0, grid.width, min(CHANGE_BAND_ROWS, grid.height - y0))
+                a, b = da.read(1, window=win), db.read(1, window=win)
+                conf = (change_confidence(*(ds.read(1, window=win) for ds in confs))
+                        if confs else None)
+                for name, mask in change_masks(a, b, rules).items():
+                    acc[name].add(y0, mask, a, b, conf)
+        except rasterio.errors.RasterioIOError as exc:
+            raise SceneError(f"cannot read the maps {before_map}, {after_map}: "
+                             f"{str(exc).splitlines()[0]}") from exc
     layers, stats = {}, {}
-    for rule in get_rules(None if types is None else list(types)):
-        mask = change_masks(a, b, [rule])[rule.name]
-        df = vectorize_change(mask, grid, confidence=conf, class_from=a, class_to=b,
-                              min_area_ha=min_area_ha, simplify=simplify)
+    for rule in rules:
+        df = acc[rule.name].to_frame(grid, min_area_ha=min_area_ha, simplify=simplify)
         if len(df) == 0:
             df = empty_frame(grid.crs)
         df.insert(0, "change_type", rule.name)

@@ -97,6 +97,31 @@ def test_change_pixels_match_the_maps(tmp_path, standin_model):
         np.testing.assert_allclose(df.geometry.area.sum(), expect * 100.0, rtol=1e-9)
 
 
+def test_change_in_bands_equals_one_band(tmp_path, standin_model, monkeypatch):
+    """detect_change reads the maps in bands: small bands give the polygons of one band."""
+    import landcover.workflow as wfm
+
+    res = run_workflow(load_workflow(_wf(tmp_path, standin_model)))
+    m = res.maps
+    kw = dict(before_confidence=m["before"].confidence_path,
+              after_confidence=m["after"].confidence_path, min_area_ha=0.0)
+    wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "one.gpkg", **kw)
+    monkeypatch.setattr(wfm, "CHANGE_BAND_ROWS", 7)
+    wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "bands.gpkg", **kw)
+    seen = 0
+    for layer in ("deforestation", "water_loss", "water_gain"):
+        a = pyogrio.read_dataframe(tmp_path / "one.gpkg", layer=layer)
+        b = pyogrio.read_dataframe(tmp_path / "bands.gpkg", layer=layer)
+        assert len(a) == len(b)
+        a = a.sort_values(["pixel_count", "mean_confidence"]).reset_index(drop=True)
+        b = b.sort_values(["pixel_count", "mean_confidence"]).reset_index(drop=True)
+        for col in ("class_from", "class_to", "pixel_count", "area_ha", "mean_confidence"):
+            assert a[col].tolist() == b[col].tolist()
+        assert a.geometry.geom_equals(b.geometry).all()
+        seen += len(a)
+    assert seen > 0
+
+
 @pytest.mark.slow
 def test_killed_run_leaves_no_partial_output(tmp_path, standin_model):
     """SIGKILL mid-run: every file under a final name is complete; a rerun finishes."""

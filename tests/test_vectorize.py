@@ -316,3 +316,45 @@ def test_empty_frame_helper() -> None:
     assert len(df) == 0
     assert list(df.columns) == COLUMNS
     assert df.crs == CRS.from_epsg(32618)
+
+
+# --- bands --------------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), band_rows=st.sampled_from([1, 2, 3, 7, 16]),
+       density=st.floats(0.2, 0.7))
+def test_bands_give_the_polygons_of_the_whole_mask(seed, band_rows, density) -> None:
+    """Fed in bands, components across band edges merge into the whole-mask polygons."""
+    rng = np.random.default_rng(seed)
+    mask = ndimage.binary_opening(rng.random((48, 40)) < density) | (rng.random((48, 40)) < 0.05)
+    cls_a = rng.integers(0, 9, (48, 40)).astype(np.uint8)
+    cls_b = rng.integers(0, 9, (48, 40)).astype(np.uint8)
+    conf = rng.random((48, 40)).astype(np.float32)
+    grid = utm_grid(48, 40)
+    whole = run(mask, grid, confidence=conf, class_from=cls_a, class_to=cls_b, min_area_ha=0)
+    banded = run(mask, grid, confidence=conf, class_from=cls_a, class_to=cls_b, min_area_ha=0,
+                 band_rows=band_rows)
+    assert len(banded) == len(whole) == ndimage.label(mask)[1]
+
+    def key(df):  # order-free comparison: by pixel count, then position
+        return sorted(zip(df.pixel_count, [g.bounds for g in df.geometry], df.index,
+                          strict=True))
+
+    for (_, _, i), (_, _, j) in zip(key(whole), key(banded), strict=True):
+        w, b = whole.loc[i], banded.loc[j]
+        assert shapely.equals(w.geometry, b.geometry) and b.geometry.is_valid
+        assert b.geometry.geom_type == "Polygon"  # one polygon, not pieces
+        assert (w.class_from, w.class_to, w.pixel_count, w.area_ha) == \
+            (b.class_from, b.class_to, b.pixel_count, b.area_ha)
+        assert w.mean_confidence == pytest.approx(b.mean_confidence, abs=1e-4)
+
+
+def test_bands_out_of_order_are_refused() -> None:
+    from landcover.vectorize import ComponentAccumulator
+
+    acc = ComponentAccumulator(4)
+    z = np.zeros((2, 4), np.uint8)
+    acc.add(0, np.zeros((2, 4), bool), z, z)
+    with pytest.raises(ValueError, match="expected row 2"):
+        acc.add(4, np.zeros((2, 4), bool), z, z)
