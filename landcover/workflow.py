@@ -440,8 +440,12 @@ def classify_region(
                 progress("classify", done, total)
 
     # runs of neighbouring tiles in a row, each read as one strip by one task
-    per_task = max(batch_size, TILES_PER_TASK)
-    runs = [row[k:k + per_task] for row in layout.rows() for k in range(0, len(row), per_task)]
+    runs = []
+    for row in layout.rows():
+        # at most TILES_PER_TASK per run, the runs of a row of even length (5 tiles: 3 + 2)
+        n_runs = -(-len(row) // max(batch_size, TILES_PER_TASK))
+        per_task = max(batch_size, -(-len(row) // n_runs))
+        runs += [row[k:k + per_task] for k in range(0, len(row), per_task)]
     timings: dict[str, float] = {}
     blender = RowBlender(layout, n_classes + 2, window=blend)
     counts = np.zeros(256, np.int64)
