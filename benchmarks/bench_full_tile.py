@@ -46,6 +46,10 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
     runner = make_runner(workers=workers) if workers else Runner()
     if torch_threads:
         runner.torch_threads = torch_threads
+    if runner.client is not None:  # a long-lived cluster: each worker has its model loaded
+        from landcover.model import get_model
+
+        runner.client.run(get_model, str(resolve_model_path(model)))
     t0 = time.perf_counter()
     res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
                           cloud_method="none", precision=precision, tile_size=tile_size,
