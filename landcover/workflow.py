@@ -558,6 +558,7 @@ def detect_change(
     """
     rules = get_rules(None if types is None else list(types))
     with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(**_gdal_env()))  # GDAL's default cache: 5% of RAM
         da, db = _open_map(Path(before_map), stack), _open_map(Path(after_map), stack)
         grid = Grid(da.crs, da.transform, da.width, da.height)
         grid_b = Grid(db.crs, db.transform, db.width, db.height)
