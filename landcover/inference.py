@@ -6,9 +6,9 @@ bf16 (about 2.5x float32 here) and on CUDA, float32 elsewhere.
 
 For long runs on a CPU, ``optimize=True`` runs a copy of the network with its
 batch norms folded into the convolutions (in float32), cast to bfloat16,
-traced and frozen by TorchScript (weights prepacked for oneDNN): 1.17x the
-autocast rate with two tiles classified side by side, for about a second of
-preparation once per process and tile shape.
+traced and frozen by TorchScript (weights prepacked for oneDNN): 1.17-1.23x the
+autocast rate with two tiles classified side by side (benchmarks/bench_recipes.py),
+for about a second of preparation once per process and tile shape.
 """
 
 from __future__ import annotations

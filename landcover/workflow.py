@@ -182,7 +182,7 @@ def predict_batch(
 
 
 #: from this many tiles on, classify_region traces the network (about 1 s once per process,
-#: 8 ms saved per 512 px tile on 2 cores: measured break-even ~120 tiles)
+#: ~8 ms of wall time saved per 512 px tile on 2 cores: break-even ~120 tiles)
 OPTIMIZE_MIN_TILES = 128
 
 #: tiles per task: neighbours in a row, read as one strip (blocks their halos share are
@@ -238,8 +238,9 @@ class Runner:
     keeping memory bounded whatever the region's size.  Without a client, the
     tasks share one pool of ``workers`` threads (default: one per core), each
     running torch on ``torch_threads`` threads (default: cores / workers): on
-    2 cores, two single-threaded inferences side by side are 1.14x faster than
-    one on two threads, and a core busy reading stalls only one of them.
+    2 cores, two single-threaded inferences side by side are 1.14-1.35x faster
+    than one on two threads (benchmarks/bench_recipes.py), and a core busy
+    reading stalls only one of them.
     """
 
     def __init__(self, *, client=None, workers: int | None = None,
@@ -806,7 +807,7 @@ def run_workflow(
                     "class_area_ha": None if _pixel_ha(region) is None else
                     {n: round(c * _pixel_ha(region), 4) for n, c in m.class_pixels.items()},
                     "cloud_pixels": m.cloud_pixels, "nodata_pixels": m.nodata_pixels,
-                    "tiles": m.tiles, "seconds": round(m.seconds, 2),
+                    "tiles": m.tiles, "dask_tasks": m.tasks, "seconds": round(m.seconds, 2),
                     "step_seconds": m.timings,
                 } for k, m in result.maps.items()
             },
