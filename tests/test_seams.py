@@ -90,6 +90,7 @@ def _defaults(model):
 def _check(a, b, lines, conf, limit):
     diff = a != b
     share = diff.mean()
+    print(f"tile grids: {100 * share:.3f}% of pixels differ (limit {100 * limit:.1f}%)")
     assert share < limit, f"{100 * share:.3f}% of pixels differ"
     # what differs is what the model is unsure of: confident pixels (>= 60%) never flip
     assert (diff & (conf >= 60)).sum() <= 0.0001 * diff.size
