@@ -305,8 +305,8 @@ def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> 
     ``workers``: a local distributed cluster of that many worker processes
     (one task at a time each, torch threads = cores / workers).  Neither: the
     threaded scheduler in this process (one task per core at a time, one torch
-    thread each, the next row of tiles read and classified while the previous
-    is blended and written).
+    thread each, later tiles read and classified while earlier ones are
+    blended and written).
     """
     if scheduler:
         from distributed import Client
