@@ -149,7 +149,8 @@ def detect_scale(scene: Scene, *, declared: str = "auto") -> SceneScale:
 class _Direct:
     """Reads a dataset whose pixels align with the canvas: plain windowed reads, no warp.
 
-    Windows that reach outside the dataset are filled with nodata (masked).
+    Tiled files are read whole blocks at a time through the decoded-block cache.
+    Pixels outside the dataset or equal to its nodata value stay NaN.
     """
 
     def __init__(self, src, col_off: int, row_off: int, nodata: float | None) -> None:
