@@ -54,8 +54,8 @@ WINDOWS: dict[str, Callable[[int, int], np.ndarray]] = {
 }
 
 
-def blend_window(size: int, halo: int, kind: str = "cosine") -> np.ndarray:
-    """2-D blend weights (size, size), float32, all > 0.
+def _window(size: int, halo: int, kind: str) -> np.ndarray:
+    """The 1-D window ``kind``, float64, all > 0.
 
     Raises
     ------
@@ -67,11 +67,21 @@ def blend_window(size: int, halo: int, kind: str = "cosine") -> np.ndarray:
     except KeyError:
         raise ConfigError(f"unknown blend window {kind!r}; use one of {', '.join(WINDOWS)}")\
             from None
-    w = fn(size, halo).astype(np.float32)
     # keep weights > 0 for any registered window, with a floor far below the smallest
     # cosine/hann weight so it never breaks the cosine partition of unity (a 1e-4 floor
     # did for halo >= 40: neighbour weights summed to up to 1 + 1e-4)
-    w = np.maximum(w, np.float32(1e-12))
+    return np.maximum(fn(size, halo), 1e-12)
+
+
+def blend_window(size: int, halo: int, kind: str = "cosine") -> np.ndarray:
+    """2-D blend weights (size, size), float32, all > 0.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``kind``.
+    """
+    w = _window(size, halo, kind).astype(np.float32)
     return np.outer(w, w)
 
 
@@ -95,12 +105,7 @@ def axis_weights(starts: tuple[int, ...], size: int, halo: int, length: int,
     ConfigError
         For an unknown ``window``.
     """
-    try:
-        fn = WINDOWS[window]
-    except KeyError:
-        raise ConfigError(f"unknown blend window {window!r}; use one of {', '.join(WINDOWS)}")\
-            from None
-    prof = np.maximum(fn(size, halo), 1e-12)
+    prof = _window(size, halo, window)
     n = len(starts)
     raw = np.zeros((n, length))
     for i, s0 in enumerate(starts):
