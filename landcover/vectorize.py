@@ -57,17 +57,18 @@ def equal_area_ha(geoms: gpd.GeoSeries, *, densify: float | None = None) -> np.n
     return dense.to_crs(EQUAL_AREA_CRS).area.to_numpy() / 10_000.0
 
 
-def polygonize(mask: np.ndarray, grid: Grid) -> tuple[np.ndarray, list, np.ndarray]:
+def polygonize(mask: np.ndarray, transform: Affine) -> tuple[np.ndarray, list, np.ndarray]:
     """Label the connected parts of ``mask`` and return ``(labels, polygons, ids)``.
 
-    ``polygons[i]`` is the polygon of component ``ids[i]`` of ``labels``.
+    ``polygons[i]`` is the polygon of component ``ids[i]`` of ``labels``, in the
+    coordinates ``transform`` maps pixels to.
     """
     labels, n = ndimage.label(mask, structure=_STRUCT4)
     if n == 0:
         return labels, [], np.zeros(0, np.int32)
     geoms, ids = [], []
-    for geom, value in shapes(labels.astype(np.int32), mask=mask, connectivity=4,
-                              transform=grid.transform):
+    for geom, value in shapes(labels.astype(np.int32, copy=False), mask=mask, connectivity=4,
+                              transform=transform):
         geoms.append(shapely.geometry.shape(geom))
         ids.append(int(value))
     return labels, geoms, np.asarray(ids, np.int32)
@@ -105,13 +106,13 @@ class ComponentAccumulator:
         if row0 != self._next_row or mask.ndim != 2 or mask.shape[1] != self.width:
             raise ValueError(f"bands must come in order with width {self.width}: expected "
                              f"row {self._next_row}, got row {row0} shape {mask.shape}")
-        labels, n = ndimage.label(mask, structure=_STRUCT4)
+        labels, geoms, ids = polygonize(mask, Affine.translation(0, row0))  # pixel space
+        n = len(ids)
         base = len(self._parent)
         if n:
             pieces: list = [None] * n
-            for geom, value in shapes(labels.astype(np.int32, copy=False), mask=mask,
-                                      connectivity=4, transform=Affine.translation(0, row0)):
-                pieces[int(value) - 1] = shapely.geometry.shape(geom)
+            for geom, i in zip(geoms, ids.tolist(), strict=True):
+                pieces[i - 1] = geom
             sel = labels > 0
             lab = labels[sel].astype(np.int64) - 1
             k = len(CLASS_NAMES)

@@ -151,7 +151,7 @@ def test_mean_confidence_matches_per_component_mean() -> None:
 
 def test_polygonize_ids_match_labels(scene) -> None:
     mask = scene[0]
-    labels, geoms, ids = polygonize(mask, utm_grid(30, 30))
+    labels, geoms, ids = polygonize(mask, utm_grid(30, 30).transform)
     assert sorted(ids.tolist()) == [1, 2]
     for g, i in zip(geoms, ids, strict=True):
         assert g.area == (labels == i).sum() * RES * RES
