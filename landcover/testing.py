@@ -46,15 +46,19 @@ def write_raster(
     nodata: float | None = None,
     descriptions: Sequence[str] | None = None,
     tags: dict | None = None,
+    block: int | None = None,
 ) -> Path:
-    """Write ``data`` (bands, rows, cols) as a tiled GeoTIFF."""
+    """Write ``data`` (bands, rows, cols) as a GeoTIFF: in strips, or in DEFLATE
+    ``block`` x ``block`` px tiles."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.ndim == 2:
         data = data[None]
+    layout = ({"tiled": True, "blockxsize": block, "blockysize": block, "compress": "DEFLATE"}
+              if block else {})
     with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1],
                        count=data.shape[0], dtype=data.dtype, crs=crs, transform=transform,
-                       nodata=nodata) as ds:
+                       nodata=nodata, **layout) as ds:
         ds.write(data)
         for i, d in enumerate(descriptions or [], start=1):
             ds.set_band_description(i, d)

