@@ -79,6 +79,27 @@ def constructed_tile(path: Path, size: int) -> Path:
     return path
 
 
+def rate(fn, x, streams: int, n: int = 8) -> float:
+    """Mpx/s of ``fn(x)`` (x: (N, C, H, W)) run ``n`` times in ``streams`` threads side by side."""
+    import threading
+    import time
+
+    fn(x)
+    fn(x)
+
+    def loop(k):
+        for _ in range(k):
+            fn(x)
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(n // streams,)) for _ in range(streams)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return n * x.shape[-1] * x.shape[-2] / 1e6 / (time.perf_counter() - t)
+
+
 def run_child(args: list[str]) -> subprocess.CompletedProcess:
     """Run ``python args...`` in a fresh process (so its peak RSS is its own)."""
     return subprocess.run([sys.executable, *args], capture_output=True, text=True)

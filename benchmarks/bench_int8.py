@@ -16,32 +16,13 @@ from __future__ import annotations
 import copy
 import sys
 import tempfile
-import threading
-import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import cpu_model, real_18svg  # noqa: E402
-
-
-def rate(fn, x, n: int = 8) -> float:
-    """Mpx/s of ``fn(x)`` run in two threads side by side."""
-    fn(x)
-
-    def loop(k):
-        for _ in range(k):
-            fn(x)
-
-    t = time.perf_counter()
-    threads = [threading.Thread(target=loop, args=(n // 2,)) for _ in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return n * x.shape[-1] * x.shape[-2] / 1e6 / (time.perf_counter() - t)
+from _common import cpu_model, rate, real_18svg  # noqa: E402
 
 
 def main() -> None:
@@ -104,7 +85,7 @@ def main() -> None:
     for name, fn in candidates.items():
         agree = np.mean([(fn(t[None]).argmax(1) == r).mean() for t, r in zip(tiles, ref,
                                                                                strict=True)])
-        rates[name] = rate(fn, tiles[0][None])
+        rates[name] = rate(fn, tiles[0][None], 2)
         print(f"{name}: {rates[name]:.2f} Mpx/s (2 tiles side by side, 1 thread each); "
               f"labels equal to torch float32 on {100 * agree:.2f}% of pixels")
     base = rates["traced bf16 (landcover's recipe)"]

@@ -16,32 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import constructed_tile, cpu_model  # noqa: E402
-
-
-def rate(fn, x, streams: int, n: int = 8) -> float:
-    """Mpx/s of ``fn(x)`` run ``n`` times in ``streams`` threads side by side."""
-    fn(x)
-    fn(x)
-
-    def loop(k):
-        for _ in range(k):
-            fn(x)
-
-    t = time.perf_counter()
-    threads = [threading.Thread(target=loop, args=(n // streams,)) for _ in range(streams)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return n * x.shape[-1] * x.shape[-2] / 1e6 / (time.perf_counter() - t)
+from _common import constructed_tile, cpu_model, rate  # noqa: E402
 
 
 def inference(with_compile: bool) -> None:
