@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from affine import Affine
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rasterio.crs import CRS
 
@@ -63,6 +63,27 @@ def integer_reference(layout: TileLayout, channels: int, seed: int, window: str,
             acc[:, r : r + t.size, c : c + t.size] += (
                 blender.weights(t).astype(np.int64) * tile_values(t, channels, seed))
     return acc[:, layout.halo : layout.halo + h, layout.halo : layout.halo + w]
+
+
+def weight_error(layout: TileLayout, window: str, blender: RowBlender) -> np.ndarray:
+    """Per region pixel, the sum over tiles of |integer weight / 256 - float weight|."""
+    h, w = layout.region.shape
+    canvas = layout.canvas
+    weights = blend_window(layout.tile_size, layout.halo, window).astype(np.float64)
+    wsum = np.zeros((canvas.height, canvas.width))
+    places = []
+    for row in layout.rows():
+        for t in row:
+            win = layout.canvas_window(t)
+            r, c = int(win.row_off), int(win.col_off)
+            wsum[r : r + t.size, c : c + t.size] += weights
+            places.append((t, r, c))
+    err = np.zeros_like(wsum)
+    for t, r, c in places:
+        exact = weights / np.where(wsum > 0, wsum, 1.0)[r : r + t.size, c : c + t.size]
+        err[r : r + t.size, c : c + t.size] += np.abs(
+            blender.weights(t) / WEIGHT_SCALE**2 - exact)
+    return err[layout.halo : layout.halo + h, layout.halo : layout.halo + w]
 
 
 def stream(
@@ -259,6 +280,8 @@ def test_constant_tiles_give_constant_mosaic(c, layout, window) -> None:
     seed=st.integers(0, 2**16),
     window=st.sampled_from(sorted(WINDOWS)),
 )
+@example(layout=layout_tiles(region(1, 13), tile_size=64, halo=30), channels=1, seed=0,
+         window="cosine")  # four tiles over every pixel: weight rounding moves the mean most
 def test_streamed_equals_whole_region_reference(layout, channels, seed, window) -> None:
     blocks, blender = stream(layout, channels, seed, window)
     out = assemble(blocks, layout.region.height)
@@ -266,9 +289,12 @@ def test_streamed_equals_whole_region_reference(layout, channels, seed, window) 
     assert out.shape == ref.shape == (channels, *layout.region.shape)
     np.testing.assert_array_equal(out, ref)  # exact: integer arithmetic
     # and close to blending with float weights: rounding the weights to sixteenths moves
-    # a blended value by a small part of the difference between overlapping tiles
+    # a blended value by at most half the summed weight error times the values' range
     diff = np.abs(out / FULL - reference_mosaic(layout, channels, seed, window))
-    assert diff.max() < 0.1 and diff.mean() < 0.01
+    assert (diff <= 0.5 * weight_error(layout, window, blender) + 1e-6).all()
+    assert diff.max() < 0.1
+    if layout.halo <= layout.tile_size // 4:  # neighbours overlap only pairwise, as in use
+        assert diff.mean() < 0.01
 
 
 @pytest.mark.parametrize(
