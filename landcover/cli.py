@@ -245,7 +245,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     from .errors import ConfigError, SceneError
     from .grid import Grid, parse_crs
     from .io.read import detect_scale
-    from .io.scenes import FolderSource, _scene_from_files
+    from .io.scenes import FolderSource, scene_from_files
     from .workflow import auto_crs, classify_region, make_runner, resolve_model_path
 
     _setup_logging(verbose)
@@ -261,7 +261,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
                              "(give its files) or use 'landcover run' to mosaic them")
         scene = found[0]
     else:
-        scene = _scene_from_files(list(scenes), date=the_date)
+        scene = scene_from_files(list(scenes), date=the_date)
     from .clouds import METHODS
     from .model import load_bundle
 

@@ -654,7 +654,7 @@ def plan_run(wf: Workflow) -> RunPlan:
     model_path = resolve_model_path(wf.model, base)
     spec = get_model(model_path).spec
     if wf.region.vector is not None:
-        wf = _region_from_vector(wf)
+        wf = region_from_vector(wf)
     bbox_crs = parse_crs(wf.region.crs, key="region.crs")
     src_path = resolve_path(wf.source.path, base)
     opts: dict[str, Any] = {}
@@ -676,7 +676,8 @@ def plan_run(wf: Workflow) -> RunPlan:
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
-                   spec=spec, picked=picked, region=region, device=_device(wf.compute.device))
+                   spec=spec, picked=picked, region=region,
+                   device=resolve_device(wf.compute.device))
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: Any, *, max_pixels: float,
@@ -702,7 +703,7 @@ def target_grid(wf: Workflow, scene_crs: CRS, spec: Any, *, max_pixels: float,
     return grid
 
 
-def _region_from_vector(wf: Workflow) -> Workflow:
+def region_from_vector(wf: Workflow) -> Workflow:
     """The workflow with ``region.bbox``/``crs`` set to the extent of ``region.vector``."""
     import pyogrio
 
@@ -845,7 +846,8 @@ def _pixel_ha(grid: Grid) -> float | None:
     return abs(rx * ry) / 10_000.0
 
 
-def _device(value: str) -> str:
+def resolve_device(value: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; a named device is checked."""
     if value != "auto":
         if not re.fullmatch(r"cpu|cuda(:\d+)?", value):
             raise ConfigError(f"device {value!r} is not understood; use auto, cpu, cuda or "

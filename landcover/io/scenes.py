@@ -35,6 +35,7 @@ from ..errors import BandError, ConfigError, SceneError, SceneNotFoundError
 from ..grid import BBox, reproject_bbox
 
 __all__ = [
+    "scene_from_files",
     "BandRef",
     "Scene",
     "SceneSource",
@@ -449,7 +450,7 @@ def select_scenes(
     return complete
 
 
-def _scene_from_files(paths: list[Path], *, date: dt.date | None = None,
+def scene_from_files(paths: list[Path], *, date: dt.date | None = None,
                       sensor: str = "sentinel-2") -> Scene:
     """One scene from explicit files of one acquisition (multi-band, band groups or per band).
 

@@ -104,13 +104,9 @@ def _with_bbox(wf: Workflow) -> Workflow:
     """The workflow with ``region.bbox`` set when the region is given as a vector file."""
     if getattr(wf.region, "vector", None) is None:
         return wf
-    from .. import workflow
+    from ..workflow import region_from_vector
 
-    fn = getattr(workflow, "_region_from_vector", None)
-    if fn is None:
-        raise ConfigError("region.vector is not supported by monitoring jobs here; give "
-                          "region.bbox")
-    return fn(wf)
+    return region_from_vector(wf)
 
 
 def _periods(wf: Workflow) -> list[tuple[dt.date, dt.date]]:
@@ -438,9 +434,9 @@ def run_job(
             log.info("%s: no new scenes", run_id)
             return summary
 
-        from ..workflow import _device, make_runner
+        from ..workflow import make_runner, resolve_device
 
-        device = _device(wf.compute.device)
+        device = resolve_device(wf.compute.device)
         runner = make_runner(scheduler=scheduler or wf.compute.scheduler,
                              workers=workers or wf.compute.workers)
         alerts = snap.alerts

@@ -389,7 +389,7 @@ def evaluate_on_labels(
 
     from ..grid import Grid
     from ..io.read import detect_scale
-    from ..io.scenes import FolderSource, _scene_from_files
+    from ..io.scenes import FolderSource, scene_from_files
     from ..legend import CLASS_NAMES
     from ..metrics import (
         area_adjusted_accuracy,
@@ -403,7 +403,7 @@ def evaluate_on_labels(
     paths = [Path(p) for p in scene_paths]
     scene = (FolderSource(paths[0], date=the_date).scenes()[0]
              if len(paths) == 1 and paths[0].is_dir()
-             else _scene_from_files(paths, date=the_date))
+             else scene_from_files(paths, date=the_date))
     with rasterio.open(labels_path) as ds:
         labels = ds.read(1)
         grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
