@@ -33,10 +33,13 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
              optimize: bool | None = None, torch_threads: int | None = None) -> dict:
     from rasterio.windows import Window
 
+    from landcover.classify import classify_region
     from landcover.grid import Grid
     from landcover.io.read import detect_scale
     from landcover.io.scenes import FolderSource
-    from landcover.workflow import Runner, classify_region, make_runner, resolve_model_path
+    from landcover.plan import resolve_model_path
+    from landcover.runner import Runner, make_runner
+    from landcover.tasks import ClassifyOptions
 
     scene = FolderSource(src.parent).scenes()[0]
     with rasterio.open(src) as ds:
@@ -52,8 +55,9 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
         runner.client.run(get_model, str(resolve_model_path(model)))
     t0 = time.perf_counter()
     res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
-                          cloud_method="none", precision=precision, tile_size=tile_size,
-                          halo=halo, runner=runner, optimize=optimize)
+                          options=ClassifyOptions(cloud_method="none", precision=precision,
+                                                  tile_size=tile_size, halo=halo,
+                                                  optimize=optimize), runner=runner)
     wall = time.perf_counter() - t0
     runner.close()
     return {"wall_s": wall, "mpx": grid.width * grid.height / 1e6, "steps": res.timings,
@@ -137,7 +141,7 @@ def main() -> None:
     if args.reference_crop:
         c = args.reference_crop
         # the crop with the recipe the full tile used (tracing is decided by tile count)
-        from landcover.workflow import OPTIMIZE_MIN_TILES
+        from landcover.tasks import OPTIMIZE_MIN_TILES
 
         full_tiles = results[args.size]["tiles"]
         recipe = args.optimize if args.optimize != "auto" else (

@@ -109,16 +109,17 @@ def torchgeo_loop(path: Path, model, tile: int, halo: int) -> np.ndarray:
 
 
 def ours(path: Path, model_path: Path, out: Path) -> np.ndarray:
+    from landcover.classify import classify_region
     from landcover.grid import Grid
     from landcover.io.read import detect_scale
     from landcover.io.scenes import FolderSource
-    from landcover.workflow import classify_region
+    from landcover.tasks import ClassifyOptions
 
     scene = FolderSource(path.parent).scenes()[0]
     with rasterio.open(path) as ds:
         grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
     classify_region([(scene, detect_scale(scene))], grid, model_path, out,
-                    cloud_method="none")
+                    options=ClassifyOptions(cloud_method="none"))
     with rasterio.open(out) as ds:
         return ds.read(1)
 

@@ -57,7 +57,7 @@ def write_maps(work: Path, n: int) -> tuple[Path, Path]:
 
 
 def change_child(work: Path, n: int) -> None:
-    from landcover.workflow import detect_change
+    from landcover.detect import detect_change
 
     a, b = work / f"before_{n}.tif", work / f"after_{n}.tif"
     t = time.perf_counter()

@@ -27,10 +27,18 @@ def __getattr__(name: str):
         from .config import load_workflow
 
         return load_workflow
-    if name in ("run_workflow", "classify_region", "detect_change"):
-        from . import workflow
+    if name == "run_workflow":
+        from .workflow import run_workflow
 
-        return getattr(workflow, name)
+        return run_workflow
+    if name == "classify_region":
+        from .classify import classify_region
+
+        return classify_region
+    if name == "detect_change":
+        from .detect import detect_change
+
+        return detect_change
     if name == "Grid":
         from .grid import Grid
 

@@ -185,7 +185,8 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         raise ConfigError(f"--before/--after need a workflow whose dates are 'before' and "
                           f"'after' (this one has {', '.join(wf.dates)})")
     _setup_logging(verbose)
-    from .workflow import plan_run, run_workflow
+    from .plan import plan_run
+    from .workflow import run_workflow
 
     plan = plan_run(wf)  # every input checked before anything is written
     out = Path(wf.output.dir)
@@ -242,11 +243,14 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     """
     import datetime as dt
 
+    from .classify import classify_region
     from .errors import ConfigError, SceneError
     from .grid import Grid, parse_crs
     from .io.read import detect_scale
     from .io.scenes import FolderSource, scene_from_files
-    from .workflow import auto_crs, classify_region, make_runner, resolve_model_path
+    from .plan import auto_crs, needed_bands, resolve_model_path
+    from .runner import make_runner
+    from .tasks import ClassifyOptions
 
     _setup_logging(verbose)
     try:
@@ -262,12 +266,11 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
         scene = found[0]
     else:
         scene = scene_from_files(list(scenes), date=the_date)
-    from .clouds import METHODS
     from .model import load_bundle
 
     model_path = resolve_model_path(model)
     spec = load_bundle(model_path).spec
-    needed = list(spec.bands) + [b for b in METHODS[clouds][0] if b not in spec.bands]
+    needed = needed_bands(spec, clouds)
     missing = scene.missing(needed)
     if missing:
         from .errors import BandError
@@ -287,7 +290,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     try:
         res = classify_region([(scene, detect_scale(scene, declared=scale))], region,
                               model_path, out_map, out_confidence=out_conf,
-                              cloud_method=clouds, progress=progress,
+                              options=ClassifyOptions(cloud_method=clouds), progress=progress,
                               runner=runner, tags={"ACQUISITION_DATE": scene.date.isoformat()})
     finally:
         progress.close()
@@ -317,8 +320,8 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
 def change(before, after, out_gpkg, before_confidence, after_confidence, min_area_ha,
            simplify, out_crs, types) -> None:
     """Map change between two class maps (from 'classify' or 'run') into a GeoPackage."""
+    from .detect import detect_change
     from .errors import SceneNotFoundError
-    from .workflow import detect_change
 
     for p in (before, after, before_confidence, after_confidence):
         if p is not None and not p.exists():
@@ -382,7 +385,7 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
     import yaml
 
     from .errors import ConfigError, SceneNotFoundError
-    from .workflow import resolve_model_path
+    from .plan import resolve_model_path
 
     model_path = resolve_model_path(model)
     if against_teacher:

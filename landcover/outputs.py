@@ -42,10 +42,10 @@ from .io.qgis import (
 from .legend import CLASSES, CLOUD, NODATA
 
 if TYPE_CHECKING:
-    from .workflow import RunPlan, RunResult
+    from .plan import RunPlan, RunResult
 
 __all__ = ["finalize_run", "map_statistics", "write_run_report", "write_run_project",
-           "PREVIEW_SIZE"]
+           "write_summary", "PREVIEW_SIZE"]
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ def run_metadata(result: RunResult, plan: RunPlan) -> dict[str, Any]:
         "model": spec.name, "model_version": spec.version,
         "model_sha256": spec.weights_sha256, "bbox": list(wf.region.bbox),
         "bbox_crs": wf.region.crs, "dates": _dates(result, plan),
-        "scenes": {k: [s.id for s in v if s.date == v[0].date]
-                   for k, v in plan.picked.items()},
+        "scenes": {k: [s.id for s in v] for k, v in plan.chosen.items()},
         "grid": plan.region.to_dict(),
         "change": {"types": list(wf.change.types), "min_area_ha": wf.change.min_area_ha},
     }
@@ -314,5 +313,64 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
     path = out_dir / "report.html"
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _pixel_ha(grid) -> float | None:
+    """Nominal pixel area in ha (projected grids; UTM scale error < 0.2%)."""
+    rx, ry = grid.resolution
+    if grid.crs.is_geographic:
+        return None  # not nominal on a geographic grid (report.html has equal-area ha)
+    return abs(rx * ry) / 10_000.0
+
+
+def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) -> Path:
+    """Write ``summary.json``: inputs, grid, model, areas per class, change, timings.
+
+    Written under a temporary name and renamed when complete.
+
+    Returns
+    -------
+    pathlib.Path
+        The summary's path.
+    """
+    import json
+    import platform
+
+    region = plan.region
+    dates = _dates(result, plan)
+    ha = _pixel_ha(region)
+    meta = run_metadata(result, plan)
+    summary = {
+        **{k: meta[k] for k in ("run_id", "workflow", "landcover_version", "model",
+                                "model_version", "model_sha256", "bbox", "bbox_crs", "dates",
+                                "scenes")},
+        "region_grid": region.to_dict(),
+        "maps": {
+            k: {
+                "path": m.map_path.name,
+                "confidence_path": m.confidence_path.name if m.confidence_path else None,
+                "date": dates[k],
+                "class_area_ha": None if ha is None else
+                {n: round(c * ha, 4) for n, c in m.class_pixels.items()},
+                "cloud_pixels": m.cloud_pixels, "nodata_pixels": m.nodata_pixels,
+                "tiles": m.tiles, "dask_tasks": m.tasks, "seconds": round(m.seconds, 2),
+                "step_seconds": m.timings,
+            } for k, m in result.maps.items()
+        },
+        "change": result.change,
+        "change_path": result.change_path.name if result.change_path else None,
+        "outputs": {k: p.name for k, p in outputs.items()},
+        "seconds": round(result.seconds, 2),
+        "device": plan.device,
+        "host": platform.node(),
+    }
+    path = result.out_dir / "summary.json"
+    tmp = result.out_dir / ".summary.json.part"
+    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     os.replace(tmp, path)
     return path

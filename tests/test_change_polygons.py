@@ -8,10 +8,10 @@ import shapely
 from affine import Affine
 from rasterio.crs import CRS
 
+from landcover.detect import detect_change
 from landcover.grid import Grid
 from landcover.io.cog import StreamingCOG
 from landcover.legend import NODATA, colormap
-from landcover.workflow import detect_change
 
 
 def _map(path, grid, arr):

@@ -9,7 +9,9 @@ import pytest
 import rasterio
 
 from landcover.config import load_workflow
-from landcover.workflow import Runner, plan_run, run_workflow
+from landcover.plan import plan_run
+from landcover.runner import Runner
+from landcover.workflow import run_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
@@ -39,9 +41,9 @@ def _gdal_cachemax_in_task() -> int:
     import rasterio
     from rasterio.env import getenv
 
-    from landcover.workflow import _gdal_env
+    from landcover.io.env import gdal_env
 
-    with rasterio.Env(**_gdal_env()):
+    with rasterio.Env(**gdal_env()):
         return int(getenv()["GDAL_CACHEMAX"])
 
 

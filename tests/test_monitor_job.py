@@ -53,14 +53,14 @@ def model4(tmp_path_factory) -> Path:
 def counts(model3, tmp_path_factory) -> tuple[int, int]:
     """Exact expected alert counts, computed apart from the monitor's lifecycle code.
 
-    The batch change step (:func:`landcover.workflow.detect_change`, the same rules,
+    The batch change step (:func:`landcover.detect.detect_change`, the same rules,
     4-connectivity and equal-area minimum mapping unit) is run on the two class maps a
     reference job cached: deforestation polygons 2015-11-30 -> 2018-03-19 (what the
     second date must raise) and 2018-03-19 -> 2015-11-30 (what a constructed reverted
     third date must raise).  The stand-in's classes are arbitrary, so the numbers follow
     the classifier; the monitor must match them exactly.
     """
-    from landcover.workflow import detect_change
+    from landcover.detect import detect_change
 
     d = tmp_path_factory.mktemp("ref")
     wf = load_workflow(job(d, model3))
@@ -443,7 +443,7 @@ def test_sample_monitor_workflow_runs_on_the_shipped_data(tmp_path, default_mode
     per type exactly the polygons the batch change step finds on the same two maps."""
     import pyogrio
 
-    from landcover.workflow import detect_change
+    from landcover.detect import detect_change
 
     wf = load_workflow(REPO / "workflows" / "monitor-sample.yaml",
                        {"output.dir": str(tmp_path / "out")})

@@ -11,12 +11,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rasterio.crs import CRS
 
+from landcover.classify import labels_from_blend
 from landcover.errors import ConfigError
 from landcover.grid import Grid
 from landcover.legend import CLOUD, NODATA
 from landcover.mosaic import FULL, WEIGHT_SCALE, WINDOWS, RowBlender, axis_weights, blend_window
 from landcover.tiling import Tile, TileLayout, layout_tiles
-from landcover.workflow import labels_from_blend
 
 
 def region(height: int, width: int) -> Grid:

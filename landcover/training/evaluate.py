@@ -387,6 +387,7 @@ def evaluate_on_labels(
 
     import rasterio
 
+    from ..classify import classify_region
     from ..grid import Grid
     from ..io.read import detect_scale
     from ..io.scenes import FolderSource, scene_from_files
@@ -397,7 +398,7 @@ def evaluate_on_labels(
         confusion_matrix,
         remap_for_evaluation,
     )
-    from ..workflow import classify_region
+    from ..tasks import ClassifyOptions
 
     the_date = dt.date.fromisoformat(date) if date else dt.date(1970, 1, 1)
     paths = [Path(p) for p in scene_paths]
@@ -412,7 +413,7 @@ def evaluate_on_labels(
     labels = labels.astype(np.int64)
     labels[labels < 0] = np.iinfo(np.int32).max  # negative codes are nodata (e.g. -1)
     res = classify_region([(scene, detect_scale(scene))], grid, model_path, out_map,
-                          cloud_method=clouds)
+                          options=ClassifyOptions(cloud_method=clouds))
     with rasterio.open(res.map_path) as ds:
         pred = ds.read(1)
     labels[labels == np.iinfo(np.int32).max] = 2**20  # outside any label map: ignored

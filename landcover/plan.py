@@ -1,0 +1,234 @@
+"""The run plan: every input of a workflow checked before anything is written.
+
+:func:`plan_run` resolves the model, the region, the scenes of each date and the
+target grid; :class:`RunPlan` carries them to the steps.  Nothing here reads pixels
+or writes files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rasterio.crs import CRS
+
+from .clouds import METHODS as CLOUD_METHODS
+from .config import Workflow, resolve_path
+from .errors import ConfigError, SceneError
+from .grid import Grid, parse_crs, reproject_bbox
+from .io.scenes import Scene, discover, parse_date_range, select_scenes
+from .model import ModelSpec, default_model_path, get_model
+from .tiling import layout_tiles
+
+if TYPE_CHECKING:
+    from .classify import ClassifyResult
+
+__all__ = [
+    "RunPlan",
+    "RunResult",
+    "plan_run",
+    "target_grid",
+    "auto_crs",
+    "needed_bands",
+    "scenes_of_best_date",
+    "region_from_vector",
+    "resolve_device",
+    "resolve_model_path",
+]
+
+
+def resolve_model_path(value: str | None, base_dir: str | os.PathLike = ".") -> Path:
+    """``"default"``/None -> the shipped model; else a bundle path relative to ``base_dir``."""
+    if value in (None, "", "default"):
+        return default_model_path()
+    return resolve_path(value, base_dir)
+
+
+def resolve_device(value: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; a named device is checked.
+
+    Raises
+    ------
+    ConfigError
+        For a name other than auto, cpu, cuda, cuda:N, or CUDA asked where there is none.
+    """
+    if value != "auto":
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", value):
+            raise ConfigError(f"device {value!r} is not understood; use auto, cpu, cuda or "
+                              "cuda:N")
+        if value.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device {value!r} asked but CUDA is not available; "
+                                  "use device: auto or cpu")
+        return value
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def needed_bands(spec: ModelSpec, cloud_method: str) -> list[str]:
+    """The bands a run reads: the model's, then those the cloud mask adds, in that order."""
+    return list(spec.bands) + [b for b in CLOUD_METHODS[cloud_method][0] if b not in spec.bands]
+
+
+def scenes_of_best_date(scenes: Sequence[Scene]) -> list[Scene]:
+    """The scenes of the first (best) acquisition date, mosaicked into one map.
+
+    ``scenes`` are ranked as :func:`landcover.io.scenes.select_scenes` returns them.
+    """
+    return [s for s in scenes if s.date == scenes[0].date]
+
+
+def auto_crs(scene_crs: CRS, bbox: tuple[float, float, float, float], bbox_crs: CRS) -> CRS:
+    """The scene's CRS when projected; the UTM zone of the bbox centre otherwise."""
+    if not scene_crs.is_geographic:
+        return scene_crs
+    lon0, lat0, lon1, lat1 = reproject_bbox(bbox, bbox_crs, CRS.from_epsg(4326))
+    lon, lat = (lon0 + lon1) / 2, (lat0 + lat1) / 2
+    zone = int((lon + 180) // 6) % 60 + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+@dataclass
+class RunResult:
+    """Everything one ``landcover run`` produced."""
+
+    run_id: str
+    out_dir: Path
+    maps: dict[str, ClassifyResult] = field(default_factory=dict)
+    change: dict[str, dict[str, float]] | None = None
+    change_path: Path | None = None
+    summary_path: Path | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run: every input checked, nothing written yet."""
+
+    workflow: Workflow
+    run_id: str
+    out_dir: Path
+    model_path: Path
+    spec: ModelSpec
+    picked: dict[str, list[Scene]]
+    region: Grid
+    device: str
+
+    @property
+    def chosen(self) -> dict[str, list[Scene]]:
+        """Per date label, the scenes its map is made of (one acquisition date)."""
+        return {k: scenes_of_best_date(v) for k, v in self.picked.items()}
+
+
+def _run_id(wf: Workflow) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(wf.model_dump_json().encode()).hexdigest()[:8]
+    return f"{stamp}-{digest}"
+
+
+def plan_run(wf: Workflow) -> RunPlan:
+    """Check every input of a workflow (files, bbox, dates, bands, model) without writing.
+
+    Parameters
+    ----------
+    wf
+        A validated workflow (:func:`landcover.config.load_workflow`).
+
+    Returns
+    -------
+    RunPlan
+
+    Raises
+    ------
+    LandcoverError
+        The first problem found, as a one-line message naming the fix.
+    """
+    base = wf.base_dir
+    model_path = resolve_model_path(wf.model, base)
+    spec = get_model(model_path).spec
+    if wf.region.vector is not None:
+        wf = region_from_vector(wf)
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    src_path = resolve_path(wf.source.path, base)
+    opts: dict[str, Any] = {}
+    if wf.source.type == "folder":
+        opts = {"date": wf.source.date, "sensor": wf.source.sensor}
+    all_scenes = discover(wf.source.type, src_path, **opts)
+    needed = needed_bands(spec, wf.clouds)
+    picked: dict[str, list[Scene]] = {}
+    for label, spec_date in wf.dates.items():
+        period = parse_date_range(spec_date)
+        picked[label] = select_scenes(all_scenes, bbox=wf.region.bbox, bbox_crs=bbox_crs,
+                                      period=period, bands=needed)
+    first = next(iter(picked.values()))[0]
+    region = target_grid(wf, first.crs, spec, max_pixels=4e9,
+                         too_large="shrink region.bbox or raise grid.resolution")
+    if wf.change.crs != "scene":
+        parse_crs(wf.change.crs, key="change.crs")
+    out_dir = Path(wf.output.dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
+    return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
+                   spec=spec, picked=picked, region=region,
+                   device=resolve_device(wf.compute.device))
+
+
+def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,
+                too_large: str) -> Grid:
+    """The output grid a workflow names, checked against ``max_pixels`` and the tiling.
+
+    ``grid.crs: auto`` means the scene's CRS, or its UTM zone when the scene is
+    geographic.
+
+    Raises
+    ------
+    ConfigError
+        If the grid has more than ``max_pixels`` (the message ends with ``too_large``) or
+        the tiling options do not fit.
+    """
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    crs = auto_crs(scene_crs, wf.region.bbox, bbox_crs) if wf.grid.crs == "auto" \
+        else parse_crs(wf.grid.crs, key="grid.crs")
+    grid = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
+                          resolution=wf.grid.resolution)
+    if grid.width * grid.height > max_pixels:
+        raise ConfigError(f"region of {grid.width}x{grid.height} px is too large; {too_large}")
+    layout_tiles(grid, tile_size=wf.tiling.tile_size or spec.tile_size,
+                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo)
+    return grid
+
+
+def region_from_vector(wf: Workflow) -> Workflow:
+    """The workflow with ``region.bbox``/``crs`` set to the extent of ``region.vector``.
+
+    Raises
+    ------
+    SceneError
+        If the file is missing, unreadable, empty or has no CRS.
+    """
+    import pyogrio
+
+    path = resolve_path(wf.region.vector, wf.base_dir)
+    if not path.exists():
+        raise SceneError(f"region.vector {path} does not exist; give a GeoPackage, GeoJSON or "
+                         "Shapefile of the region")
+    try:
+        info = pyogrio.read_info(path)
+        _, bounds = pyogrio.read_bounds(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise SceneError(f"cannot read region.vector {path}: {exc}") from exc
+    if bounds.size == 0 or not info.get("crs"):
+        raise SceneError(f"region.vector {path} has no features or no CRS; fix the file")
+    bbox = (float(bounds[0].min()), float(bounds[1].min()), float(bounds[2].max()),
+            float(bounds[3].max()))
+    region = wf.region.model_copy(update={"bbox": bbox, "crs": info["crs"], "vector": None})
+    return wf.model_copy(update={"region": region})
