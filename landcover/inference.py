@@ -1,5 +1,9 @@
 """Batches of tiles -> class probabilities.  No file access.
 
+:func:`predict_probabilities` is the one tile-inference path: the pipeline's
+tasks (:func:`landcover.tasks.predict_batch`), ``landcover evaluate``, the
+teacher-agreement check and the CUDA device all run the model through it.
+
 Runs a loaded model on normalised tiles with the fastest settings the
 hardware supports: bfloat16 autocast + channels_last on CPUs with AVX-512
 bf16 (about 2.5x float32 here) and on CUDA, float32 elsewhere.
@@ -22,10 +26,9 @@ from typing import Literal
 
 import numpy as np
 
-from .model import LoadedModel, normalize
+from .model import LoadedModel
 
-__all__ = ["Precision", "resolve_precision", "optimized_net", "predict_probabilities",
-           "classify_tiles"]
+__all__ = ["Precision", "resolve_precision", "optimized_net", "predict_probabilities"]
 
 log = logging.getLogger(__name__)
 
@@ -136,36 +139,3 @@ def predict_probabilities(
         if quantize:
             probs = probs.mul_(255).round_().to(torch.uint8)
     return probs.cpu().numpy()
-
-
-def classify_tiles(
-    model: LoadedModel,
-    dn: np.ndarray,
-    *,
-    precision: Precision = "auto",
-    optimize: bool = False,
-    quantize: bool = False,
-) -> np.ndarray:
-    """Probabilities and a validity channel for a batch of DN tiles.
-
-    Parameters
-    ----------
-    dn
-        float32 (N, C, H, W) L1C digital numbers in the model's band order,
-        NaN where there is no data.
-    optimize, quantize
-        See :func:`predict_probabilities`.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 (N, classes + 1, H, W): class probabilities, then 1.0 where
-        every band has data and 0.0 elsewhere.  With ``quantize``, uint8: the
-        probabilities x 255 and 255 where every band has data.
-    """
-    valid = np.isfinite(dn).all(axis=1)
-    x = np.stack([normalize(d, model.spec) for d in dn])
-    probs = predict_probabilities(model, x, precision=precision, optimize=optimize,
-                                  quantize=quantize)
-    scale = 255 if quantize else 1
-    return np.concatenate([probs, (valid[:, None] * scale).astype(probs.dtype)], axis=1)

@@ -110,16 +110,23 @@ class SceneInput:
         return read_window(self.scenes, bands, canvas, window)
 
 
-@dataclass(frozen=True, eq=False)
 class ArrayInput:
     """An array in memory on ``grid``: float32 (C, H, W) DN in ``bands`` order, NaN = no data.
 
-    Pixels outside the array read as NaN (no data), as outside a scene.
+    Pixels outside the array read as NaN (no data), as outside a scene.  Meant for
+    threads in this process (evaluation): a distributed cluster would be sent the array.
     """
 
-    dn: np.ndarray
-    bands: tuple[str, ...]
-    grid: Grid
+    __slots__ = ("dn", "bands", "grid")
+
+    def __init__(self, dn: np.ndarray, bands: Sequence[str], grid: Grid) -> None:
+        self.dn = dn
+        self.bands = tuple(bands)
+        self.grid = grid
+
+    def __dask_tokenize__(self):
+        # the identity of the array, not a hash of its pixels at every task
+        return ("ArrayInput", id(self.dn), self.dn.shape, self.bands)
 
     def read(self, bands: Sequence[str], canvas: Grid, window: Window) -> np.ndarray:
         missing = [b for b in bands if b not in self.bands]

