@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, SceneError
 from .legend import CLASSES, class_index
 
 __all__ = ["ChangeRule", "RULES", "get_rules", "change_masks", "change_confidence"]
@@ -81,7 +81,8 @@ def change_masks(
     ([[True, False, False]], [[False, False, True]])
     """
     if before.shape != after.shape:
-        raise ValueError(f"maps differ in shape: {before.shape} vs {after.shape}")
+        raise SceneError(f"maps differ in shape: {before.shape} vs {after.shape}; classify "
+                         "both dates on one grid")
     valid = (before < N_CLASSES) & (after < N_CLASSES)
     return {r.name: r.test(before, after) & valid for r in rules}
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import click
 
+from .clouds import METHODS as CLOUD_METHODS
 from .errors import LandcoverError
+from .io.read import SCALES
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -224,9 +226,9 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 @click.option("--bbox", help="Only this region, minx,miny,maxx,maxy.")
 @click.option("--bbox-crs", default=None, help="CRS of --bbox (default: the scene's).")
 @click.option("--date", help="Acquisition date when the files carry none (YYYY-MM-DD).")
-@click.option("--clouds", type=click.Choice(["s2cloudless", "none"]), default="s2cloudless",
+@click.option("--clouds", type=click.Choice(list(CLOUD_METHODS)), default="s2cloudless",
               show_default=True, help="Cloud detector.")
-@click.option("--scale", type=click.Choice(["auto", "dn", "reflectance"]), default="auto",
+@click.option("--scale", type=click.Choice(list(SCALES)), default="auto",
               show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
 @click.option("--resolution", type=float, default=10.0, show_default=True,
               help="Output pixel size in metres.")
@@ -369,7 +371,7 @@ def train(recipe: Path, output, steps, verbose) -> None:
               "YAML file of code: class.")
 @click.option("--against-teacher", is_flag=True,
               help="Agreement with the Dynamic World teacher on the held-out cities instead.")
-@click.option("--clouds", type=click.Choice(["s2cloudless", "none"]), default="s2cloudless",
+@click.option("--clouds", type=click.Choice(list(CLOUD_METHODS)), default="s2cloudless",
               show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report here.")

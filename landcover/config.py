@@ -38,6 +38,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _registry(name: str) -> tuple[str, ...]:
+    """The names a closed choice accepts, from the registry that owns them (single source).
+
+    Imported when a workflow is validated, so that ``import landcover.config`` stays light.
+    """
+    if name == "source":
+        from .io.scenes import SOURCES
+
+        return tuple(SOURCES)
+    if name == "blend":
+        from .mosaic import WINDOWS
+
+        return tuple(WINDOWS)
+    if name == "change":
+        from .change import RULES
+
+        return tuple(RULES)
+    if name == "clouds":
+        from .clouds import METHODS
+
+        return tuple(METHODS)
+    if name == "scale":
+        from .io.read import SCALES
+
+        return SCALES
+    if name == "precision":
+        from .inference import PRECISIONS
+
+        return PRECISIONS
+    raise KeyError(name)
+
+
+def _one_of(value: str, name: str) -> str:
+    names = _registry(name)
+    if value not in names:
+        raise ValueError(f"{value!r} is not one of {', '.join(names)}")
+    return value
+
+
 class Region(_Strict):
     """Where: a bbox (minx, miny, maxx, maxy) in ``crs``, or the extent of a vector file."""
 
@@ -74,11 +113,21 @@ class Region(_Strict):
 class Source(_Strict):
     """Where scenes come from."""
 
-    type: Literal["folder", "stac"] = "folder"
+    type: str = "folder"
     path: str
     date: dt.date | None = None
     sensor: Literal["sentinel-2", "landsat"] = "sentinel-2"
-    scale: Literal["auto", "dn", "reflectance"] = "auto"
+    scale: str = "auto"
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        return _one_of(v, "source")
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v: str) -> str:
+        return _one_of(v, "scale")
 
 
 class GridOptions(_Strict):
@@ -93,18 +142,27 @@ class Tiling(_Strict):
 
     tile_size: int | None = Field(None, ge=64)
     halo: int | None = Field(None, ge=0)
-    blend: Literal["cosine", "hann", "uniform"] = "cosine"
+    blend: str = "cosine"
     batch_size: int = Field(1, ge=1)
+
+    @field_validator("blend")
+    @classmethod
+    def _blend(cls, v: str) -> str:
+        return _one_of(v, "blend")
 
 
 class ChangeOptions(_Strict):
     """Which changes to map and how to vectorise them."""
 
-    types: tuple[Literal["deforestation", "water_loss", "water_gain"], ...] = (
-        "deforestation", "water_loss", "water_gain")
+    types: tuple[str, ...] = ("deforestation", "water_loss", "water_gain")
     min_area_ha: float = Field(0.5, ge=0)
     simplify: float = Field(0.0, ge=0)
     crs: str = "scene"
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_one_of(t, "change") for t in v)
 
 
 class Output(_Strict):
@@ -120,7 +178,12 @@ class Compute(_Strict):
     workers: int | None = Field(None, ge=1)
     scheduler: str | None = None
     device: str = "auto"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: str = "auto"
+
+    @field_validator("precision")
+    @classmethod
+    def _precision(cls, v: str) -> str:
+        return _one_of(v, "precision")
 
 
 class MonitorOptions(_Strict):
@@ -149,12 +212,17 @@ class Workflow(_Strict):
     model: str = "default"
     grid: GridOptions = GridOptions()
     tiling: Tiling = Tiling()
-    clouds: Literal["s2cloudless", "none"] = "s2cloudless"
+    clouds: str = "s2cloudless"
     change: ChangeOptions = ChangeOptions()
     output: Output = Output()
     compute: Compute = Compute()
     monitor: MonitorOptions | None = None
     base_dir: str = "."
+
+    @field_validator("clouds")
+    @classmethod
+    def _clouds(cls, v: str) -> str:
+        return _one_of(v, "clouds")
 
     @field_validator("dates", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ __all__ = [
     "RegionError",
     "ModelError",
     "OutputError",
+    "AssessmentError",
 ]
 
 
@@ -48,3 +49,7 @@ class ModelError(LandcoverError, ValueError):
 
 class OutputError(LandcoverError, OSError):
     """An output cannot be written where asked."""
+
+
+class AssessmentError(LandcoverError, ValueError):
+    """Inputs of an accuracy assessment do not fit together (shapes, counts, areas)."""

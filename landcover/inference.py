@@ -28,11 +28,13 @@ import numpy as np
 
 from .model import LoadedModel
 
-__all__ = ["Precision", "resolve_precision", "optimized_net", "predict_probabilities"]
+__all__ = ["Precision", "PRECISIONS", "resolve_precision", "optimized_net", "predict_probabilities"]
 
 log = logging.getLogger(__name__)
 
 Precision = Literal["auto", "fp32", "bf16"]
+#: the names of :data:`Precision` (config and CLI validate against them)
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 
 def resolve_precision(precision: Precision, device: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import ConfigError, LandcoverError
+from .errors import AssessmentError, ConfigError
 
 __all__ = [
     "AssessmentError",
@@ -43,10 +43,6 @@ OTHER: str = "other"
 _CHUNK: int = 1 << 22
 
 Orientation = Literal["reference_rows", "map_rows"]
-
-
-class AssessmentError(LandcoverError, ValueError):
-    """Inputs of an accuracy assessment do not fit together (shapes, counts, areas)."""
 
 
 # --------------------------------------------------------------------------- helpers

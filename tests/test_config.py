@@ -76,3 +76,32 @@ def test_source_date(tmp_path):
     text = GOOD.replace("path: scenes}", "path: s, date: 2016-01-12}")
     wf = load_workflow(_write(tmp_path, text))
     assert wf.source.date == dt.date(2016, 1, 12)
+
+
+@pytest.mark.parametrize(("key", "value", "registry"), [
+    ("tiling.blend", "gauss", "landcover.mosaic:WINDOWS"),
+    ("clouds", "fmask", "landcover.clouds:METHODS"),
+    ("source.type", "s3", "landcover.io.scenes:SOURCES"),
+    ("compute.precision", "fp8", "landcover.inference:PRECISIONS"),
+    ("source.scale", "percent", "landcover.io.read:SCALES"),
+])
+def test_closed_choices_come_from_their_registries(tmp_path, key, value, registry):
+    """Config validates names against the registry that owns them: the message lists
+    exactly the registry's names, so a new window/rule/method is accepted everywhere."""
+    import importlib
+
+    mod, name = registry.split(":")
+    names = list(getattr(importlib.import_module(mod), name))
+    with pytest.raises(ConfigError) as err:
+        load_workflow(_write(tmp_path, GOOD), {key: value})
+    msg = str(err.value)
+    assert key in msg and repr(value) in msg and ", ".join(names) in msg
+    assert "\n" not in msg
+    load_workflow(_write(tmp_path, GOOD), {key: names[-1]})
+
+
+def test_change_types_come_from_the_rules_registry(tmp_path):
+    from landcover.change import RULES
+
+    wf = load_workflow(_write(tmp_path, GOOD), {"change.types": list(RULES)})
+    assert wf.change.types == tuple(RULES)

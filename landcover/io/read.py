@@ -33,7 +33,7 @@ from ..errors import BandError, SceneError
 from ..grid import Grid
 from .scenes import Scene
 
-__all__ = ["SceneScale", "detect_scale", "read_window", "close_cached"]
+__all__ = ["SCALES", "SceneScale", "detect_scale", "read_window", "close_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,10 @@ class SceneScale:
     factor: float = 1.0
     offset: float = 0.0
     kind: str = "dn"  # "dn" or "reflectance"
+
+
+#: what ``source.scale`` / ``--scale`` may declare
+SCALES: tuple[str, ...] = ("auto", "dn", "reflectance")
 
 
 def detect_scale(scene: Scene, *, declared: str = "auto") -> SceneScale:
