@@ -14,6 +14,9 @@ stored in ``ModelSpec.metrics``):
 :func:`predict_array` is a plain whole-array forward (reflect padding, tiles
 with overlap averaged) for these small arrays; production inference lives in
 the tiled pipeline.
+
+Over 400 lines until :func:`predict_array` and the checks built on it move
+onto the pipeline's inference path (work in progress on another branch).
 """
 
 from __future__ import annotations
