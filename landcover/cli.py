@@ -342,8 +342,10 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "output", help="Bundle to write (overrides the recipe's output).")
 @click.option("--steps", type=int, help="Training steps (overrides the recipe).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Shared data folder (default: $LANDCOVER_DATA, else ../shared/data).")
 @click.option("-v", "--verbose", count=True)
-def train(recipe: Path, output, steps, verbose) -> None:
+def train(recipe: Path, output, steps, data_root, verbose) -> None:
     """Train a model from a RECIPE (workflows/train.yaml) and write its bundle.
 
     Distils the Dynamic World teacher on the real scenes the recipe names (seeded,
@@ -356,7 +358,8 @@ def train(recipe: Path, output, steps, verbose) -> None:
     if not recipe.is_file():
         raise ConfigError(f"recipe {recipe} does not exist; give a YAML recipe such as "
                           "workflows/train.yaml")
-    over = {k: v for k, v in {"output": output, "steps": steps}.items() if v is not None}
+    over = {k: v for k, v in {"output": output, "steps": steps,
+                              "data_root": data_root and str(data_root)}.items() if v is not None}
     path = train_from_config(recipe, progress=True, **over)
     click.echo(f"wrote {path}")
 
@@ -375,7 +378,11 @@ def train(recipe: Path, output, steps, verbose) -> None:
               show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report here.")
-def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out) -> None:
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Shared data folder, for --against-teacher (default: $LANDCOVER_DATA, "
+              "else ../shared/data).")
+def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out,
+             data_root) -> None:
     """Assess a model: against reference labels, or against the teacher.
 
     \b
@@ -401,7 +408,7 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
         if not cities:
             raise ConfigError(f"model {model_path} records no held-out OSCD city; "
                               "evaluate it with --labels instead")
-        report = agreement_with_teacher(m, oscd_scenes(cities))
+        report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root))
         report["cities"] = cities
     else:
         if not scenes or not labels or not label_map:
@@ -431,7 +438,10 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for <name>_dw_prob_u8.tif and <name>_dw_class.tif.")
 @click.option("--overwrite", is_flag=True)
-def teach(scenes, out_dir, overwrite) -> None:
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Shared data folder, for the teacher's ONNX file (default: "
+              "$LANDCOVER_DATA, else ../shared/data).")
+def teach(scenes, out_dir, overwrite, data_root) -> None:
     """Run the Dynamic World teacher (ONNX) on SCENES: soft labels for training."""
     from .errors import SceneNotFoundError
     from .teacher import teach as run_teach
@@ -439,7 +449,7 @@ def teach(scenes, out_dir, overwrite) -> None:
     for p in scenes:
         if not Path(p).exists():
             raise SceneNotFoundError(f"scene {p} does not exist; check the path")
-    for prob, cls in run_teach(scenes, out_dir, overwrite=overwrite):
+    for prob, cls in run_teach(scenes, out_dir, overwrite=overwrite, data_root=data_root):
         click.echo(f"wrote {prob} and {cls}")
 
 

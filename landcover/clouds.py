@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 
-__all__ = ["CLOUD_BANDS", "METHODS", "s2cloudless_mask"]
+__all__ = ["CLOUD_BANDS", "METHODS", "s2cloudless_detect", "s2cloudless_mask", "upsample_nearest"]
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,67 @@ CLOUD_BANDS: tuple[str, ...] = (
 
 
 @functools.lru_cache(maxsize=4)
-def _detector(threshold: float):
+def _detector(threshold: float, average_over: int = 2, dilation_size: int = 1):
     from s2cloudless import S2PixelCloudDetector
 
-    return S2PixelCloudDetector(threshold=threshold, average_over=2, dilation_size=1,
-                                all_bands=False)
+    return S2PixelCloudDetector(threshold=threshold, average_over=average_over,
+                                dilation_size=dilation_size, all_bands=False)
+
+
+def s2cloudless_detect(
+    reflectance: np.ndarray,
+    *,
+    threshold: float = 0.4,
+    average_over: int = 2,
+    dilation_size: int = 1,
+    prob_dtype: type | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run s2cloudless on a grid as it is (no averaging down).
+
+    Parameters
+    ----------
+    reflectance
+        (10, H, W) top-of-atmosphere reflectance (0-1) in :data:`CLOUD_BANDS`
+        order, already at the coarse resolution the detector should see.
+    threshold
+        Cloud probability above which a pixel is cloud (after smoothing).
+    average_over, dilation_size
+        The detector's smoothing disc and mask dilation, in pixels of this grid.
+    prob_dtype
+        Cast the probabilities to this dtype before they are smoothed and
+        thresholded (``None``: as the detector gives them).
+
+    Returns
+    -------
+    mask : numpy.ndarray
+        bool (H, W), True where cloud (smoothed probability > threshold, dilated).
+    prob : numpy.ndarray
+        (H, W) cloud probability, not smoothed or dilated.
+    """
+    det = _detector(float(threshold), int(average_over), int(dilation_size))
+    prob = det.get_cloud_probability_maps(np.moveaxis(reflectance, 0, -1)[None])[0]
+    if prob_dtype is not None:
+        prob = prob.astype(prob_dtype)
+    mask = det.get_mask_from_prob(prob[None])[0].astype(bool)
+    return mask, prob
+
+
+def upsample_nearest(a: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Blow a coarse (h, w) array up by ``factor`` (nearest) and crop it to ``shape``.
+
+    Fine pixel (r, c) takes coarse pixel (r // factor, c // factor), the last
+    row/column where the fine grid runs past the coarse one.
+
+    Examples
+    --------
+    >>> upsample_nearest(np.array([[1, 2]]), 2, (3, 3))
+    array([[1, 1, 2],
+           [1, 1, 2],
+           [1, 1, 2]])
+    """
+    rows = np.minimum(np.arange(shape[0]) // factor, a.shape[0] - 1)
+    cols = np.minimum(np.arange(shape[1]) // factor, a.shape[1] - 1)
+    return a[np.ix_(rows, cols)]
 
 
 def s2cloudless_mask(dn: np.ndarray, *, factor: int = 8, threshold: float = 0.4) -> np.ndarray:
@@ -55,11 +111,8 @@ def s2cloudless_mask(dn: np.ndarray, *, factor: int = 8, threshold: float = 0.4)
     valid = ~np.isnan(blocks)
     total = np.where(valid, blocks, 0.0).sum(axis=(2, 4))
     coarse = total / np.maximum(valid.sum(axis=(2, 4)), 1) / 10000.0
-    det = _detector(float(threshold))
-    probs = det.get_cloud_probability_maps(np.moveaxis(coarse, 0, -1)[None])
-    mask = det.get_mask_from_prob(probs)[0].astype(np.float32)
-    full = np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)
-    return full[:h, :w]
+    mask, _ = s2cloudless_detect(coarse, threshold=threshold)
+    return upsample_nearest(mask.astype(np.float32), factor, (h, w))
 
 
 def _none(dn: np.ndarray) -> np.ndarray:

