@@ -11,12 +11,9 @@ stored in ``ModelSpec.metrics``):
 * :func:`oscd_built_change`: recall and precision of "became built" against
   the OSCD urban-change masks.
 
-:func:`predict_array` is a plain whole-array forward (reflect padding, tiles
-with overlap averaged) for these small arrays; production inference lives in
-the tiled pipeline.
-
-Over 400 lines until :func:`predict_array` and the checks built on it move
-onto the pipeline's inference path (work in progress on another branch).
+:func:`model_classes` classifies through the pipeline
+(:func:`landcover.classify.classify_array`): the figures are those of the maps
+``landcover classify`` writes, not of a separate tiler.
 """
 
 from __future__ import annotations
@@ -31,12 +28,12 @@ import numpy as np
 
 from ..errors import BandError, SceneNotFoundError
 from ..legend import CLASS_NAMES
-from ..model import LoadedModel, normalize
+from ..model import LoadedModel
 from .data import SceneArrays, load_scene
 from .scenes import OSCD_CITIES, SceneRef, default_data_root, oscd_scenes
 
 __all__ = [
-    "predict_array",
+    "model_classes",
     "agreement_with_teacher",
     "water_iou_sen1floods11",
     "oscd_built_change",
@@ -51,112 +48,32 @@ SEN1FLOODS11_WEST: Path = Path("sen1floods11") / "Spain_7370579_west_S2Hand.tif"
 WATER, BUILT = 0, 6
 
 
-def _use_bf16() -> bool:
-    import torch
+def model_classes(model: LoadedModel, dn: np.ndarray) -> np.ndarray:
+    """Classes of a DN array as the pipeline maps them (no cloud mask).
 
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # older torch
-        return False
-
-
-def _pad_to(x: np.ndarray, h: int, w: int) -> np.ndarray:
-    ph, pw = h - x.shape[1], w - x.shape[2]
-    if ph == 0 and pw == 0:
-        return x
-    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(x.shape[1:]) > 1
-                  else "edge")
-
-
-def predict_array(
-    model: LoadedModel,
-    dn_chw: np.ndarray,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    batch_size: int = 4,
-    bf16: bool | None = None,
-) -> np.ndarray:
-    """Class probabilities of a whole DN array, (9, H, W) float32.
-
-    The array is normalised with the bundle's statistics, padded (reflect) to
-    a multiple of 32, and run in one piece when it fits in ``tile``; larger
-    arrays run in ``tile`` x ``tile`` tiles that overlap by ``overlap`` px,
-    the overlapping probabilities averaged.
+    Runs :func:`landcover.classify.classify_array`: the same tiles, tasks, inference
+    and blending as the COGs ``landcover classify`` writes, so every figure here is a
+    figure of the maps users get.
 
     Parameters
     ----------
     model
-        A loaded bundle (:func:`landcover.model.load_bundle`).
-    dn_chw
-        L1C DN in the bundle's band order (``model.spec.bands``), (C, H, W);
-        NaN or 0 marks nodata (those pixels get a prediction all the same).
-    tile, overlap
-        Tile size and overlap in px (defaults: ``spec.tile_size`` and
-        ``2 * spec.halo``); both multiples of 32 are best.
-    batch_size
-        Tiles per forward pass.
-    bf16
-        bfloat16 autocast; default: when the CPU supports it natively (on
-        CUDA always).
+        A loaded bundle (its files are what the tasks load).
+    dn
+        float32 (C, H, W) L1C DN in ``model.spec.bands`` order; NaN = no data.
 
     Returns
     -------
     numpy.ndarray
-        float32 (9, H, W), softmax probabilities.
-
-    Raises
-    ------
-    BandError
-        If the array does not have one band per ``spec.bands``.
-
-    Examples
-    --------
-    >>> model = load_bundle("data/model/landcover-default.json")  # doctest: +SKIP
-    >>> probs = predict_array(model, dn)  # doctest: +SKIP
-    >>> probs.shape == (9, *dn.shape[1:])  # doctest: +SKIP
-    True
+        uint8 (H, W): classes 0-8, :data:`~landcover.legend.NODATA` where a band is NaN.
     """
-    import torch
+    from ..classify import classify_array
+    from ..tasks import ClassifyOptions
 
-    spec = model.spec
-    if dn_chw.ndim != 3 or dn_chw.shape[0] != len(spec.bands):
-        raise BandError(
-            f"array of shape {dn_chw.shape} does not fit the model's {len(spec.bands)} bands "
-            f"{list(spec.bands)}; give (C, H, W) DN in that order"
-        )
-    tile = int(tile or spec.tile_size)
-    overlap = int(2 * spec.halo if overlap is None else overlap)
-    device = next(model.net.parameters()).device
-    if bf16 is None:
-        bf16 = device.type == "cuda" or _use_bf16()
-    h, w = dn_chw.shape[1:]
-    x = normalize(np.asarray(dn_chw, np.float32), spec)
-    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
-    if ph <= tile and pw <= tile:
-        windows = [(0, 0, ph, pw)]
-        full_h, full_w = ph, pw
-    else:
-        stride = tile - overlap
-        full_h = max(tile, -(-(max(ph, tile) - tile) // stride) * stride + tile)
-        full_w = max(tile, -(-(max(pw, tile) - tile) // stride) * stride + tile)
-        windows = [(r, c, tile, tile) for r in range(0, full_h - tile + 1, stride)
-                   for c in range(0, full_w - tile + 1, stride)]
-    x = _pad_to(x, full_h, full_w)
-    acc = np.zeros((len(spec.classes), full_h, full_w), np.float32)
-    cnt = np.zeros((full_h, full_w), np.float32)
-    net = model.net.eval().to(memory_format=torch.channels_last)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16,
-                                                enabled=bf16):
-        for i in range(0, len(windows), batch_size):
-            batch = windows[i:i + batch_size]
-            xb = np.stack([x[:, r:r + th, c:c + tw] for r, c, th, tw in batch])
-            xt = torch.from_numpy(xb).to(device).contiguous(memory_format=torch.channels_last)
-            pb = torch.softmax(net(xt).float(), dim=1).cpu().numpy()
-            for (r, c, th, tw), p in zip(batch, pb, strict=True):
-                acc[:, r:r + th, c:c + tw] += p
-                cnt[r:r + th, c:c + tw] += 1
-    return (acc[:, :h, :w] / cnt[None, :h, :w]).astype(np.float32)
+    device = str(next(model.net.parameters()).device)
+    cls, _ = classify_array(model.path.with_suffix(".json"), np.asarray(dn, np.float32),
+                            options=ClassifyOptions(cloud_method="none", device=device))
+    return cls
 
 
 def _iou_table(pred: np.ndarray, ref: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +120,7 @@ def agreement_with_teacher(
     for s in scenes:
         arr = s if isinstance(s, SceneArrays) else load_scene(s, bands=model.spec.bands,
                                                               cache_dir=cache_dir)
-        probs = predict_array(model, arr.dn)
-        pred = probs.argmax(axis=0)[arr.valid]
+        pred = model_classes(model, arr.dn)[arr.valid]
         ref = arr.probs.argmax(axis=0)[arr.valid]
         cm, _ = _iou_table(pred, ref, n)
         total += cm
@@ -286,7 +202,7 @@ def water_iou_sen1floods11(
     with rasterio.open(label) as ds:
         lab = ds.read(1)
     valid = ~bad & (lab >= 0)
-    pred = predict_array(model, dn).argmax(axis=0) == WATER
+    pred = model_classes(model, dn) == WATER
     truth = lab == 1
     out = _binary_scores(pred[valid], truth[valid])
     teacher_cls = (root / "dynamicworld" / "teacher_labels"
@@ -354,8 +270,8 @@ def oscd_built_change(
         d1, d2 = oscd_scenes([city], root=root, data_root=data_root)
         a1 = load_scene(d1, bands=model.spec.bands, cache_dir=cache_dir)
         a2 = load_scene(d2, bands=model.spec.bands, cache_dir=cache_dir)
-        c1 = predict_array(model, a1.dn).argmax(axis=0)
-        c2 = predict_array(model, a2.dn).argmax(axis=0)
+        c1 = model_classes(model, a1.dn)
+        c2 = model_classes(model, a2.dn)
         valid = a1.valid & a2.valid
         with rasterio.open(root / city / f"{city}_change_mask.tif") as ds:
             truth = ds.read(1) == 1
