@@ -292,7 +292,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     finally:
         progress.close()
         runner.close()
-    from .io.qgis import write_raster_style  # .qml sidecars: QGIS opens the maps styled
+    from .io.qml import write_raster_style  # .qml sidecars: QGIS opens the maps styled
 
     write_raster_style(res.map_path, "classes")
     if res.confidence_path:
@@ -327,7 +327,7 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
                           after_confidence=after_confidence, min_area_ha=min_area_ha,
                           simplify=simplify, out_crs=out_crs,
                           types=[t for t in types.split(",") if t])
-    from .io.qgis import apply_default_styles
+    from .io.gpkg_styles import apply_default_styles
 
     apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))

@@ -15,6 +15,7 @@ __all__ = [
     "RegionError",
     "ModelError",
     "OutputError",
+    "OutputNotFoundError",
 ]
 
 
@@ -48,3 +49,7 @@ class ModelError(LandcoverError, ValueError):
 
 class OutputError(LandcoverError, OSError):
     """An output cannot be written where asked."""
+
+
+class OutputNotFoundError(OutputError, FileNotFoundError):
+    """An existing output to update (e.g. a GeoPackage to style) is missing."""

@@ -27,13 +27,8 @@ import pytest
 import rasterio
 
 from landcover.change import RULES
-from landcover.io.qgis import (
-    CLOUD_LABEL,
-    apply_default_styles,
-    layer_style_qml,
-    write_gpkg_metadata,
-    write_raster_style,
-)
+from landcover.io.gpkg_styles import apply_default_styles, layer_style_qml, write_gpkg_metadata
+from landcover.io.qml import CLOUD_LABEL, write_raster_style
 from landcover.legend import CLASSES, CLOUD, NODATA
 
 REPO = Path(__file__).resolve().parents[1]
