@@ -297,7 +297,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     finally:
         progress.close()
         runner.close()
-    from .io.qgis import write_raster_style  # .qml sidecars: QGIS opens the maps styled
+    from .io.qml import write_raster_style  # .qml sidecars: QGIS opens the maps styled
 
     write_raster_style(res.map_path, "classes")
     if res.confidence_path:
@@ -332,10 +332,46 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
                           after_confidence=after_confidence, min_area_ha=min_area_ha,
                           simplify=simplify, out_crs=out_crs,
                           types=[t for t in types.split(",") if t])
-    from .io.qgis import apply_default_styles
+    from .io.gpkg_styles import apply_default_styles
 
     apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--raster", "raster_kind", type=click.Choice(["classes", "confidence"]),
+              help="PATHS are rasters: write a .qml sidecar of this kind beside each "
+              "(default: PATHS are GeoPackages, styled inside).")
+def style(paths: tuple[str, ...], raster_kind: str | None) -> None:
+    """Style outputs for QGIS: default styles inside GeoPackages, or .qml sidecars.
+
+    Each GeoPackage gets a default style per layer with a change_type, status or
+    confidence_tier column (idempotent); one JSON line per file says which.
+
+    \b
+    landcover style change.gpkg store.gpkg
+    landcover style --raster classes landcover_before_2015-11-30.tif
+    landcover style --raster confidence confidence_before_2015-11-30.tif
+    """
+    from .errors import OutputNotFoundError, SceneNotFoundError
+
+    for p in paths:  # all checked before anything is written
+        if not Path(p).is_file():
+            if raster_kind is None:
+                raise OutputNotFoundError(f"GeoPackage {p} does not exist; give an existing "
+                                          ".gpkg (or --raster KIND for rasters)")
+            raise SceneNotFoundError(f"raster {p} does not exist; give an existing map")
+    if raster_kind is None:
+        from .io.gpkg_styles import apply_default_styles
+
+        for p in paths:
+            click.echo(json.dumps({p: apply_default_styles(p)}))
+        return
+    from .io.qml import write_raster_style
+
+    for p in paths:
+        click.echo(write_raster_style(p, raster_kind))  # type: ignore[arg-type]
 
 
 @main.command()

@@ -15,7 +15,9 @@ __all__ = [
     "RegionError",
     "ModelError",
     "OutputError",
+    "SceneNotFoundError",
     "AssessmentError",
+    "OutputNotFoundError",
 ]
 
 
@@ -53,3 +55,7 @@ class OutputError(LandcoverError, OSError):
 
 class AssessmentError(LandcoverError, ValueError):
     """Inputs of an accuracy assessment do not fit together (shapes, counts, areas)."""
+
+
+class OutputNotFoundError(OutputError, FileNotFoundError):
+    """An existing output to update (e.g. a GeoPackage to style) is missing."""

@@ -5,7 +5,7 @@ the maps and the change GeoPackage are written.  It
 
 * writes a ``.qml`` sidecar beside every map and confidence COG;
 * stores default styles, field descriptions and the run's metadata inside
-  ``change.gpkg`` (:func:`landcover.io.qgis.apply_default_styles`);
+  ``change.gpkg`` (:func:`landcover.io.gpkg_styles.apply_default_styles`);
 * writes ``project.qgz`` (one group per date, the change layers, relative
   paths, the styles, the region's extent);
 * writes ``report.html`` (maps, areas in equal-area hectares, transitions,
@@ -27,18 +27,9 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from . import __version__
-from .io.qgis import (
-    ProjectGroup,
-    ProjectLayer,
-    apply_default_styles,
-    categorized_style,
-    class_map_style,
-    confidence_style,
-    layer_style_qml,
-    write_gpkg_metadata,
-    write_project,
-    write_raster_style,
-)
+from .io.gpkg_styles import apply_default_styles, layer_style_qml, write_gpkg_metadata
+from .io.project import ProjectGroup, ProjectLayer, write_project
+from .io.qml import categorized_style, class_map_style, confidence_style, write_raster_style
 from .legend import CLASSES, CLOUD, NODATA
 
 if TYPE_CHECKING:

@@ -27,13 +27,8 @@ import pytest
 import rasterio
 
 from landcover.change import RULES
-from landcover.io.qgis import (
-    CLOUD_LABEL,
-    apply_default_styles,
-    layer_style_qml,
-    write_gpkg_metadata,
-    write_raster_style,
-)
+from landcover.io.gpkg_styles import apply_default_styles, layer_style_qml, write_gpkg_metadata
+from landcover.io.qml import CLOUD_LABEL, write_raster_style
 from landcover.legend import CLASSES, CLOUD, NODATA
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,6 +236,67 @@ def test_classify_command_writes_the_qml_sidecar(tmp_path, standin_model):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "map.qml").read_text().count("<paletteEntry") == len(CLASSES) + 1
     assert "singlebandpseudocolor" in (tmp_path / "conf.qml").read_text()
+
+
+def _lc(*args):
+    return subprocess.run([sys.executable, "-m", "landcover", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _alerts_gpkg(path: Path) -> Path:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    df = gpd.GeoDataFrame({"change_type": ["water_loss", "deforestation"],
+                           "status": ["unconfirmed", "confirmed"], "area_ha": [1.0, 2.5]},
+                          geometry=[box(0, 0, 10, 10), box(20, 0, 30, 10)], crs="EPSG:32643")
+    pyogrio.write_dataframe(df, path, layer="alerts", layer_options={"GEOMETRY_NAME": "geom"})
+    return path
+
+
+def test_style_command_styles_geopackages_and_rasters(tmp_path):
+    """`landcover style`: default styles inside GeoPackages; `--raster KIND`: .qml sidecars."""
+    from affine import Affine
+
+    from landcover.testing import write_raster
+
+    gpkg = _alerts_gpkg(tmp_path / "store.gpkg")
+    r = _lc("style", gpkg)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line) for line in r.stdout.splitlines()] == \
+        [{str(gpkg): {"alerts": ["by change type", "by status"]}}]
+    root = ET.fromstring(layer_style_qml(gpkg, "alerts").split("\n", 1)[1])
+    assert root.find("renderer-v2").get("attr") == "change_type"
+    assert len(pyogrio.read_dataframe(gpkg, layer="alerts")) == 2
+
+    conf = write_raster(tmp_path / "confidence_x.tif", np.full((4, 4), 80, np.uint8),
+                        crs="EPSG:32643", transform=Affine(10, 0, 0, 0, -10, 40), nodata=255)
+    r = _lc("style", "--raster", "confidence", conf)
+    assert r.returncode == 0, r.stderr
+    qml = tmp_path / "confidence_x.qml"
+    assert r.stdout.strip() == str(qml)
+    expected = qml.read_text()
+    assert ET.fromstring(expected.split("\n", 1)[1]).find("pipe/rasterrenderer").get(
+        "type") == "singlebandpseudocolor"
+    qml.unlink()
+    write_raster_style(conf, "confidence")  # the library writes the same document
+    assert qml.read_text() == expected
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["not_a.gpkg"], "is not a GeoPackage"),
+    (["missing.gpkg"], "does not exist"),
+    (["--raster", "classes", "missing.tif"], "does not exist"),
+])
+def test_style_command_bad_input_is_one_line_exit_2(tmp_path, args, needle):
+    bad = tmp_path / "not_a.gpkg"
+    bad.write_text("not a database\n")
+    r = _lc("style", *[str(tmp_path / a) if "." in a else a for a in args])
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], r.stderr
+    assert bad.read_text() == "not a database\n"  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a.gpkg"]
 
 
 # --------------------------------------------------------------------------- plugin runner

@@ -233,7 +233,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
             store.create(meta, grid.crs, _types(wf))
             created = True
         if getattr(store, "path", None) is not None:  # a GeoPackage store
-            from ..io.qgis import apply_default_styles
+            from ..io.gpkg_styles import apply_default_styles
 
             # QGIS opens the live store styled (by change type; also by status / tier)
             apply_default_styles(store.path)

@@ -21,7 +21,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from .runner import CliNotFound, find_cli, find_python, run_cli
+from .runner import CliNotFound, find_cli, run_cli
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?(/\d{4}(-\d{2}(-\d{2})?)?)?$")
 
@@ -229,8 +229,7 @@ class DetectChangeAlgorithm(_Base):
                 args += [flag, str(conf)]
         self._run(args, feedback)
         feedback.pushInfo("storing the default styles in the GeoPackage")
-        self._run([find_python(cli), "-m", "landcover.io.qgis", "style", out], feedback,
-                  quiet=True)
+        self._run([cli, "style", out], feedback, quiet=True)
         layers = []
         for name, uri in _gpkg_layer_uris(out):
             _load_on_completion(context, uri, name, "LAYERS")
@@ -278,8 +277,7 @@ class MonitorAlgorithm(_Base):
         layers = []
         if store.lower().endswith(".gpkg"):
             store = str(Path(cwd, store).resolve())
-            self._run([find_python(cli), "-m", "landcover.io.qgis", "style", store], feedback,
-                      quiet=True)
+            self._run([cli, "style", store], feedback, quiet=True)
             for name, uri in _gpkg_layer_uris(store):
                 _load_on_completion(context, uri, name, "LAYERS")
                 layers.append(uri)

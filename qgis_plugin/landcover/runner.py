@@ -6,7 +6,6 @@ No QGIS import here: the algorithms pass callbacks (log, progress, canceled).
 import os
 import queue
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -38,21 +37,6 @@ def find_cli():
         raise CliNotFound("the landcover command is not on PATH; install it "
                           "(pip install landcover) and set LANDCOVER_CLI to its full path")
     return found
-
-
-def find_python(cli):
-    """The Python interpreter that runs ``cli`` ($LANDCOVER_PYTHON, its sibling, shebang)."""
-    env = os.environ.get("LANDCOVER_PYTHON")
-    if env:
-        return env
-    sibling = Path(cli).with_name("python")
-    if sibling.exists():
-        return str(sibling)
-    with open(cli, "rb") as f:
-        first = f.readline().decode("utf-8", "replace").strip()
-    if first.startswith("#!"):
-        return shlex.split(first[2:])[0]
-    raise CliNotFound(f"cannot tell which Python runs {cli}; set LANDCOVER_PYTHON")
 
 
 def child_env():
