@@ -15,6 +15,7 @@ __all__ = [
     "RegionError",
     "ModelError",
     "OutputError",
+    "StoreLockedError",
 ]
 
 
@@ -48,3 +49,7 @@ class ModelError(LandcoverError, ValueError):
 
 class OutputError(LandcoverError, OSError):
     """An output cannot be written where asked."""
+
+
+class StoreLockedError(LandcoverError, BlockingIOError):
+    """Another run of the same monitoring job holds its store (CLI exit code 3)."""
