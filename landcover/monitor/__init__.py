@@ -8,7 +8,9 @@ run, 2 bad input, 3 locked (another run of the job holds the store).
 Layout: :mod:`.job` (the flow of init / run / reports), :mod:`.plan` (which
 scenes a run uses: pure), :mod:`.lifecycle` (pixel baseline and alerts),
 :mod:`.store` (GeoPackage and PostGIS stores, one commit procedure),
-:mod:`.lock` (the GeoPackage store's lock file).
+:mod:`.lock` (the GeoPackage store's lock file), :mod:`.inputs` (paths, model
+version, eligible scenes, grid checks), :mod:`.maps` (cached class maps),
+:mod:`.reports` (status, alert selection, feed, run counts).
 """
 
 from __future__ import annotations
