@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -537,6 +538,26 @@ def monitor_init(workflow: Path, store, verbose) -> None:
                f"{res['model_version']}, {len(res['scenes'])} scene(s) in the source now)")
 
 
+#: Test-only: ``LANDCOVER_MONITOR_KILL_AT=classified-N|before-commit|after-commit`` makes
+#: ``monitor run`` SIGKILL itself at that checkpoint (the resume tests use it).
+KILL_AT_ENV = "LANDCOVER_MONITOR_KILL_AT"
+
+
+def _kill_at_checkpoint() -> Callable[[str], None] | None:
+    """The checkpoint hook of :data:`KILL_AT_ENV` (None when it is not set)."""
+    point = os.environ.get(KILL_AT_ENV)
+    if not point:
+        return None
+
+    def kill_at(name: str) -> None:
+        if name == point:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return kill_at
+
+
 @monitor.command("run")
 @click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--store", help="GeoPackage path or postgresql:// URL (overrides monitor.store).")
@@ -561,7 +582,7 @@ def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progre
                      f"the run failed; nothing was committed; see {paths.log_file}",
                      locked=StoreLockedError):
         summary = run_job(wf, rebaseline=rebaseline, scheduler=scheduler, workers=workers,
-                          progress=progress)
+                          progress=progress, checkpoint=_kill_at_checkpoint())
     s, a = summary["scenes"], summary["alerts"]
     if summary["status"] == "no-new-scenes":
         late = f", {s['late']} late" if s["late"] else ""

@@ -18,6 +18,7 @@ __all__ = [
     "SceneNotFoundError",
     "AssessmentError",
     "OutputNotFoundError",
+    "StoreLockedError",
 ]
 
 
@@ -59,3 +60,7 @@ class AssessmentError(LandcoverError, ValueError):
 
 class OutputNotFoundError(OutputError, FileNotFoundError):
     """An existing output to update (e.g. a GeoPackage to style) is missing."""
+
+
+class StoreLockedError(LandcoverError, BlockingIOError):
+    """Another run of the same monitoring job holds its store (CLI exit code 3)."""

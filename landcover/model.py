@@ -33,6 +33,7 @@ __all__ = [
     "default_model_path",
     "normalize",
     "sha256_file",
+    "bundle_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,19 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+def bundle_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The weights and sidecar files of a bundle given by either name (or its stem).
+
+    Parameters
+    ----------
+    path
+        ``NAME``, ``NAME.json`` or ``NAME.safetensors``.
+
+    Returns
+    -------
+    tuple of Path
+        ``(NAME.safetensors, NAME.json)``.
+    """
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
@@ -136,7 +149,7 @@ def save_bundle(
     """
     from safetensors.torch import save_file
 
-    st_path, js_path = _paths(path)
+    st_path, js_path = bundle_paths(path)
     st_path.parent.mkdir(parents=True, exist_ok=True)
     state = {}
     for k, v in model.state_dict().items():
@@ -179,7 +192,7 @@ def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """
     from safetensors.torch import load_file
 
-    st_path, js_path = _paths(path)
+    st_path, js_path = bundle_paths(path)
     for p in (st_path, js_path):
         if not p.exists():
             raise ModelError(

@@ -142,7 +142,7 @@ def test_store_round_trip(store):
         (a1.alert_id, "new"), (a2.alert_id, "new")]
 
 
-def test_a_failed_commit_leaves_the_previous_state(store, monkeypatch):
+def test_a_failed_commit_leaves_the_previous_state(store):
     store.create(META, CRS_UTM, TYPES)
     store.commit(RunWrite(run=run_row(1), alerts={"deforestation": [alert(1)]}, state=state()))
 
@@ -150,10 +150,10 @@ def test_a_failed_commit_leaves_the_previous_state(store, monkeypatch):
         if name == "before-commit":
             raise RuntimeError("killed mid-transaction")
 
-    monkeypatch.setattr(store_mod, "_checkpoint", boom)
     with pytest.raises(RuntimeError):
         store.commit(RunWrite(run=run_row(2), alerts={"deforestation": [alert(2)]},
-                              alerts_new=[], state={"base_class": np.zeros((2, 2), np.uint8)}))
+                              alerts_new=[], state={"base_class": np.zeros((2, 2), np.uint8)}),
+                     checkpoint=boom)
     snap = store.load()
     assert [a.fid for a in snap.alerts["deforestation"]] == [1]
     assert [r["run_id"] for r in snap.runs] == ["run-00001"]
@@ -171,9 +171,27 @@ def test_store_lock_refuses_a_second_holder(store):
 
 
 def test_locked_error_is_a_landcover_error(tmp_path):
+    import landcover.errors
+    import landcover.monitor
+
+    assert StoreLockedError is landcover.errors.StoreLockedError is \
+        landcover.monitor.StoreLockedError
     with FileLock(tmp_path / "x.lock"):
         with pytest.raises(LandcoverError):
             FileLock(tmp_path / "x.lock").acquire()
+
+
+def test_checkpoint_runs_last_inside_the_transaction(store):
+    """The one commit procedure calls the hook once, after every write, before COMMIT."""
+    store.create(META, CRS_UTM, TYPES)
+    seen = []
+
+    def hook(name):
+        seen.append((name, [r["run_id"] for r in store.load(state=False).runs]))
+
+    store.commit(RunWrite(run=run_row(1), alerts={"deforestation": [alert(1)]}), checkpoint=hook)
+    assert seen == [("before-commit", [])]  # another connection sees nothing yet
+    assert [r["run_id"] for r in store.load(state=False).runs] == ["run-00001"]
 
 
 def test_gpkg_store_opens_in_gdal(tmp_path):

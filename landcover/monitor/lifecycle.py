@@ -33,6 +33,9 @@ One observation (a class map of one date; :data:`~landcover.legend.CLOUD` and
 
 Masked pixels (cloud, nodata) change nothing: they keep their baseline and
 give no verdict.
+
+(Over 400 lines: the three steps share the state arrays and the alert
+records, and read best together; the module has no I/O to split off.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The kernel drops an ``flock`` when its process dies (even by SIGKILL), so a
 killed run never leaves a stale lock behind.  The PostGIS store uses a
-session advisory lock instead (see :mod:`landcover.monitor.store`).
+session advisory lock instead (see :mod:`landcover.monitor.store.postgis`).
+:class:`~landcover.errors.StoreLockedError` is re-exported here for old imports.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import fcntl
 import os
 from pathlib import Path
 
-from ..errors import LandcoverError
+from ..errors import StoreLockedError
 
 __all__ = ["StoreLockedError", "FileLock"]
-
-
-class StoreLockedError(LandcoverError, BlockingIOError):
-    """Another run of the same job holds the store (CLI exit code 3)."""
 
 
 class FileLock:
@@ -35,6 +32,18 @@ class FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> FileLock:
+        """Take the lock, writing this process id into the file.
+
+        Returns
+        -------
+        FileLock
+            ``self``, held.
+
+        Raises
+        ------
+        StoreLockedError
+            Another process holds the lock.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -54,6 +63,7 @@ class FileLock:
         return self
 
     def release(self) -> None:
+        """Drop the lock (nothing happens when it is not held)."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -1,0 +1,234 @@
+"""A job's inputs, read from its workflow: paths, model version, scenes, grid checks.
+
+Shared by ``monitor init`` / ``monitor run`` (:mod:`.job`) and the reports
+(:mod:`.reports`).  Nothing here writes the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from affine import Affine
+from rasterio.crs import CRS
+
+from ..config import MonitorOptions, Workflow, resolve_path
+from ..errors import ConfigError, ModelError
+from ..grid import Grid, parse_crs
+from ..io.scenes import Scene, discover, parse_date_range
+from ..model import ModelSpec
+
+__all__ = [
+    "JobPaths",
+    "job_paths",
+    "monitor_options",
+    "model_version",
+    "job_model_path",
+    "with_bbox",
+    "discover_scenes",
+    "eligible_scenes",
+    "needed_bands",
+    "change_types",
+    "check_meta",
+    "grid_to_meta",
+    "grid_from_meta",
+    "plan_grid",
+]
+
+log = logging.getLogger("landcover.monitor.job")  # the name run logs have always shown
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    """Where a job keeps things besides its store."""
+
+    store: str
+    out_dir: Path
+    cache_dir: Path
+    log_file: Path
+    runs_dir: Path
+    feeds_dir: Path
+
+
+def monitor_options(wf: Workflow) -> MonitorOptions:
+    """The workflow's ``monitor:`` section, or its defaults when there is none."""
+    return wf.monitor or MonitorOptions()
+
+
+def job_paths(wf: Workflow) -> JobPaths:
+    """The store URL/path and the job's folders (see :class:`MonitorOptions`).
+
+    Parameters
+    ----------
+    wf
+        The job's workflow.
+
+    Returns
+    -------
+    JobPaths
+    """
+    o = monitor_options(wf)
+    out = Path(wf.output.dir)
+    store = o.store or str(out / f"{wf.name}-store.gpkg")
+    if not store.startswith(("postgresql://", "postgres://")):
+        store = str(resolve_path(store, ".")) if o.store else store
+    cache = Path(o.cache_dir) if o.cache_dir else out / f"{wf.name}-cache"
+    return JobPaths(store=store, out_dir=out, cache_dir=cache,
+                    log_file=out / f"{wf.name}-monitor.log", runs_dir=out / "runs",
+                    feeds_dir=out / "feeds")
+
+
+def model_version(model_path: str | os.PathLike) -> tuple[str, ModelSpec]:
+    """``name@version+sha12`` from a bundle's sidecar (no weights loaded).
+
+    Parameters
+    ----------
+    model_path
+        The bundle (either file name).
+
+    Returns
+    -------
+    tuple of (str, ModelSpec)
+        The version string and the sidecar's spec.
+
+    Raises
+    ------
+    ModelError
+        If the sidecar is missing or unreadable.
+    """
+    from ..model import bundle_paths
+
+    js = bundle_paths(model_path)[1]
+    if not js.exists():
+        raise ModelError(f"model file {js} does not exist; set 'model' in the workflow to a "
+                         "bundle (NAME.json + NAME.safetensors) or ship the default model")
+    try:
+        spec = ModelSpec.from_json(json.loads(js.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ModelError(f"model sidecar {js} is not a valid bundle sidecar: {exc}") from exc
+    return f"{spec.name}@{spec.version}+{spec.weights_sha256[:12]}", spec
+
+
+def job_model_path(wf: Workflow) -> Path:
+    """The workflow's ``model``, resolved against its folder (or the default model)."""
+    from ..plan import resolve_model_path
+
+    return resolve_model_path(wf.model, wf.base_dir)
+
+
+def with_bbox(wf: Workflow) -> Workflow:
+    """The workflow with ``region.bbox`` set when the region is given as a vector file."""
+    if getattr(wf.region, "vector", None) is None:
+        return wf
+    from ..plan import region_from_vector
+
+    return region_from_vector(wf)
+
+
+def _periods(wf: Workflow) -> list[tuple[dt.date, dt.date]]:
+    return [parse_date_range(v) for v in wf.dates.values()]
+
+
+def grid_to_meta(g: Grid) -> dict[str, Any]:
+    """A grid as the store's ``grid`` setting (JSON-ready)."""
+    return {"crs": g.crs.to_wkt(), "epsg": g.crs.to_epsg(), "transform": list(g.transform)[:6],
+            "width": g.width, "height": g.height}
+
+
+def grid_from_meta(m: dict[str, Any]) -> Grid:
+    """The grid a store's ``grid`` setting describes (inverse of :func:`grid_to_meta`)."""
+    return Grid(CRS.from_wkt(m["crs"]), Affine(*m["transform"]), int(m["width"]),
+                int(m["height"]))
+
+
+def discover_scenes(wf: Workflow) -> list[Scene]:
+    """All scenes in the workflow's source now (an empty landing folder: none)."""
+    src = resolve_path(wf.source.path, wf.base_dir)
+    opts: dict[str, Any] = {}
+    if wf.source.type == "folder":
+        opts = {"date": wf.source.date, "sensor": wf.source.sensor}
+        if src.is_dir() and not any(p.is_file() for p in src.rglob("*")):
+            return []  # an empty landing folder: nothing arrived yet
+    return discover(wf.source.type, src, **opts)
+
+
+def eligible_scenes(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list[Scene]:
+    """The scenes over the bbox, inside ``dates``, with ``bands``; by (date, id).
+
+    A scene lacking a band is logged and left out.
+    """
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    periods = _periods(wf)
+    out = []
+    for s in scenes:
+        if not s.intersects(wf.region.bbox, bbox_crs):
+            continue
+        if not any(a <= s.date <= b for a, b in periods):
+            continue
+        missing = s.missing(bands)
+        if missing:
+            log.warning("scene %s lacks band(s) %s; not used", s.id, ",".join(missing))
+            continue
+        out.append(s)
+    return sorted(out, key=lambda s: (s.date, s.id))
+
+
+def plan_grid(wf: Workflow, scenes: list[Scene], spec: ModelSpec) -> Grid:
+    """The job grid of a new store (``grid.crs: auto`` takes the first scene's CRS).
+
+    Raises
+    ------
+    ConfigError
+        ``grid.crs`` is ``auto`` and there is no scene yet.
+    """
+    from ..plan import target_grid
+
+    if wf.grid.crs == "auto" and not scenes:
+        raise ConfigError("grid.crs is 'auto' but the source has no scene over the bbox "
+                          "yet; set grid.crs (e.g. EPSG:32643) or add a scene")
+    grid = target_grid(wf, scenes[0].crs if scenes else None, spec, max_pixels=2e8,
+                       too_large="a monitoring job holds its pixel state in memory; "
+                       "split the bbox")
+    return grid
+
+
+def needed_bands(wf: Workflow, spec: ModelSpec) -> list[str]:
+    """The model's bands plus those the cloud method reads."""
+    from ..plan import needed_bands as run_bands
+
+    return run_bands(spec, wf.clouds)
+
+
+def change_types(wf: Workflow) -> list[str]:
+    """The workflow's change types, by their rule names."""
+    from ..change import get_rules
+
+    return [r.name for r in get_rules(list(wf.change.types))]
+
+
+def check_meta(wf: Workflow, meta: dict[str, Any], url: str) -> None:
+    """Refuse a workflow whose change types or grid differ from the store's.
+
+    Raises
+    ------
+    ConfigError
+        Naming the difference and the fix.
+    """
+    if meta.get("types") != change_types(wf):
+        raise ConfigError(f"store {url} tracks change types {meta.get('types')}, the workflow "
+                          f"asks for {change_types(wf)}; restore change.types or use a new "
+                          "store")
+    g = grid_from_meta(meta["grid"])
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    crs = g.crs if wf.grid.crs == "auto" else parse_crs(wf.grid.crs, key="grid.crs")
+    want = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
+                          resolution=wf.grid.resolution)
+    if want != g:
+        raise ConfigError(f"the workflow's region/grid ({want.width}x{want.height} px) differs "
+                          f"from the grid of store {url} ({g.width}x{g.height} px); restore "
+                          "region and grid or give monitor.store a new store")

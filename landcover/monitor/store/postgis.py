@@ -1,0 +1,259 @@
+"""A job store in a PostgreSQL/PostGIS schema (``lc_<job name>``).
+
+Same tables as the GeoPackage store; a run is written by
+:func:`.commit.commit_run` between ``BEGIN`` and ``COMMIT``.  Concurrent runs
+are kept apart by a session advisory lock on the schema name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+from rasterio.crs import CRS
+
+from ...errors import ConfigError, StoreLockedError
+from ..lifecycle import Alert
+from .commit import commit_run
+from .protocol import Checkpoint
+from .schema import (
+    ALERT_COLUMNS,
+    NEW_EXTRA,
+    RUN_COLUMNS,
+    SCENE_COLUMNS,
+    RunWrite,
+    Snapshot,
+    alert_from_row,
+    alert_values,
+    decode_state,
+    encode_state,
+)
+from .schema import quote_ident as _q
+
+__all__ = ["PostgisStore", "schema_name"]
+
+
+def schema_name(job: str) -> str:
+    """PostgreSQL schema of a job: ``lc_`` + the name in lower case, [a-z0-9_] only.
+
+    Parameters
+    ----------
+    job
+        The workflow's ``name``.
+
+    Returns
+    -------
+    str
+    """
+    return "lc_" + re.sub(r"[^a-z0-9_]+", "_", job.lower()).strip("_")
+
+
+class PostgisStore:
+    """A job store in a PostgreSQL/PostGIS schema (``lc_<job name>``).
+
+    Concurrent runs are kept apart by a session advisory lock on the schema name.
+
+    Parameters
+    ----------
+    dsn
+        ``postgresql://user:password@host:port/database``.
+    schema
+        The job's schema (see :func:`schema_name`).
+    """
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.url = f"{re.sub(r'://[^@/]*@', '://***@', dsn)}#{schema}"
+        self._conn = None
+
+    def _connect(self):
+        try:
+            import psycopg
+        except ImportError:
+            raise ConfigError("monitor.store is a PostgreSQL URL but psycopg is not installed; "
+                              "pip install 'landcover[postgis]'") from None
+        try:
+            return psycopg.connect(self.dsn, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise ConfigError(f"cannot connect to {self.url}: "
+                              f"{str(exc).strip().splitlines()[0]}; fix monitor.store or start "
+                              "the server") from None
+
+    def _s(self, table: str) -> str:
+        return f"{_q(self.schema)}.{_q(table)}"
+
+    def exists(self) -> bool:
+        """Whether the job's schema holds a job."""
+        with self._connect() as c:
+            return c.execute("SELECT to_regclass(%s)", (f"{_q(self.schema)}.job",)).fetchone()[0] \
+                is not None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the job's advisory lock for the context (its own session).
+
+        Raises
+        ------
+        StoreLockedError
+            Another session holds it.
+        """
+        conn = self._connect()
+        try:
+            key = f"landcover-monitor:{self.schema}"
+            got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]
+            conn.commit()
+            if not got:
+                raise StoreLockedError(
+                    f"store {self.url} is locked by another run (advisory lock {key!r}); "
+                    "wait for it to finish (cron: this run is skipped)")
+            yield
+        finally:
+            conn.close()  # ends the session: the advisory lock goes with it
+
+    def create(self, meta: dict[str, Any], crs: CRS, types: Sequence[str]) -> None:
+        """Create the schema, its tables (GiST-indexed geometries) and the job rows.
+
+        Raises
+        ------
+        ConfigError
+            ``crs`` has no EPSG code, or the server cannot be reached.
+        """
+        srid = crs.to_epsg()
+        if srid is None:
+            raise ConfigError(f"grid CRS {crs} has no EPSG code, which PostGIS needs; "
+                              "set grid.crs to an EPSG code")
+        with self._connect() as c, c.transaction():
+            c.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.schema)}")
+            for t in [*[f"alerts_{t}" for t in types], "alerts_new"]:
+                cols = {**ALERT_COLUMNS, **(NEW_EXTRA if t == "alerts_new" else {})}
+                defs = ", ".join(f"{_q(k)} {pg}" for k, (_, pg) in cols.items())
+                c.execute(f"CREATE TABLE {self._s(t)} (fid integer PRIMARY KEY, "
+                          f"geom geometry(MultiPolygon, {srid}), {defs})")
+                c.execute(f"CREATE INDEX ON {self._s(t)} USING gist (geom)")
+            for name, cols in (("runs", RUN_COLUMNS), ("scenes", SCENE_COLUMNS)):
+                defs = ", ".join(f"{_q(k)} {pg}" for k, (_, pg) in cols.items())
+                c.execute(f"CREATE TABLE {self._s(name)} (fid serial PRIMARY KEY, {defs})")
+            c.execute(f"CREATE TABLE {self._s('job')} (key text PRIMARY KEY, value text)")
+            c.execute(f"CREATE TABLE {self._s('pixel_state')} (name text, row0 integer, "
+                      "nrows integer, ncols integer, dtype text, data bytea, "
+                      "PRIMARY KEY (name, row0))")
+            with c.cursor() as cur:
+                cur.executemany(f"INSERT INTO {self._s('job')} (key, value) VALUES (%s, %s)",
+                                [(k, json.dumps(v)) for k, v in sorted(meta.items())])
+
+    def load(self, *, state: bool = True) -> Snapshot:
+        """Read the job's settings, alerts, scenes, runs (and pixel state if ``state``)."""
+        with self._connect() as c:
+            meta = {k: json.loads(v) for k, v in
+                    c.execute(f"SELECT key, value FROM {self._s('job')}")}
+            cols = ", ".join(_q(k) for k in ALERT_COLUMNS)
+            alerts = {}
+            for t in meta.get("types", []):
+                rows = c.execute(f"SELECT fid, {cols}, ST_AsBinary(geom) FROM "
+                                 f"{self._s('alerts_' + t)} ORDER BY fid").fetchall()
+                alerts[t] = [alert_from_row(r[:-1], shapely.from_wkb(bytes(r[-1])))
+                             for r in rows]
+            arrays = None
+            if state:
+                rows = c.execute(f"SELECT name, row0, nrows, ncols, dtype, data FROM "
+                                 f"{self._s('pixel_state')}").fetchall()
+                arrays = decode_state(rows) if rows else None
+            scenes = [dict(zip(["fid", *SCENE_COLUMNS], r, strict=False)) for r in c.execute(
+                f"SELECT fid, {', '.join(SCENE_COLUMNS)} FROM {self._s('scenes')} ORDER BY fid")]
+            runs = [dict(zip(["fid", *RUN_COLUMNS], r, strict=False)) for r in c.execute(
+                f"SELECT fid, {', '.join(RUN_COLUMNS)} FROM {self._s('runs')} ORDER BY fid")]
+        return Snapshot(meta, alerts, arrays, scenes, runs)
+
+    def commit(self, write: RunWrite, *, checkpoint: Checkpoint | None = None) -> None:
+        """Write one run in one transaction (rolled back on error)."""
+        with self._connect() as c, c.transaction(), c.cursor() as cur:
+            commit_run(_PgTables(self, c, cur), write, checkpoint)
+
+    def read_alerts(self, *, run_id: str | None = None, new_only: bool = False
+                    ) -> list[tuple[Alert, str]]:
+        """All alerts (events ``""``), or with ``new_only`` the ``alerts_new`` table."""
+        with self._connect() as c:
+            cols = ", ".join(_q(k) for k in ALERT_COLUMNS)
+            if new_only:
+                rows = c.execute(f"SELECT fid, {cols}, ST_AsBinary(geom), events FROM "
+                                 f"{self._s('alerts_new')} ORDER BY fid").fetchall()
+                return [(alert_from_row(r[:-2], shapely.from_wkb(bytes(r[-2]))), r[-1])
+                        for r in rows]
+            meta = {k: json.loads(v) for k, v in
+                    c.execute(f"SELECT key, value FROM {self._s('job')}")}
+            out = []
+            for t in meta.get("types", []):
+                for r in c.execute(f"SELECT fid, {cols}, ST_AsBinary(geom) FROM "
+                                   f"{self._s('alerts_' + t)} ORDER BY fid"):
+                    out.append((alert_from_row(r[:-1], shapely.from_wkb(bytes(r[-1]))), ""))
+            return out
+
+    def apply_default_styles(self) -> None:
+        """Nothing: QGIS styles are kept in GeoPackage stores only."""
+
+
+class _PgTables:
+    """:class:`~.commit.RunTables` for a psycopg connection inside a transaction."""
+
+    def __init__(self, store: PostgisStore, conn, cur) -> None:
+        self.store, self.conn, self.cur = store, conn, cur
+        self.srid_of: dict[str, int] = {}
+
+    def _srid(self, table: str) -> int:
+        if table not in self.srid_of:
+            self.srid_of[table] = self.conn.execute(
+                "SELECT Find_SRID(%s, %s, 'geom')", (self.store.schema, table)).fetchone()[0]
+        return self.srid_of[table]
+
+    def upsert_alerts(self, change_type: str, alerts: Sequence[Alert]) -> None:
+        cols = list(ALERT_COLUMNS)
+        table = f"alerts_{change_type}"
+        self.cur.executemany(
+            f"INSERT INTO {self.store._s(table)} (fid, geom, {', '.join(map(_q, cols))}) "
+            f"VALUES (%s, ST_GeomFromWKB(%s, {int(self._srid(table))}), "
+            f"{', '.join(['%s'] * len(cols))}) ON CONFLICT (fid) DO UPDATE SET "
+            "geom=excluded.geom, " + ", ".join(f"{_q(k)}=excluded.{_q(k)}" for k in cols),
+            [(a.fid, shapely.to_wkb(a.geometry, byte_order=1), *alert_values(a))
+             for a in alerts])
+
+    def replace_new_alerts(self, rows: Sequence[tuple[Alert, str]], run_id: str) -> None:
+        srid = self._srid("alerts_new")
+        self.conn.execute(f"DELETE FROM {self.store._s('alerts_new')}")
+        ncols = list(ALERT_COLUMNS) + list(NEW_EXTRA)
+        self.cur.executemany(
+            f"INSERT INTO {self.store._s('alerts_new')} (fid, geom, "
+            f"{', '.join(map(_q, ncols))}) VALUES (%s, ST_GeomFromWKB(%s, "
+            f"{int(srid)}), {', '.join(['%s'] * len(ncols))})",
+            [(i + 1, shapely.to_wkb(a.geometry, byte_order=1), *alert_values(a), run_id, ev)
+             for i, (a, ev) in enumerate(rows)])
+
+    def layers_changed(self, tables: Sequence[str]) -> None:
+        """Nothing: PostGIS keeps extents and indexes itself."""
+
+    def append_scenes(self, rows: Sequence[dict[str, Any]]) -> None:
+        sc = list(SCENE_COLUMNS)
+        self.cur.executemany(f"INSERT INTO {self.store._s('scenes')} ({', '.join(sc)}) VALUES "
+                             f"({', '.join(['%s'] * len(sc))})",
+                             [tuple(s.get(k) for k in sc) for s in rows])
+
+    def replace_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.conn.execute(f"DELETE FROM {self.store._s('pixel_state')}")
+        self.cur.executemany(f"INSERT INTO {self.store._s('pixel_state')} (name, row0, nrows, "
+                             "ncols, dtype, data) VALUES (%s, %s, %s, %s, %s, %s)",
+                             encode_state(arrays))
+
+    def upsert_meta(self, key: str, value: Any) -> None:
+        self.conn.execute(f"INSERT INTO {self.store._s('job')} (key, value) VALUES (%s, %s) ON "
+                          "CONFLICT (key) DO UPDATE SET value=excluded.value",
+                          (key, json.dumps(value)))
+
+    def append_run(self, row: dict[str, Any]) -> None:
+        rc = list(RUN_COLUMNS)
+        self.conn.execute(f"INSERT INTO {self.store._s('runs')} ({', '.join(rc)}) VALUES "
+                          f"({', '.join(['%s'] * len(rc))})", tuple(row.get(k) for k in rc))

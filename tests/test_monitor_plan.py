@@ -1,0 +1,106 @@
+"""The pure planning step of a monitoring run: new, late and already-seen scenes.
+
+No disk, no store: a :class:`Snapshot` is built in memory and scenes carry only
+an id and a date.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from rasterio.crs import CRS
+
+from landcover.io.scenes import Scene
+from landcover.monitor.plan import RunPlan, plan_run
+from landcover.monitor.store import Snapshot
+
+MV = "m@1+abc"
+
+
+def scene(sid: str, date: str) -> Scene:
+    return Scene(id=sid, date=dt.date.fromisoformat(date), bands={}, crs=CRS.from_epsg(32643),
+                 bounds=(0.0, 0.0, 1.0, 1.0))
+
+
+def row(sid: str, date: str, status: str, obs: int | None) -> dict:
+    return {"scene_id": sid, "date": date, "obs_number": obs, "status": status,
+            "clear_fraction": None, "run_id": "run-00001", "model_version": MV}
+
+
+def snapshot(scenes: list[dict], runs: int = 0, mv: str = MV) -> Snapshot:
+    return Snapshot(meta={"model_version": mv}, alerts={}, state=None, scenes=scenes,
+                    runs=[{"run_id": f"run-{i + 1:05d}"} for i in range(runs)])
+
+
+def ids(scenes) -> list[str]:
+    return [s.id for s in scenes]
+
+
+def test_first_run_takes_every_date_in_order():
+    eligible = [scene("a", "2018-01-05"), scene("b", "2018-01-05"), scene("c", "2018-02-01")]
+    plan = plan_run(snapshot([]), eligible, model_version=MV)
+    assert (plan.seq, plan.run_id) == (1, "run-00001")
+    assert plan.new_dates == ("2018-01-05", "2018-02-01")
+    assert ids(plan.by_date["2018-01-05"]) == ["a", "b"]  # one observation per date
+    assert ids(plan.new_scenes) == ["a", "b", "c"]
+    assert (plan.late, plan.seen) == ((), ())
+    assert (plan.last_date, plan.last_obs) == ("", 0)
+    assert not plan.idle and not plan.rebaseline and not plan.mixes_models
+
+
+def test_new_late_and_seen_scenes():
+    snap = snapshot([row("a", "2018-01-05", "processed", 1),
+                     row("c", "2018-02-01", "cloudy", 2),
+                     row("x", "2017-12-01", "late", None)], runs=2)
+    eligible = [scene("x", "2017-12-01"),   # seen (recorded late before)
+                scene("l", "2018-01-20"),   # unseen, older than the last date used: late
+                scene("a", "2018-01-05"),   # seen
+                scene("c", "2018-02-01"),   # seen (cloudy dates count as used)
+                scene("m", "2018-02-01"),   # unseen on the last date used: late
+                scene("n", "2018-03-01")]   # new
+    plan = plan_run(snap, eligible, model_version=MV)
+    assert (plan.seq, plan.run_id) == (3, "run-00003")
+    assert (plan.last_date, plan.last_obs) == ("2018-02-01", 2)
+    assert plan.new_dates == ("2018-03-01",)
+    assert ids(plan.late) == ["l", "m"]  # by date
+    assert sorted(ids(plan.seen)) == ["a", "c", "x"]
+    assert len(plan.eligible) == 6
+    assert not plan.idle
+
+
+def test_only_seen_or_late_scenes_is_an_idle_run():
+    snap = snapshot([row("a", "2018-01-05", "processed", 1)], runs=1)
+    plan = plan_run(snap, [scene("a", "2018-01-05"), scene("b", "2018-01-01")],
+                    model_version=MV)
+    assert plan.idle and plan.new_dates == ()
+    assert ids(plan.late) == ["b"] and ids(plan.seen) == ["a"]
+    assert plan_run(snap, [], model_version=MV).idle
+
+
+def test_another_model_refuses_new_dates_unless_rebaselined():
+    snap = snapshot([row("a", "2018-01-05", "processed", 1),
+                     row("b", "2018-02-01", "cloudy", 2)], runs=1, mv="old@1+000")
+    eligible = [scene("a", "2018-01-05"), scene("b", "2018-02-01"), scene("c", "2018-03-01")]
+    plan = plan_run(snap, eligible, model_version=MV)
+    assert plan.model_changed and plan.mixes_models and not plan.rebaseline
+    # nothing new: no refusal, an idle run
+    idle = plan_run(snap, eligible[:2], model_version=MV)
+    assert not idle.mixes_models and idle.idle
+    # rebaseline: seeded from the last *processed* date (not the cloudy one)
+    plan = plan_run(snap, eligible, model_version=MV, rebaseline=True)
+    assert plan.rebaseline and not plan.mixes_models and not plan.idle
+    assert plan.seed_date == "2018-01-05" and ids(plan.seed_scenes) == ["a"]
+    assert plan.new_dates == ("2018-03-01",)
+    # a rebaseline with nothing new still runs; with the same model it is no rebaseline
+    assert not plan_run(snap, eligible[:2], model_version=MV, rebaseline=True).idle
+    same = plan_run(snapshot([], mv=MV), [], model_version=MV, rebaseline=True)
+    assert not same.rebaseline and same.idle and same.seed_scenes == ()
+
+
+def test_plan_is_frozen():
+    plan = plan_run(snapshot([]), [], model_version=MV)
+    assert isinstance(plan, RunPlan)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.run_id = "run-99999"  # type: ignore[misc]
