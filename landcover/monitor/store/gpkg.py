@@ -270,8 +270,8 @@ class GpkgStore:
 
     def apply_default_styles(self) -> None:
         """Store QGIS default styles in the file: QGIS opens the live store styled
-        (by change type; also by status / tier), see :mod:`landcover.io.qgis`."""
-        from ...io.qgis import apply_default_styles
+        (by change type; also by status / tier), see :mod:`landcover.io.gpkg_styles`."""
+        from ...io.gpkg_styles import apply_default_styles
 
         apply_default_styles(self.path)
 
