@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from _common import cpu_model  # noqa: E402
 
-from landcover.io.read import DARK_MAX_DN, DARK_MIN_DN, dark_value, detect_scale  # noqa: E402
+from landcover.io.scale import DARK_MAX_DN, DARK_MIN_DN, dark_value, detect_scale  # noqa: E402
 from landcover.io.scenes import FolderSource, Scene, scene_files, scene_from_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def main() -> int:
           f"{time.perf_counter() - t0:.1f} s")
     print(f"{'scene':<52} {'level':<7} {'px':>9} {'real':>7} {'band':<4} "
           f"{'+1000 copy':>10} {'removed twice':>13}")
-    for r, a, b, c in zip(rows, ok_real, caught_copy, caught_twice):
+    for r, a, b, c in zip(rows, ok_real, caught_copy, caught_twice, strict=True):
         print(f"{r['scene']:<52} {r['product']:<7} {r['pixels']:>9} {r['real']:>7.0f} "
               f"{r['band']:<4} {r['copy_plus_1000']:>10.0f} {r['removed_twice']:>13.0f}  "
               f"{'pass' if a else 'FAIL'}/{'caught' if b else 'MISSED'}/"

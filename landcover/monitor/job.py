@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,8 @@ from .. import __version__
 from ..config import MonitorOptions, Workflow, resolve_path
 from ..errors import ConfigError, ModelError, SceneError
 from ..grid import Grid, parse_crs
-from ..io.read import detect_scale
-from ..io.scenes import Scene, discover, parse_date_range
+from ..io.read import detect_scale, scale_tags
+from ..io.scenes import Scene, discover, parse_date_range, require_dates
 from ..legend import CLASS_NAMES
 from ..model import ModelSpec
 from .lifecycle import Alert, Observation, PixelState, apply_observation, new_state
@@ -129,7 +129,9 @@ def _discover(wf: Workflow) -> list[Scene]:
         opts = {"date": wf.source.date, "sensor": wf.source.sensor}
         if src.is_dir() and not any(p.is_file() for p in src.rglob("*")):
             return []  # an empty landing folder: nothing arrived yet
-    return discover(wf.source.type, src, **opts)
+    scenes = discover(wf.source.type, src, **opts)
+    require_dates(scenes)  # scenes are ordered by date
+    return scenes
 
 
 def _eligible(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list[Scene]:
@@ -268,13 +270,21 @@ def _classify(wf: Workflow, scenes: list[Scene], grid: Grid, model_path: Path, m
         folder.mkdir(parents=True, exist_ok=True)
         for p in folder.glob(f".{key}.*"):  # stale temporaries of a killed run
             p.unlink(missing_ok=True)
-        pairs = [(s, detect_scale(s, declared=wf.source.scale)) for s in scenes]
+        from ..plan import resolve_clouds
+
+        pairs = [(s, detect_scale(s, declared=wf.source.scale, offset=wf.source.offset))
+                 for s in scenes]
+        method, note = resolve_clouds(wf.clouds, scenes)
+        if note:
+            log.warning("%s: %s", key, note)
+        options = replace(ClassifyOptions.from_workflow(wf, device=device), cloud_method=method)
         classify_region(
             pairs, grid, model_path, cls_p, out_confidence=conf_p,
-            options=ClassifyOptions.from_workflow(wf, device=device), runner=runner,
+            options=options, runner=runner,
             progress=(lambda s, d, t: progress(f"classify {key}", d, t)) if progress else None,
             tags={"ACQUISITION_DATE": scenes[0].date.isoformat(),
-                  "SCENES": [s.id for s in scenes], "MODEL_VERSION": mv})
+                  "SCENES": [s.id for s in scenes], "MODEL_VERSION": mv,
+                  **scale_tags(pairs[0][1]), "CLOUD_MASK": method})
     with rasterio.open(cls_p) as a, rasterio.open(conf_p) as b:
         if (a.height, a.width) != grid.shape or a.transform != grid.transform:
             raise SceneError(f"cached map {cls_p} is not on the job grid; delete it")
