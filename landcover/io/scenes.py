@@ -64,7 +64,7 @@ _DATE_TAGS = (
 )
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})-?([01]\d)-?([0-3]\d)(?!\d)")
 _RES_TOKEN = re.compile(r"[_\-.]?(?:10|20|60)m$", re.IGNORECASE)
-_BAND_TOKEN = re.compile(r"[_\-.]?(?:B(?:8A|0?[1-9]|1[0-2])|BQA)$", re.IGNORECASE)
+_BAND_TOKEN = re.compile(r"[_\-.]?(?:B(?:8A|0?[1-9]|1[0-2])|BQA|SCL)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
