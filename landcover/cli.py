@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from .clouds import CHOICES as CLOUD_CHOICES
 from .clouds import METHODS as CLOUD_METHODS
 from .errors import LandcoverError
 from .io.read import SCALES
@@ -65,6 +66,23 @@ def _bbox(value: str | None):
     if len(nums) != 4:
         raise click.BadParameter(f"{value!r} must be 4 numbers minx,miny,maxx,maxy")
     return nums
+
+
+_OFFSET_HELP = ("DN added to the stored values: auto (metadata, checked against the data) "
+                "or a number, e.g. -1000 for products of processing baseline >= 04.00 "
+                "without offset metadata, 0 when the data carry none.")
+
+
+def _offset(value: str | None):
+    """``--offset``: None (not given), ``auto`` or a number of DN."""
+    if value is None:
+        return None
+    from .config import parse_offset
+
+    try:
+        return parse_offset(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
@@ -164,10 +182,15 @@ def main() -> None:
               "(default: threads in this process).")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--device", help="auto, cpu or cuda.")
+@click.option("--offset", help=_OFFSET_HELP + " Overrides source.offset.")
+@click.option("--clouds", type=click.Choice(list(CLOUD_CHOICES)),
+              help="Cloud mask (overrides clouds; auto: SCL for L2A, s2cloudless where its "
+              "bands exist, else none with a warning).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
-        halo, min_area_ha, workers, scheduler, device, no_progress, verbose) -> None:
+        halo, min_area_ha, workers, scheduler, device, offset, clouds, no_progress,
+        verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -180,6 +203,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         "tiling.tile_size": tile_size, "tiling.halo": halo,
         "change.min_area_ha": min_area_ha, "compute.workers": workers,
         "compute.scheduler": scheduler, "compute.device": device,
+        "source.offset": _offset(offset), "clouds": clouds,
     }
     wf = load_workflow(workflow, overrides)
     if (before or after) and not set(wf.dates) >= {"before", "after"}:
@@ -227,17 +251,19 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 @click.option("--bbox", help="Only this region, minx,miny,maxx,maxy.")
 @click.option("--bbox-crs", default=None, help="CRS of --bbox (default: the scene's).")
 @click.option("--date", help="Acquisition date when the files carry none (YYYY-MM-DD).")
-@click.option("--clouds", type=click.Choice(list(CLOUD_METHODS)), default="s2cloudless",
-              show_default=True, help="Cloud detector.")
+@click.option("--clouds", type=click.Choice(list(CLOUD_CHOICES)), default="auto",
+              show_default=True, help="Cloud mask; auto: SCL for L2A with an SCL band, "
+              "s2cloudless where its bands exist, else none (with a warning).")
 @click.option("--scale", type=click.Choice(list(SCALES)), default="auto",
               show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
+@click.option("--offset", "offset", default="auto", show_default=True, help=_OFFSET_HELP)
 @click.option("--resolution", type=float, default=10.0, show_default=True,
               help="Output pixel size in metres.")
 @click.option("--workers", type=int, help="Start a local Dask cluster of N worker processes.")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
-def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, scale,
+def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, scale, offset,
              resolution, workers, scheduler, no_progress, verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
@@ -249,9 +275,9 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     from .classify import classify_region
     from .errors import ConfigError, SceneError
     from .grid import Grid, parse_crs
-    from .io.read import detect_scale
+    from .io.read import detect_scale, scale_tags
     from .io.scenes import FolderSource, scene_from_files
-    from .plan import auto_crs, needed_bands, resolve_model_path
+    from .plan import auto_crs, needed_bands, resolve_clouds, resolve_model_path
     from .runner import make_runner
     from .tasks import ClassifyOptions
 
@@ -273,13 +299,20 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
 
     model_path = resolve_model_path(model)
     spec = load_bundle(model_path).spec
+    clouds, note = resolve_clouds(clouds, [scene])
+    if note:
+        log.warning("%s", note)
     needed = needed_bands(spec, clouds)
     missing = scene.missing(needed)
     if missing:
         from .errors import BandError
 
         raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
-                        f"model and cloud mask; add them or use --clouds none")
+                        f"model and cloud mask; add them or use --clouds auto")
+    scene_scale = detect_scale(scene, declared=scale, offset=_offset(offset))
+    tags = {**scale_tags(scene_scale), "CLOUD_MASK": clouds}
+    if scene.date is not None:
+        tags["ACQUISITION_DATE"] = scene.date.isoformat()
     bb = tuple(_bbox(bbox)) if bbox else scene.bounds
     bcrs = parse_crs(bbox_crs) if bbox_crs else scene.crs
     crs = auto_crs(scene.crs, bb, bcrs)
@@ -291,10 +324,10 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     progress = _Progress(not no_progress)
     runner = make_runner(workers=workers, scheduler=scheduler)
     try:
-        res = classify_region([(scene, detect_scale(scene, declared=scale))], region,
+        res = classify_region([(scene, scene_scale)], region,
                               model_path, out_map, out_confidence=out_conf,
                               options=ClassifyOptions(cloud_method=clouds), progress=progress,
-                              runner=runner, tags={"ACQUISITION_DATE": scene.date.isoformat()})
+                              runner=runner, tags=tags)
     finally:
         progress.close()
         runner.close()

@@ -7,6 +7,11 @@ resolution (its authors use 160 m; per-pixel at 10 m costs ~3 s per 512 px
 tile here), so tiles are averaged down by ``factor`` (80 m by default), the
 probabilities computed, smoothed and thresholded there, and the mask
 brought back to 10 m by nearest neighbour.
+
+``scl`` masks the Sen2Cor scene classification of L2A products (band ``SCL``):
+cloud shadow (3), cloud medium/high probability (8, 9) and thin cirrus (10);
+snow (11) stays a land-cover class.  ``auto`` is resolved once per scene by
+:func:`resolve_method` into one of the concrete methods.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import logging
 
 import numpy as np
 
-__all__ = ["CLOUD_BANDS", "METHODS", "s2cloudless_detect", "s2cloudless_mask", "upsample_nearest"]
+__all__ = ["CLOUD_BANDS", "METHODS", "CHOICES", "SCL_CLOUD_CLASSES", "resolve_method",
+           "scl_mask", "s2cloudless_detect", "s2cloudless_mask", "upsample_nearest"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +121,23 @@ def s2cloudless_mask(dn: np.ndarray, *, factor: int = 8, threshold: float = 0.4)
     return upsample_nearest(mask.astype(np.float32), factor, (h, w))
 
 
+#: SCL classes masked: cloud shadow, cloud medium and high probability, thin cirrus
+SCL_CLOUD_CLASSES: tuple[int, ...] = (3, 8, 9, 10)
+
+
+def scl_mask(scl: np.ndarray) -> np.ndarray:
+    """Cloud mask (H, W) float32 1.0/0.0 from an L2A scene classification (1, H, W).
+
+    NaN (no data) is not cloud.
+
+    Examples
+    --------
+    >>> scl_mask(np.array([[[4, 8, 3, 11, np.nan]]], np.float32))
+    array([[0., 1., 1., 0., 0.]], dtype=float32)
+    """
+    return np.isin(scl[0], SCL_CLOUD_CLASSES).astype(np.float32)
+
+
 def _none(dn: np.ndarray) -> np.ndarray:
     return np.zeros(dn.shape[1:], np.float32)
 
@@ -122,5 +145,30 @@ def _none(dn: np.ndarray) -> np.ndarray:
 #: cloud methods by name -> (bands needed, function)
 METHODS = {
     "s2cloudless": (CLOUD_BANDS, s2cloudless_mask),
+    "scl": (("SCL",), scl_mask),
     "none": ((), _none),
 }
+
+#: what ``clouds`` / ``--clouds`` accept: a method, or ``auto`` (:func:`resolve_method`)
+CHOICES: tuple[str, ...] = ("auto", *METHODS)
+
+
+def resolve_method(requested: str, product: str, bands) -> tuple[str, str | None]:
+    """The concrete cloud method for a scene, and a warning when it masks nothing.
+
+    ``auto``: ``scl`` for an L2A (or unknown-level) scene with an SCL band,
+    ``s2cloudless`` when every band it needs is there (TOA reflectance, B10
+    included), else ``none`` with a warning -- never a refusal.  Any other name
+    is returned as it is.
+    """
+    if requested != "auto":
+        return requested, None
+    bands = set(bands)
+    if "SCL" in bands and product != "L1C":
+        return "scl", None
+    if bands >= set(CLOUD_BANDS):
+        return "s2cloudless", None
+    missing = sorted(set(CLOUD_BANDS) - bands)
+    return "none", (f"no cloud mask: the {product} scene has no SCL band and lacks "
+                    f"{', '.join(missing)} for s2cloudless; clouds will be classified as "
+                    "land cover")

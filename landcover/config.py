@@ -30,6 +30,7 @@ __all__ = [
     "Compute",
     "MonitorOptions",
     "load_workflow",
+    "parse_offset",
     "resolve_path",
 ]
 
@@ -56,9 +57,9 @@ def _registry(name: str) -> tuple[str, ...]:
 
         return tuple(RULES)
     if name == "clouds":
-        from .clouds import METHODS
+        from .clouds import CHOICES
 
-        return tuple(METHODS)
+        return CHOICES
     if name == "scale":
         from .io.read import SCALES
 
@@ -118,6 +119,14 @@ class Source(_Strict):
     date: dt.date | None = None
     sensor: Literal["sentinel-2", "landsat"] = "sentinel-2"
     scale: str = "auto"
+    #: ``auto`` (metadata, then the plausibility guard) or a number in DN added to the
+    #: stored values (``-1000``: remove the offset of processing baseline >= 04.00)
+    offset: str | float = "auto"
+
+    @field_validator("offset", mode="before")
+    @classmethod
+    def _offset(cls, v: Any) -> str | float:
+        return parse_offset(v)
 
     @field_validator("type")
     @classmethod
@@ -212,7 +221,7 @@ class Workflow(_Strict):
     model: str = "default"
     grid: GridOptions = GridOptions()
     tiling: Tiling = Tiling()
-    clouds: str = "s2cloudless"
+    clouds: str = "auto"
     change: ChangeOptions = ChangeOptions()
     output: Output = Output()
     compute: Compute = Compute()
@@ -234,6 +243,23 @@ class Workflow(_Strict):
             if not 1 <= len(v) <= 2:
                 raise ValueError("give one date (classify) or two (before/after change)")
         return v
+
+
+def parse_offset(value: Any) -> str | float:
+    """``auto`` or a number of DN (``-1000``, ``0``); anything else is refused.
+
+    Raises
+    ------
+    ValueError
+        Naming the accepted forms.
+    """
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"offset {value!r} must be 'auto' or a number of DN such as -1000 "
+                         "or 0") from None
 
 
 def resolve_path(value: str, base_dir: str | os.PathLike = ".") -> Path:

@@ -351,8 +351,12 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
                 "cloud_pixels": m.cloud_pixels, "nodata_pixels": m.nodata_pixels,
                 "tiles": m.tiles, "dask_tasks": m.tasks, "seconds": round(m.seconds, 2),
                 "step_seconds": m.timings,
+                "cloud_mask": plan.clouds.get(k, plan.workflow.clouds),
+                "cloud_note": plan.cloud_notes.get(k),
             } for k, m in result.maps.items()
         },
+        # per scene: product level, scale and offset used, and where they came from
+        "inputs": {sid: sc.as_dict() for sid, sc in result.scales.items()},
         "change": result.change,
         "change_path": result.change_path.name if result.change_path else None,
         "outputs": {k: p.name for k, p in outputs.items()},

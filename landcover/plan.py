@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
-from .io.scenes import Scene, discover, parse_date_range, select_scenes
+from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
 from .model import ModelSpec, default_model_path, get_model
 from .tiling import layout_tiles
 
@@ -36,11 +37,15 @@ __all__ = [
     "target_grid",
     "auto_crs",
     "needed_bands",
+    "resolve_clouds",
     "scenes_of_best_date",
     "region_from_vector",
     "resolve_device",
     "resolve_model_path",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model_path(value: str | None, base_dir: str | os.PathLike = ".") -> Path:
@@ -75,8 +80,23 @@ def resolve_device(value: str) -> str:
 
 
 def needed_bands(spec: ModelSpec, cloud_method: str) -> list[str]:
-    """The bands a run reads: the model's, then those the cloud mask adds, in that order."""
-    return list(spec.bands) + [b for b in CLOUD_METHODS[cloud_method][0] if b not in spec.bands]
+    """The bands a run reads: the model's, then those the cloud mask adds, in that order.
+
+    ``auto`` adds none: it picks a method among the bands a scene has.
+    """
+    extra = CLOUD_METHODS[cloud_method][0] if cloud_method in CLOUD_METHODS else ()
+    return list(spec.bands) + [b for b in extra if b not in spec.bands]
+
+
+def resolve_clouds(requested: str, scenes: Sequence[Scene]) -> tuple[str, str | None]:
+    """The concrete cloud method for the scenes of one map (mosaicked together), and a
+    warning when there is no mask (:func:`landcover.clouds.resolve_method`)."""
+    from .clouds import resolve_method
+
+    common = set.intersection(*(set(s.bands) for s in scenes))
+    products = {s.product for s in scenes}
+    product = products.pop() if len(products) == 1 else "unknown"
+    return resolve_method(requested, product, common)
 
 
 def scenes_of_best_date(scenes: Sequence[Scene]) -> list[Scene]:
@@ -108,6 +128,8 @@ class RunResult:
     change_path: Path | None = None
     summary_path: Path | None = None
     seconds: float = 0.0
+    #: per scene id: how its values were scaled (:class:`landcover.io.read.SceneScale`)
+    scales: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +144,10 @@ class RunPlan:
     picked: dict[str, list[Scene]]
     region: Grid
     device: str
+    #: per date label: the concrete cloud method (``clouds: auto`` resolved)
+    clouds: dict[str, str] = field(default_factory=dict)
+    #: per date label: why there is no cloud mask (for the log and summary.json)
+    cloud_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def chosen(self) -> dict[str, list[Scene]]:
@@ -163,12 +189,20 @@ def plan_run(wf: Workflow) -> RunPlan:
     if wf.source.type == "folder":
         opts = {"date": wf.source.date, "sensor": wf.source.sensor}
     all_scenes = discover(wf.source.type, src_path, **opts)
+    require_dates(all_scenes)  # scenes are ordered and picked by date
     needed = needed_bands(spec, wf.clouds)
     picked: dict[str, list[Scene]] = {}
     for label, spec_date in wf.dates.items():
         period = parse_date_range(spec_date)
         picked[label] = select_scenes(all_scenes, bbox=wf.region.bbox, bbox_crs=bbox_crs,
                                       period=period, bands=needed)
+    clouds: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for label, scenes in picked.items():
+        clouds[label], note = resolve_clouds(wf.clouds, scenes_of_best_date(scenes))
+        if note:
+            notes[label] = note
+            log.warning("%s: %s", label, note)
     first = next(iter(picked.values()))[0]
     region = target_grid(wf, first.crs, spec, max_pixels=4e9,
                          too_large="shrink region.bbox or raise grid.resolution")
@@ -179,7 +213,7 @@ def plan_run(wf: Workflow) -> RunPlan:
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,
-                   device=resolve_device(wf.compute.device))
+                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes)
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
-from .io.read import SceneScale, detect_scale
+from .io.read import SceneScale, detect_scale, scale_tags
 from .outputs import finalize_run, run_metadata, write_summary
 from .plan import RunPlan, RunResult, plan_run
 from .runner import Runner, make_runner
@@ -62,23 +63,28 @@ def run_workflow(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_stale_parts(out_dir)
-        scales: dict[str, SceneScale] = {}
+        scales: dict[str, SceneScale] = result.scales
         for label, scenes in plan.chosen.items():
             for s in scenes:
                 if s.id not in scales:
-                    scales[s.id] = detect_scale(s, declared=wf.source.scale)
+                    scales[s.id] = detect_scale(s, declared=wf.source.scale,
+                                                offset=wf.source.offset)
             date = scenes[0].date.isoformat()
-            log.info("classifying %s (%s): scenes %s", label, date, [s.id for s in scenes])
+            cloud_method = plan.clouds.get(label, wf.clouds)
+            log.info("classifying %s (%s): scenes %s, clouds %s", label, date,
+                     [s.id for s in scenes], cloud_method)
+            first = scales[scenes[0].id]
             result.maps[label] = classify_region(
                 [(s, scales[s.id]) for s in scenes], plan.region, plan.model_path,
                 out_dir / f"landcover_{label}_{date}.tif",
                 out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
                 if wf.output.probabilities else None,
-                options=options, runner=runner,
+                options=replace(options, cloud_method=cloud_method), runner=runner,
                 progress=(lambda s, d, t, _l=label: progress(f"classify {_l}", d, t))
                 if progress else None,
                 tags={"ACQUISITION_DATE": date, "SCENES": [s.id for s in scenes],
-                      "RUN_ID": plan.run_id},
+                      "RUN_ID": plan.run_id, **scale_tags(first),
+                      "CLOUD_MASK": cloud_method},
             )
         if len(result.maps) == 2:
             _change_step(result, plan, progress)

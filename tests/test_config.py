@@ -28,7 +28,7 @@ def test_good_file_and_defaults(tmp_path):
     assert wf.region.bbox == (72.90, 19.02, 72.95, 19.10)
     assert wf.dates == {"before": "2015-11", "after": "2018-03"}
     assert wf.change.min_area_ha == 0.5 and wf.tiling.blend == "cosine"
-    assert wf.clouds == "s2cloudless" and wf.model == "default"
+    assert wf.clouds == "auto" and wf.model == "default" and wf.source.offset == "auto"
     assert resolve_path(wf.source.path, wf.base_dir) == tmp_path.resolve() / "scenes"
 
 
@@ -80,7 +80,7 @@ def test_source_date(tmp_path):
 
 @pytest.mark.parametrize(("key", "value", "registry"), [
     ("tiling.blend", "gauss", "landcover.mosaic:WINDOWS"),
-    ("clouds", "fmask", "landcover.clouds:METHODS"),
+    ("clouds", "fmask", "landcover.clouds:CHOICES"),
     ("source.type", "s3", "landcover.io.scenes:SOURCES"),
     ("compute.precision", "fp8", "landcover.inference:PRECISIONS"),
     ("source.scale", "percent", "landcover.io.read:SCALES"),
@@ -105,3 +105,12 @@ def test_change_types_come_from_the_rules_registry(tmp_path):
 
     wf = load_workflow(_write(tmp_path, GOOD), {"change.types": list(RULES)})
     assert wf.change.types == tuple(RULES)
+
+
+def test_offset_is_auto_or_a_number(tmp_path):
+    """source.offset: 'auto' or DN; anything else is one line naming the key and the forms."""
+    wf = load_workflow(_write(tmp_path, GOOD), {"source.offset": -1000})
+    assert wf.source.offset == -1000.0
+    assert load_workflow(_write(tmp_path, GOOD), {"source.offset": "0"}).source.offset == 0.0
+    with pytest.raises(ConfigError, match=r"source\.offset.*'auto' or a number"):
+        load_workflow(_write(tmp_path, GOOD), {"source.offset": "minus"})

@@ -67,9 +67,14 @@ def test_landsat_names(tmp_path):
 
 
 def test_date_fallback_and_missing_date(tmp_path):
+    """A scene without a date is listed (classify needs none); run's check names the fix."""
+    from landcover.io.scenes import require_dates
+
     write_raster(tmp_path / "s2_B02.tif", _ones(1), crs=UTM, transform=T10)
-    with pytest.raises(SceneError, match="source.date"):
-        FolderSource(tmp_path).scenes()
+    (undated,) = FolderSource(tmp_path).scenes()
+    assert undated.date is None
+    with pytest.raises(SceneError, match=r"scene s2 .*no acquisition date.*source\.date"):
+        require_dates([undated])
     (s,) = FolderSource(tmp_path, date=dt.date(2016, 1, 12)).scenes()
     assert s.date == dt.date(2016, 1, 12)
 

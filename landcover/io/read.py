@@ -14,6 +14,8 @@ twice: measured on a DEFLATE 10-band file, a window straddling two block
 rows cost 1.9x one aligned with them, and GDAL's own block cache did not
 help (the same time at 64, 256 and 1024 MB).
 
+Scale and offset decisions live in :mod:`landcover.io.scale` (re-exported here).
+
 A little over 400 lines: the two readers, the block cache and the dataset
 cache belong together (each reader is only used through the cache).
 """
@@ -25,7 +27,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import rasterio
@@ -34,10 +35,11 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
+from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
 from .scenes import Scene
 
-__all__ = ["SCALES", "SceneScale", "detect_scale", "band_grid", "read_scene", "read_window",
-           "close_cached"]
+__all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",
+           "band_grid", "read_scene", "read_window", "close_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -99,59 +101,6 @@ def _runs(ids: list[int]) -> list[list[int]]:
         else:
             out.append([i])
     return out
-
-
-@dataclass(frozen=True)
-class SceneScale:
-    """How to turn a scene's stored values into L1C digital numbers."""
-
-    factor: float = 1.0
-    offset: float = 0.0
-    kind: str = "dn"  # "dn" or "reflectance"
-
-
-#: what ``source.scale`` / ``--scale`` may declare
-SCALES: tuple[str, ...] = ("auto", "dn", "reflectance")
-
-
-def detect_scale(scene: Scene, *, declared: str = "auto") -> SceneScale:
-    """Decide whether a scene holds DN (x10000) or reflectance (0-1).
-
-    Integer data are DN.  Float data are read at a coarse overview of one
-    band: a 99th percentile below 2 means reflectance (x10000 applied), above
-    20 means DN; in between the scale is ambiguous and refused.
-
-    Raises
-    ------
-    BandError
-        If float values are neither plausible reflectance nor DN.
-    """
-    offset = scene.offset
-    if declared == "dn":
-        return SceneScale(1.0, offset, "dn")
-    if declared == "reflectance":
-        return SceneScale(10000.0, 0.0, "reflectance")
-    ref = scene.bands.get("B04") or next(iter(scene.bands.values()))
-    with rasterio.open(ref.path) as ds:
-        if np.dtype(ds.dtypes[ref.bidx - 1]).kind in "iu":
-            return SceneScale(1.0, offset, "dn")
-        h = max(1, min(ds.height, 256))
-        w = max(1, min(ds.width, 256))
-        arr = ds.read(ref.bidx, out_shape=(h, w), masked=True).astype("float64")
-    vals = arr.compressed()
-    vals = vals[np.isfinite(vals) & (vals > 0)]
-    if vals.size == 0:
-        return SceneScale(1.0, offset, "dn")
-    p99 = float(np.percentile(vals, 99))
-    if p99 < 2.0:
-        return SceneScale(10000.0, 0.0, "reflectance")
-    if p99 > 20.0:
-        return SceneScale(1.0, offset, "dn")
-    raise BandError(
-        f"scene {scene.id}: float values with 99th percentile {p99:.3g} are neither "
-        "reflectance (0-1) nor digital numbers (x10000); set source.scale to "
-        "'reflectance' or 'dn'"
-    )
 
 
 class _Direct:
@@ -400,14 +349,15 @@ def read_scene(
     rs = Resampling[resampling]
     block = np.full((len(bands), h, w), np.nan, np.float32)
     # one read per file, all its bands at once (the warp is done once per window)
-    by_path: dict[str, list[tuple[int, int]]] = {}
+    by_path: dict[tuple[str, Resampling], list[tuple[int, int]]] = {}
     for i, band in enumerate(bands):
         ref = scene.bands.get(band)
         if ref is None:
             raise BandError(f"scene {scene.id} has no band {band}; add its file")
-        by_path.setdefault(ref.path, []).append((i, ref.bidx))
-    for path, pairs in by_path.items():
-        vrt = _vrt(path, canvas, rs, scene.nodata)
+        how = Resampling.nearest if band in UNSCALED_BANDS else rs  # classes: never blended
+        by_path.setdefault((ref.path, how), []).append((i, ref.bidx))
+    for (path, how), pairs in by_path.items():
+        vrt = _vrt(path, canvas, how, scene.nodata)
         idx = [i for i, _ in pairs]
         if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
             vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
@@ -415,11 +365,25 @@ def read_scene(
             part = np.full((len(idx), h, w), np.nan, np.float32)
             vrt.read([b for _, b in pairs], window, part)
             block[idx] = part
-    if scale is not None and scale.factor != 1.0:
-        block *= np.float32(scale.factor)
-    if scale is not None and scale.offset:
-        block += np.float32(scale.offset)
+    if scale is not None:
+        _apply_scale(block, bands, scale)
     return block
+
+
+def _apply_scale(block: np.ndarray, bands: Sequence[str], scale: SceneScale) -> None:
+    """``value * factor + offset`` in place, per band where they differ (SCL never)."""
+    if not scale.bands and UNSCALED_BANDS.isdisjoint(bands):
+        if scale.factor != 1.0:
+            block *= np.float32(scale.factor)
+        if scale.offset:
+            block += np.float32(scale.offset)
+        return
+    for i, band in enumerate(bands):
+        f, o = scale.of(band)
+        if f != 1.0:
+            block[i] *= np.float32(f)
+        if o:
+            block[i] += np.float32(o)
 
 
 def read_window(

@@ -50,6 +50,7 @@ __all__ = [
     "SOURCES",
     "discover",
     "select_scenes",
+    "require_dates",
     "parse_date_range",
 ]
 
@@ -63,28 +64,39 @@ _DATE_TAGS = (
 )
 _DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})-?([01]\d)-?([0-3]\d)(?!\d)")
 _RES_TOKEN = re.compile(r"[_\-.]?(?:10|20|60)m$", re.IGNORECASE)
-_BAND_TOKEN = re.compile(r"[_\-.]?(?:B(?:8A|0?[1-9]|1[0-2])|BQA)$", re.IGNORECASE)
+_BAND_TOKEN = re.compile(r"[_\-.]?(?:B(?:8A|0?[1-9]|1[0-2])|BQA|SCL)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class BandRef:
-    """Where one band's pixels are: a file (or URL) and a 1-based band index."""
+    """Where one band's pixels are: a file (or URL) and a 1-based band index.
+
+    ``factor``/``offset`` turn stored values into L1C DN (``v * factor + offset``)
+    when the band's metadata say so (``meta``: ``"stac"`` for STAC ``raster:bands``,
+    ``"tags"`` for a per-band file tag); None when the metadata say nothing.
+    """
 
     path: str
     bidx: int = 1
+    factor: float | None = None
+    offset: float | None = None
+    meta: str = ""
 
 
 @dataclass(frozen=True)
 class Scene:
     """One acquisition: an id, a date and its bands by Sentinel-2 id.
 
-    ``bounds`` are in ``crs`` (the CRS of the finest band).  ``product``
-    is ``"L1C"``, ``"L2A"`` or ``"unknown"``; ``offset`` is the DN offset
-    to add before use (``-1000`` for processing baseline >= 04.00).
+    ``date`` is None when neither metadata nor file name carry one (``classify``
+    does without; ``run`` needs it to order scenes).  ``bounds`` are in ``crs``
+    (the CRS of the finest band).  ``product`` is ``"L1C"``, ``"L2A"`` or
+    ``"unknown"``; ``offset`` is the DN offset the file tags name (``-1000`` for
+    processing baseline >= 04.00), ``offset_source`` ``"tags"`` when a tag decided
+    it, else ``"none"``.  Per-band decisions live in the :class:`BandRef`.
     """
 
     id: str
-    date: dt.date
+    date: dt.date | None
     bands: dict[str, BandRef]
     crs: CRS
     bounds: BBox
@@ -92,6 +104,7 @@ class Scene:
     product: str = "unknown"
     offset: float = 0.0
     nodata: float | None = 0.0
+    offset_source: str = "none"
     extra: dict = field(default_factory=dict, compare=False)
 
     def intersects(self, bbox: BBox, bbox_crs: CRS) -> bool:
@@ -166,31 +179,91 @@ def _open_meta(path: str):
         ) from exc
 
 
-def _baseline_offset(tags: dict) -> float:
-    """-1000 for L1C processing baseline >= 04.00 (DN carry +1000), else 0."""
-    for key in ("RADIO_ADD_OFFSET", "BOA_ADD_OFFSET"):
+_OFFSET_TAGS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
+_BAND_OFFSET_TAG = re.compile(r"^(?:BOA|RADIO)_ADD_OFFSET_(B\w+)$", re.IGNORECASE)
+
+
+def _baseline_offset(tags: dict) -> tuple[float, str]:
+    """The DN offset the tags name and whether they name one: ``(offset, "tags"|"none")``.
+
+    ``BOA_ADD_OFFSET`` (L2A) / ``RADIO_ADD_OFFSET`` (L1C) first, then processing
+    baseline >= 04.00 (-1000: L1C and L2A DN carry +1000 since January 2022).
+    """
+    for key in _OFFSET_TAGS:
         if key in tags:
             try:
-                return float(tags[key])
+                return float(tags[key]), "tags"
             except ValueError:
                 pass
     pb = tags.get("PROCESSING_BASELINE") or tags.get("s2:processing_baseline")
     if pb:
         try:
-            if float(pb) >= 4.0:
-                return -1000.0
+            return (-1000.0 if float(pb) >= 4.0 else 0.0), "tags"
         except ValueError:
             pass
-    return 0.0
+    return 0.0, "none"
+
+
+def _band_offsets(tags: dict) -> dict[str, float]:
+    """Per-band offset tags (``BOA_ADD_OFFSET_B02``...), by canonical band id."""
+    out: dict[str, float] = {}
+    for key, value in tags.items():
+        m = _BAND_OFFSET_TAG.match(str(key))
+        if m:
+            try:
+                out[canonical_s2(m.group(1))] = float(value)
+            except (BandError, ValueError):
+                continue
+    return out
 
 
 def _product(tags: dict, text: str) -> str:
+    """``L2A``/``L1C``/``unknown`` from a product-level tag, then any tag or name text."""
+    for key in ("PRODUCT_TYPE", "PROCESSING_LEVEL", "product_type", "processing:level",
+                "s2:product_type"):
+        v = str(tags.get(key, "")).upper()
+        if "L2A" in v or "LEVEL-2A" in v:
+            return "L2A"
+        if "L1C" in v or "LEVEL-1C" in v:
+            return "L1C"
     blob = " ".join([text, *map(str, tags.values())]).upper()
-    if "L2A" in blob or "BOA" in blob:
+    if "L2A" in blob or "BOA_ADD_OFFSET" in blob or "BOA" in blob:
         return "L2A"
     if "L1C" in blob or "TOA" in blob:
         return "L1C"
     return "unknown"
+
+
+def _band_name(text: str, *, sensor: str = "sentinel-2", file_name: bool = False) -> str | None:
+    """A band id in a description or file name: ``SCL`` (the L2A scene classification)
+    or a Sentinel-2 id (a description is first read as an id or common name)."""
+    stem = re.sub(r"\.(tif|tiff|jp2|vrt)$", "", text.strip(), flags=re.IGNORECASE)
+    if re.search(r"(?:^|[_\-. ])SCL(?:$|[_\-. ])", stem, re.IGNORECASE):
+        return "SCL"
+    if not file_name:
+        try:
+            return canonical_s2(stem)
+        except BandError:
+            pass
+    return band_from_text(text, sensor=sensor)
+
+
+def require_dates(scenes: Iterable[Scene]) -> None:
+    """Refuse scenes without an acquisition date (``run`` orders scenes by date).
+
+    Raises
+    ------
+    SceneError
+        Naming the first scene without one and how to set it.
+    """
+    for s in scenes:
+        if s.date is None:
+            where = s.bands[next(iter(s.bands))].path
+            raise SceneError(
+                f"scene {s.id} ({where}) has no acquisition date in its metadata or file "
+                "name; set source.date (YYYY-MM-DD) in the workflow or put the date in the "
+                "file name (e.g. scene_20230614.tif)"
+            )
 
 
 class FolderSource:
@@ -246,20 +319,19 @@ class FolderSource:
 
     def _bands_of(self, f: Path, ds) -> dict[str, BandRef]:
         found: dict[str, BandRef] = {}
+        per_band = _band_offsets(ds.tags())
         for i, desc in enumerate(ds.descriptions, start=1):
             if not desc:
                 continue
-            try:
-                found.setdefault(canonical_s2(desc), BandRef(str(f), i))
-            except BandError:
-                b = band_from_text(desc, sensor=self.sensor)
-                if b:
-                    found.setdefault(b, BandRef(str(f), i))
+            b = _band_name(desc, sensor=self.sensor)
+            if b:
+                found.setdefault(b, BandRef(str(f), i))
         if not found and ds.count == 1:
-            b = band_from_text(f.name, sensor=self.sensor)
+            b = _band_name(f.name, sensor=self.sensor, file_name=True)
             if b:
                 found[b] = BandRef(str(f), 1)
-        return found
+        return {b: BandRef(r.path, r.bidx, 1.0, per_band[b], "tags") if b in per_band else r
+                for b, r in found.items()}
 
     def _scene(self, key: str, members: list[tuple[Path, dict[str, BandRef]]]) -> Scene:
         bands: dict[str, BandRef] = {}
@@ -285,12 +357,10 @@ class FolderSource:
         if date is None:
             date = _parse_date(Path(key).name) or self.date
         if date is None:
-            raise SceneError(
-                f"no acquisition date for scene {key}: none in metadata or file name; "
-                "set source.date in the workflow (YYYY-MM-DD)"
-            )
+            log.info("scene %s: no acquisition date in metadata or file name", key)
         assert best is not None
         nodata = best[3] if best[3] is not None else 0.0
+        offset, offset_source = _baseline_offset(tags)
         return Scene(
             id=Path(key).name,
             date=date,
@@ -298,9 +368,10 @@ class FolderSource:
             crs=best[1],
             bounds=best[2],
             sensor=self.sensor,
-            product=_product(tags, key),
-            offset=_baseline_offset(tags),
+            product=_product(tags, " ".join([key, *(str(f) for f, _ in members)])),
+            offset=offset,
             nodata=nodata,
+            offset_source=offset_source,
         )
 
 
@@ -341,11 +412,10 @@ class StacSource:
                 for b in asset.extra_fields.get("eo:bands", []) or []:
                     names += [b.get("name", ""), b.get("common_name", "")]
                 for n in names:
-                    try:
-                        bands.setdefault(canonical_s2(n), BandRef(asset.get_absolute_href(), 1))
+                    name = "SCL" if n.strip().lower() == "scl" else _canonical_or_none(n)
+                    if name:
+                        bands.setdefault(name, _stac_ref(asset))
                         break
-                    except BandError:
-                        continue
             if not bands:
                 continue
             date = (item.datetime or item.common_metadata.start_datetime).date()
@@ -361,14 +431,15 @@ class StacSource:
                 first = next(iter(bands.values()))
                 with _open_meta(first.path) as ds:
                     crs, bounds = ds.crs, tuple(ds.bounds)
-            level = str(props.get("s2:product_type", props.get("processing:level", "")))
-            pb = props.get("s2:processing_baseline")
-            offset = -1000.0 if (level.upper().endswith("L1C") and pb and float(pb) >= 4.0) else 0.0
+            level = " ".join(str(v) for v in (
+                props.get("s2:product_type", ""), props.get("processing:level", ""),
+                item.collection_id or "")).upper().replace("-", "")
+            offset, offset_source = _baseline_offset(
+                {k: props[k] for k in ("s2:processing_baseline",) if props.get(k)})
             out.append(Scene(
                 id=item.id, date=date, bands=bands, crs=crs, bounds=bounds,
-                product="L2A" if "L2A" in level.upper() else ("L1C" if "L1C" in level.upper()
-                                                               else "unknown"),
-                offset=offset,
+                product="L2A" if "L2A" in level else ("L1C" if "L1C" in level else "unknown"),
+                offset=offset, offset_source=offset_source,
                 extra={"cloud_cover": props.get("eo:cloud_cover")},
             ))
         if not out:
@@ -377,6 +448,31 @@ class StacSource:
                 "check the catalog"
             )
         return out
+
+
+def _canonical_or_none(name: str) -> str | None:
+    try:
+        return canonical_s2(name)
+    except BandError:
+        return None
+
+
+def _stac_ref(asset) -> BandRef:
+    """A band's asset, with the scale/offset of its STAC ``raster:bands`` in DN.
+
+    ``raster:bands`` give reflectance = ``v * scale + offset`` (Earth Search L2A since
+    baseline 04.00: scale 0.0001, offset -0.1); L1C DN are reflectance x 10000.
+    """
+    href = asset.get_absolute_href()
+    rb = asset.extra_fields.get("raster:bands") or []
+    if not rb or not isinstance(rb[0], dict):
+        return BandRef(href, 1)
+    scale, offset = rb[0].get("scale"), rb[0].get("offset")
+    if scale is None and offset is None:
+        return BandRef(href, 1)
+    scale = 0.0001 if scale is None else float(scale)
+    return BandRef(href, 1, factor=round(scale * 10000.0, 9),
+                   offset=round(float(offset or 0.0) * 10000.0, 6), meta="stac")
 
 
 class _nullctx:

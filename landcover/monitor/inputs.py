@@ -20,7 +20,7 @@ from rasterio.crs import CRS
 from ..config import MonitorOptions, Workflow, resolve_path
 from ..errors import ConfigError, ModelError
 from ..grid import Grid, parse_crs
-from ..io.scenes import Scene, discover, parse_date_range
+from ..io.scenes import Scene, discover, parse_date_range, require_dates
 from ..model import ModelSpec
 
 __all__ = [
@@ -154,7 +154,9 @@ def discover_scenes(wf: Workflow) -> list[Scene]:
         opts = {"date": wf.source.date, "sensor": wf.source.sensor}
         if src.is_dir() and not any(p.is_file() for p in src.rglob("*")):
             return []  # an empty landing folder: nothing arrived yet
-    return discover(wf.source.type, src, **opts)
+    scenes = discover(wf.source.type, src, **opts)
+    require_dates(scenes)  # scenes are ordered by date
+    return scenes
 
 
 def eligible_scenes(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list[Scene]:

@@ -7,7 +7,9 @@ no map under a final name; the next run removes its temporaries.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +18,13 @@ import rasterio
 from ..config import Workflow
 from ..errors import SceneError
 from ..grid import Grid
-from ..io.read import detect_scale
+from ..io.read import detect_scale, scale_tags
 from ..io.scenes import Scene
 from .inputs import grid_to_meta
 
 __all__ = ["Progress", "classify_cached"]
+
+log = logging.getLogger(__name__)
 
 #: called with (label, done, total) while a map is classified
 Progress = Callable[[str, int, int], None]
@@ -65,6 +69,7 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
         A cached map is not on the job grid.
     """
     from ..classify import classify_region
+    from ..plan import resolve_clouds
     from ..tasks import ClassifyOptions
 
     folder = cache_dir / _cache_key(mv, grid)
@@ -75,13 +80,19 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
         folder.mkdir(parents=True, exist_ok=True)
         for p in folder.glob(f".{key}.*"):  # stale temporaries of a killed run
             p.unlink(missing_ok=True)
-        pairs = [(s, detect_scale(s, declared=wf.source.scale)) for s in scenes]
+        pairs = [(s, detect_scale(s, declared=wf.source.scale, offset=wf.source.offset))
+                 for s in scenes]
+        method, note = resolve_clouds(wf.clouds, scenes)
+        if note:
+            log.warning("%s: %s", key, note)
+        options = replace(ClassifyOptions.from_workflow(wf, device=device), cloud_method=method)
         classify_region(
             pairs, grid, model_path, cls_p, out_confidence=conf_p,
-            options=ClassifyOptions.from_workflow(wf, device=device), runner=runner,
+            options=options, runner=runner,
             progress=(lambda s, d, t: progress(f"classify {key}", d, t)) if progress else None,
             tags={"ACQUISITION_DATE": scenes[0].date.isoformat(),
-                  "SCENES": [s.id for s in scenes], "MODEL_VERSION": mv})
+                  "SCENES": [s.id for s in scenes], "MODEL_VERSION": mv,
+                  **scale_tags(pairs[0][1]), "CLOUD_MASK": method})
     with rasterio.open(cls_p) as a, rasterio.open(conf_p) as b:
         if (a.height, a.width) != grid.shape or a.transform != grid.transform:
             raise SceneError(f"cached map {cls_p} is not on the job grid; delete it")

@@ -1,0 +1,241 @@
+"""How a scene's stored values become L1C digital numbers: scale, offset, product level.
+
+Decided once per band (:func:`detect_scale`), in order: the user's override, STAC
+``raster:bands``, file tags, else none; then a plausibility guard on the data
+itself (:func:`dark_value`) refuses values that contradict the decision -- a
+silently wrong scale is the worst failure of the pipeline.  The guard's
+thresholds are calibrated by ``benchmarks/calibrate_offset_guard.py`` on every
+real scene of the shared data (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import rasterio
+
+from ..errors import BandError
+from .scenes import Scene
+
+__all__ = ["SCALES", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
+           "SceneScale", "scale_tags", "detect_scale", "dark_value"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SceneScale:
+    """How to turn a scene's stored values into L1C digital numbers: ``v * factor + offset``.
+
+    ``bands`` holds per-band ``(band, factor, offset)`` where a band differs from
+    the scene-wide pair (STAC ``raster:bands`` per asset).  ``source`` says where
+    the offset came from (``override``, ``stac``, ``tags``, ``none``); ``product``
+    is the scene's level (``L1C``, ``L2A``, ``unknown``); ``dark_dn`` is the guard's
+    statistic (:func:`dark_value`), NaN when not measured.
+    """
+
+    factor: float = 1.0
+    offset: float = 0.0
+    kind: str = "dn"  # "dn" or "reflectance"
+    bands: tuple[tuple[str, float, float], ...] = ()
+    source: str = "none"
+    product: str = "unknown"
+    dark_dn: float = field(default=float("nan"), compare=False)
+
+    def of(self, band: str) -> tuple[float, float]:
+        """``(factor, offset)`` of one band; classification bands (SCL) are never scaled."""
+        if band in UNSCALED_BANDS:
+            return 1.0, 0.0
+        for b, f, o in self.bands:
+            if b == band:
+                return f, o
+        return self.factor, self.offset
+
+    def as_dict(self) -> dict:
+        """What map tags and summary.json record."""
+        d = {"product": self.product, "kind": self.kind, "factor": self.factor,
+             "offset_dn": self.offset, "offset_source": self.source}
+        if self.bands:
+            d["per_band"] = {b: {"factor": f, "offset_dn": o} for b, f, o in self.bands}
+        if np.isfinite(self.dark_dn):
+            d["dark_dn_p1"] = round(self.dark_dn, 1)
+        return d
+
+
+def scale_tags(scale: SceneScale) -> dict[str, str]:
+    """The map COG tags that record how its input was scaled (product, scale, offset)."""
+    tags = {"PRODUCT_LEVEL": scale.product, "INPUT_SCALE": f"{scale.factor:g}",
+            "INPUT_OFFSET_DN": f"{scale.offset:g}", "INPUT_OFFSET_SOURCE": scale.source}
+    if scale.bands:
+        tags["INPUT_SCALE_PER_BAND"] = ",".join(f"{b}:{f:g}:{o:g}" for b, f, o in scale.bands)
+    return tags
+
+
+#: what ``source.scale`` / ``--scale`` may declare
+SCALES: tuple[str, ...] = ("auto", "dn", "reflectance")
+
+#: bands holding classes, not reflectance: read as stored (nearest neighbour, no offset)
+UNSCALED_BANDS: frozenset[str] = frozenset({"SCL"})
+
+#: the plausibility guard (see :func:`dark_value`; calibrated by
+#: benchmarks/calibrate_offset_guard.py, BENCHMARKS.md): the darkest band's 1st percentile
+#: in L1C DN after scale and offset.  Above DARK_MAX: a +1000 offset left in the values;
+#: below DARK_MIN: an offset removed twice (or removed from data that had none).
+DARK_PERCENTILE = 1.0
+DARK_MAX_DN = 800.0
+DARK_MIN_DN = -250.0
+#: scenes smaller than this (pixels of the finest file) are not checked: a small box may
+#: hold no water or shadow at all
+GUARD_MIN_PIXELS = 10_000
+#: bands not used by the guard: B10 (cirrus) sees the atmosphere, not the surface
+_GUARD_SKIP = frozenset({"B10"}) | UNSCALED_BANDS
+
+
+def _float_kind(scene: Scene) -> str:
+    """``"dn"`` or ``"reflectance"``: integer data are DN; float data by their 99th percentile.
+
+    Float values are read at a coarse overview of one band: a 99th percentile below 2
+    means reflectance (x10000 applied), above 20 means DN; in between it is refused.
+    """
+    ref = scene.bands.get("B04") or next(iter(scene.bands.values()))
+    with rasterio.open(ref.path) as ds:
+        if np.dtype(ds.dtypes[ref.bidx - 1]).kind in "iu":
+            return "dn"
+        h = max(1, min(ds.height, 256))
+        w = max(1, min(ds.width, 256))
+        arr = ds.read(ref.bidx, out_shape=(h, w), masked=True).astype("float64")
+    vals = arr.compressed()
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if vals.size == 0:
+        return "dn"
+    p99 = float(np.percentile(vals, 99))
+    if p99 < 2.0:
+        return "reflectance"
+    if p99 > 20.0:
+        return "dn"
+    raise BandError(
+        f"scene {scene.id}: float values with 99th percentile {p99:.3g} are neither "
+        "reflectance (0-1) nor digital numbers (x10000); set source.scale to "
+        "'reflectance' or 'dn'"
+    )
+
+
+def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = "auto",
+                 guard: bool = True) -> SceneScale:
+    """Decide, once per band, how a scene's stored values become L1C DN.
+
+    In order: ``offset`` when not ``"auto"`` (a number in DN, the user's override);
+    the STAC ``raster:bands`` scale/offset of the band's asset; the file tags
+    (``BOA_ADD_OFFSET``/``RADIO_ADD_OFFSET``, processing baseline >= 04.00);
+    else no offset.  Integer data are DN; float data DN or reflectance
+    (``declared``, else by their values).  Then the plausibility guard
+    (:func:`dark_value`) checks the values against that decision.
+
+    Raises
+    ------
+    BandError
+        If float values are neither plausible reflectance nor DN, or the guard finds
+        values that contradict the decided offset (the message names the value and
+        the ``--offset``/``source.offset`` fix).
+    """
+    kind = declared if declared != "auto" else None
+    pairs: dict[str, tuple[float, float]] = {}
+    sources: set[str] = set()
+    for band, ref in scene.bands.items():
+        if band in UNSCALED_BANDS:
+            continue
+        if offset != "auto":
+            base = 10000.0 if (kind or "dn") == "reflectance" else 1.0
+            pairs[band] = (base, float(offset))
+            sources.add("override")
+        elif ref.offset is not None:  # STAC raster:bands of the asset, in DN
+            pairs[band] = (ref.factor if ref.factor is not None else 1.0, ref.offset)
+            sources.add(ref.meta or "stac")
+        else:
+            if kind is None:
+                kind = _float_kind(scene)
+            if kind == "reflectance":
+                pairs[band] = (10000.0, 0.0)
+                sources.add("none")
+            else:
+                pairs[band] = (1.0, scene.offset)
+                sources.add(scene.offset_source)
+    if not pairs:
+        return SceneScale(product=scene.product)
+    counts: dict[tuple[float, float], int] = {}
+    for pair in pairs.values():
+        counts[pair] = counts.get(pair, 0) + 1
+    factor, off = max(counts, key=counts.get)
+    scale = SceneScale(
+        factor=factor, offset=off, kind=kind or "dn",
+        bands=tuple((b, f, o) for b, (f, o) in sorted(pairs.items()) if (f, o) != (factor, off)),
+        source="+".join(sorted(sources)), product=scene.product)
+    if not guard:
+        return scale
+    dark, band, npix = dark_value(scene, scale)
+    scale = replace(scale, dark_dn=dark)
+    if npix < GUARD_MIN_PIXELS or not np.isfinite(dark):
+        log.info("scene %s: %d px, too small for the offset guard; offset %+g (%s) "
+                 "not checked", scene.id, npix, off, scale.source)
+        return scale
+    problem = None
+    if dark > DARK_MAX_DN:
+        problem = (f"scene {scene.id}: its darkest band {band} has 1st percentile "
+                   f"{dark:.0f} DN after offset {off:+g} ({scale.source}), where real scenes "
+                   f"show dark water or shadow below {DARK_MAX_DN:.0f}: the values still carry "
+                   "the +1000 offset of processing baseline >= 04.00; rerun with --offset "
+                   "-1000 (source.offset: -1000), or --offset 0 if the scene is truly all "
+                   "bright (snow, desert, cloud)")
+    elif dark < DARK_MIN_DN:
+        problem = (f"scene {scene.id}: band {band} has 1st percentile {dark:.0f} DN after "
+                   f"offset {off:+g} ({scale.source}), far below zero: the offset was removed "
+                   "twice or the data carry none; rerun with --offset 0 (source.offset: 0)")
+    if problem is None:
+        log.info("scene %s: %s, offset %+g DN (%s), darkest 1st percentile %.0f DN (%s)",
+                 scene.id, scene.product, off, scale.source, dark, band)
+    elif "override" in sources:
+        log.warning("%s (kept: the offset was set by hand)", problem.split("; rerun")[0])
+    else:
+        raise BandError(problem)
+    return scale
+
+
+def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
+               ) -> tuple[float, str, int]:
+    """The guard's statistic: the lowest 1st percentile over the scene's bands, in DN.
+
+    Each file is read once at a coarse overview (at most ``size`` px a side) over the
+    whole scene; pixels equal to nodata or 0 are left out; ``scale`` is applied per
+    band.  Real TOA/BOA reflectance of a region of useful size holds water or shadow,
+    so its darkest band's 1st percentile is low (< ~500 DN); a +1000 offset left in
+    lifts it above 1000, an offset removed twice drops it far below 0.
+
+    Returns
+    -------
+    (value, band, pixels)
+        NaN, "" when no band has data; ``pixels`` is the size of the finest file.
+    """
+    by_path: dict[str, list[tuple[str, int]]] = {}
+    for band, ref in scene.bands.items():
+        if band not in _GUARD_SKIP:
+            by_path.setdefault(ref.path, []).append((band, ref.bidx))
+    best, best_band, npix = float("nan"), "", 0
+    for path, refs in by_path.items():
+        with rasterio.open(path) as ds:
+            npix = max(npix, ds.width * ds.height)
+            k = max(ds.width, ds.height) / size
+            h, w = (ds.height, ds.width) if k <= 1 else \
+                (max(1, round(ds.height / k)), max(1, round(ds.width / k)))
+            arr = ds.read([b for _, b in refs], out_shape=(len(refs), h, w), masked=True)
+        for (band, _), a in zip(refs, arr, strict=True):
+            v = a.compressed().astype(np.float64)
+            v = v[np.isfinite(v) & (v != 0)]
+            if v.size < 16:
+                continue
+            f, o = scale.of(band)
+            p = float(np.percentile(v * f + o, DARK_PERCENTILE))
+            if not p >= best:  # NaN-aware min
+                best, best_band = p, band
+    return best, best_band, npix
