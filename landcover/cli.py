@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 import click
 
@@ -26,13 +27,26 @@ EXIT_LOCKED = 3  # monitor: another run of the job holds its lock
 
 log = logging.getLogger("landcover")
 
+# The stderr handler _setup_logging adds to the root logger, once per process.
+_stderr_handler: logging.Handler | None = None
+
+
+class _Bar(Protocol):
+    """What _Progress uses of a tqdm bar."""
+
+    n: int
+
+    def refresh(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 class _Progress:
     """tqdm bars, one per step, on stderr."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, _Bar] = {}
 
     def __call__(self, step: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -68,13 +82,13 @@ def _bbox(value: str | None):
 
 def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
     level = logging.WARNING - 10 * min(verbose, 2)
+    global _stderr_handler
     root = logging.getLogger()
-    if not getattr(root, "_landcover_handler", None):
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(h)
-        root._landcover_handler = h
-    root._landcover_handler.setLevel(level)
+    if _stderr_handler is None:
+        _stderr_handler = logging.StreamHandler(sys.stderr)
+        _stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(_stderr_handler)
+    _stderr_handler.setLevel(level)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
     for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
@@ -208,11 +222,12 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
     click.echo(f"done in {time.perf_counter() - t0:.1f} s -> {result.out_dir}/")
     for label, m in result.maps.items():
         click.echo(f"  {label}: {m.map_path.name} ({m.tiles} tiles, {m.seconds:.1f} s)")
-    if result.change is not None:
+    if result.change is not None and result.change_path is not None:
         parts = ", ".join(f"{k} {v['polygons']} ({v['area_ha']:.1f} ha)"
                           for k, v in result.change.items())
         click.echo(f"  change: {result.change_path.name}: {parts}")
-    click.echo(f"  summary: {result.summary_path.name}, log: run.log")
+    summary = result.summary_path.name if result.summary_path is not None else "-"
+    click.echo(f"  summary: {summary}, log: run.log")
 
 
 @main.command()
