@@ -13,13 +13,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
 from .clouds import METHODS as CLOUD_METHODS
 from .errors import LandcoverError
 from .io.read import SCALES
+
+if TYPE_CHECKING:
+    from .io.qml import RasterKind  # click.Choice below admits exactly these
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -358,7 +361,7 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
 @click.option("--raster", "raster_kind", type=click.Choice(["classes", "confidence"]),
               help="PATHS are rasters: write a .qml sidecar of this kind beside each "
               "(default: PATHS are GeoPackages, styled inside).")
-def style(paths: tuple[str, ...], raster_kind: str | None) -> None:
+def style(paths: tuple[str, ...], raster_kind: RasterKind | None) -> None:
     """Style outputs for QGIS: default styles inside GeoPackages, or .qml sidecars.
 
     Each GeoPackage gets a default style per layer with a change_type, status or
@@ -386,7 +389,7 @@ def style(paths: tuple[str, ...], raster_kind: str | None) -> None:
     from .io.qml import write_raster_style
 
     for p in paths:
-        click.echo(write_raster_style(p, raster_kind))  # type: ignore[arg-type]
+        click.echo(write_raster_style(p, raster_kind))
 
 
 @main.command()
