@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
@@ -22,11 +23,27 @@ from .clouds import METHODS as CLOUD_METHODS
 from .errors import LandcoverError
 from .io.read import SCALES
 
+if TYPE_CHECKING:
+    from .io.qml import RasterKind  # click.Choice below admits exactly these
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_LOCKED = 3  # monitor: another run of the job holds its lock
 
 log = logging.getLogger("landcover")
+
+# The stderr handler _setup_logging adds to the root logger, once per process.
+_stderr_handler: logging.Handler | None = None
+
+
+class _Bar(Protocol):
+    """What _Progress uses of a tqdm bar."""
+
+    n: int
+
+    def refresh(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _Progress:
@@ -34,7 +51,7 @@ class _Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, _Bar] = {}
 
     def __call__(self, step: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -87,13 +104,13 @@ def _offset(value: str | None):
 
 def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
     level = logging.WARNING - 10 * min(verbose, 2)
+    global _stderr_handler
     root = logging.getLogger()
-    if not getattr(root, "_landcover_handler", None):
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(h)
-        root._landcover_handler = h
-    root._landcover_handler.setLevel(level)
+    if _stderr_handler is None:
+        _stderr_handler = logging.StreamHandler(sys.stderr)
+        _stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(_stderr_handler)
+    _stderr_handler.setLevel(level)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
     for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
@@ -233,11 +250,12 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
     click.echo(f"done in {time.perf_counter() - t0:.1f} s -> {result.out_dir}/")
     for label, m in result.maps.items():
         click.echo(f"  {label}: {m.map_path.name} ({m.tiles} tiles, {m.seconds:.1f} s)")
-    if result.change is not None:
+    if result.change is not None and result.change_path is not None:
         parts = ", ".join(f"{k} {v['polygons']} ({v['area_ha']:.1f} ha)"
                           for k, v in result.change.items())
         click.echo(f"  change: {result.change_path.name}: {parts}")
-    click.echo(f"  summary: {result.summary_path.name}, log: run.log")
+    summary = result.summary_path.name if result.summary_path is not None else "-"
+    click.echo(f"  summary: {summary}, log: run.log")
 
 
 @main.command()
@@ -377,7 +395,7 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
 @click.option("--raster", "raster_kind", type=click.Choice(["classes", "confidence"]),
               help="PATHS are rasters: write a .qml sidecar of this kind beside each "
               "(default: PATHS are GeoPackages, styled inside).")
-def style(paths: tuple[str, ...], raster_kind: str | None) -> None:
+def style(paths: tuple[str, ...], raster_kind: RasterKind | None) -> None:
     """Style outputs for QGIS: default styles inside GeoPackages, or .qml sidecars.
 
     Each GeoPackage gets a default style per layer with a change_type, status or
@@ -405,7 +423,7 @@ def style(paths: tuple[str, ...], raster_kind: str | None) -> None:
     from .io.qml import write_raster_style
 
     for p in paths:
-        click.echo(write_raster_style(p, raster_kind))  # type: ignore[arg-type]
+        click.echo(write_raster_style(p, raster_kind))
 
 
 @main.command()

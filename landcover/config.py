@@ -110,6 +110,20 @@ class Region(_Strict):
             )
         return self
 
+    def require_bbox(self) -> tuple[float, float, float, float]:
+        """``bbox``, once a ``vector`` region has been resolved to its extent.
+
+        Raises
+        ------
+        ConfigError
+            If the region is still given by ``vector`` only (resolve it with
+            :func:`landcover.plan.region_from_vector` first).
+        """
+        if self.bbox is None:
+            raise ConfigError(f"region.vector {self.vector} has not been read into a bbox; "
+                              "resolve it with landcover.plan.region_from_vector first")
+        return self.bbox
+
 
 class Source(_Strict):
     """Where scenes come from."""

@@ -242,7 +242,7 @@ def classification_report(cm: ArrayLike, class_names: Sequence[str]) -> dict[str
     rows, cols, tp = c.sum(axis=1), c.sum(axis=0), np.diag(c)
     oa = _ratio(tp.sum(), total)
     kappa = None
-    if total > 0:
+    if oa is not None:  # total > 0
         pe = float(np.dot(rows, cols)) / total**2
         kappa = _ratio(oa - pe, 1.0 - pe) if pe < 1.0 else None
 
@@ -355,12 +355,12 @@ def parse_label_map(
             entry = raw.strip()
             if not entry:
                 continue  # tolerate "1:water," and doubled commas
-            code, sep, cls = entry.partition(":")
+            code_text, sep, cls = entry.partition(":")
             if not sep:
                 raise ConfigError(
                     f"label map entry {entry!r} has no ':'; write 'CODE:CLASS', e.g. '1:water'"
                 )
-            pairs.append((code, cls, entry))
+            pairs.append((code_text, cls, entry))
     elif isinstance(text_or_mapping, Mapping):
         pairs = [(k, v, f"{k}: {v}") for k, v in text_or_mapping.items()]
     else:
@@ -378,9 +378,10 @@ def parse_label_map(
         code = _code(key, entry)
         target = _target(value, entry, lookup, names)
         if code in out and out[code] != target:
+            before = out[code]
             raise ConfigError(
                 f"label map entry {entry!r}: code {code} is already mapped to "
-                f"{names[out[code]] if out[code] is not None else OTHER!r}; map each code once"
+                f"{names[before] if before is not None else OTHER!r}; map each code once"
             )
         out[code] = target
     if all(v is None for v in out.values()):
@@ -466,11 +467,11 @@ def remap_for_evaluation(
     named = sorted({v for v in parsed.values() if v is not None})
     has_other = any(v is None for v in parsed.values()) or len(named) < len(legend)
     names = [legend[i] for i in named] + ([OTHER] if has_other else [])
-    other_code = len(named) if has_other else None
+    other_code = len(named)  # the evaluation code of OTHER, when has_other
     dtype, ignore = (np.uint8, 255) if len(names) < 255 else (np.int32, -1)
 
     # map class index -> evaluation code
-    pred_lut = np.full(len(legend), other_code if other_code is not None else ignore, dtype)
+    pred_lut = np.full(len(legend), other_code if has_other else ignore, dtype)
     for new, old in enumerate(named):
         pred_lut[old] = new
     # reference code -> evaluation code

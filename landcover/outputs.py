@@ -86,7 +86,7 @@ def run_metadata(result: RunResult, plan: RunPlan) -> dict[str, Any]:
     return {
         "run_id": plan.run_id, "workflow": wf.name, "landcover_version": __version__,
         "model": spec.name, "model_version": spec.version,
-        "model_sha256": spec.weights_sha256, "bbox": list(wf.region.bbox),
+        "model_sha256": spec.weights_sha256, "bbox": list(wf.region.require_bbox()),
         "bbox_crs": wf.region.crs, "dates": _dates(result, plan),
         "scenes": {k: [s.id for s in v] for k, v in plan.chosen.items()},
         "grid": plan.region.to_dict(),
@@ -257,9 +257,9 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
     region = plan.region
     b = region.bounds
     wf, spec = plan.workflow, plan.spec
-    inputs = {
+    inputs: dict[str, Any] = {
         "workflow": wf.name, "run id": plan.run_id, "landcover": __version__,
-        "region (bbox)": f"{list(wf.region.bbox)} {wf.region.crs}",
+        "region (bbox)": f"{list(wf.region.require_bbox())} {wf.region.crs}",
         "grid": f"{region.crs.to_string()}, {region.width} x {region.height} px at "
                 f"{abs(region.transform.a):g} m",
         "source": f"{wf.source.type}: {wf.source.path}",
@@ -270,7 +270,7 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
     for k, scenes in plan.picked.items():
         inputs[f"scenes {k} ({dates.get(k, '')})"] = [s.id for s in scenes
                                                      if s.date == scenes[0].date]
-    model = {
+    model: dict[str, Any] = {
         "name": spec.name, "version": spec.version,
         "architecture": f"{spec.architecture} / {spec.encoder}",
         "bands": list(spec.bands), "input scale": spec.input_scale,

@@ -194,7 +194,7 @@ def plan_run(wf: Workflow) -> RunPlan:
     picked: dict[str, list[Scene]] = {}
     for label, spec_date in wf.dates.items():
         period = parse_date_range(spec_date)
-        picked[label] = select_scenes(all_scenes, bbox=wf.region.bbox, bbox_crs=bbox_crs,
+        picked[label] = select_scenes(all_scenes, bbox=wf.region.require_bbox(), bbox_crs=bbox_crs,
                                       period=period, bands=needed)
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
@@ -230,9 +230,10 @@ def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: fl
         the tiling options do not fit.
     """
     bbox_crs = parse_crs(wf.region.crs, key="region.crs")
-    crs = auto_crs(scene_crs, wf.region.bbox, bbox_crs) if wf.grid.crs == "auto" \
+    bbox = wf.region.require_bbox()
+    crs = auto_crs(scene_crs, bbox, bbox_crs) if wf.grid.crs == "auto" \
         else parse_crs(wf.grid.crs, key="grid.crs")
-    grid = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
+    grid = Grid.from_bbox(bbox, bbox_crs=bbox_crs, crs=crs,
                           resolution=wf.grid.resolution)
     if grid.width * grid.height > max_pixels:
         raise ConfigError(f"region of {grid.width}x{grid.height} px is too large; {too_large}")
@@ -251,6 +252,9 @@ def region_from_vector(wf: Workflow) -> Workflow:
     """
     import pyogrio
 
+    if wf.region.vector is None:
+        raise ConfigError("region has no vector file to read; give region.vector "
+                          "(a GeoPackage, GeoJSON or Shapefile) or use region.bbox as it is")
     path = resolve_path(wf.region.vector, wf.base_dir)
     if not path.exists():
         raise SceneError(f"region.vector {path} does not exist; give a GeoPackage, GeoJSON or "

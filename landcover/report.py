@@ -273,19 +273,19 @@ def render_report(data: ReportData) -> str:
 
     # areas
     parts.append("<h2>Area per class (hectares, equal area)</h2>")
-    rows = []
+    area_rows: list[tuple[str, list[float]]] = []  # (row heading HTML, hectares per map)
     for c in CLASSES:
-        rows.append([_swatch(c.color) + html.escape(c.label)]
-                    + [data.class_area_ha[lab].get(c.name, 0.0) for lab in labels])
+        area_rows.append((_swatch(c.color) + html.escape(c.label),
+                     [data.class_area_ha[lab].get(c.name, 0.0) for lab in labels]))
     masked_names = sorted({k for v in data.masked_area_ha.values() for k in v})
     for m in masked_names:
-        rows.append([html.escape(m)] + [data.masked_area_ha.get(lab, {}).get(m, 0.0)
-                                        for lab in labels])
+        area_rows.append((html.escape(m), [data.masked_area_ha.get(lab, {}).get(m, 0.0)
+                                           for lab in labels]))
     head = "".join(f"<th>{html.escape(f'{lab} {data.dates.get(lab, chr(32))}')}</th>"
                    for lab in labels)
-    body = "".join("<tr><td>" + r[0] + "</td>" + "".join(f"<td>{_fmt(float(v))}</td>"
-                                                        for v in r[1:]) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr><td>" + head_html + "</td>"
+                   + "".join(f"<td>{_fmt(float(v))}</td>" for v in values) + "</tr>"
+                   for head_html, values in area_rows)
     parts.append(f"<table><thead><tr><th>class</th>{head}</tr></thead><tbody>{body}"
                  "</tbody></table>")
     parts.append(_img(_area_figure(data), "area per class"))

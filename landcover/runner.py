@@ -74,15 +74,15 @@ class Runner:
         #: a cluster this runner started (closed with it)
         self.cluster = cluster
         cores = os.cpu_count() or 1
-        self.workers = workers or (None if client is not None else cores)
+        pool = workers or cores  # threads of the local pool (used without a client)
+        self.workers: int | None = (workers or None) if client is not None else pool
         if in_flight is None:
-            slots = (sum(client.nthreads().values()) if client is not None
-                     else self.workers)
+            slots = sum(client.nthreads().values()) if client is not None else pool
             in_flight = 2 * max(1, slots)
         self.in_flight = max(1, in_flight)
         #: torch threads per task: cores shared by the tasks running at once
         self.torch_threads = torch_threads or (
-            None if client is not None else max(1, cores // max(1, self.workers)))
+            None if client is not None else max(1, cores // max(1, pool)))
 
     def run(self, tasks: Iterator) -> Iterator:
         """Compute Dask ``tasks`` (delayed objects); yield their results in order."""

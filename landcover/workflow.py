@@ -80,8 +80,7 @@ def run_workflow(
                 out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
                 if wf.output.probabilities else None,
                 options=replace(options, cloud_method=cloud_method), runner=runner,
-                progress=(lambda s, d, t, _l=label: progress(f"classify {_l}", d, t))
-                if progress else None,
+                progress=_renamed(progress, f"classify {label}"),
                 tags={"ACQUISITION_DATE": date, "SCENES": [s.id for s in scenes],
                       "RUN_ID": plan.run_id, **scale_tags(first),
                       "CLOUD_MASK": cloud_method},
@@ -95,6 +94,17 @@ def run_workflow(
         if own_runner:
             runner.close()
     return result
+
+
+def _renamed(progress: Progress | None, step: str) -> Progress | None:
+    """``progress`` reporting under the name ``step``, whatever step name it is called with."""
+    if not progress:
+        return None
+
+    def report(_step: str, done: int, total: int) -> None:
+        progress(step, done, total)
+
+    return report
 
 
 def _change_step(result: RunResult, plan: RunPlan, progress: Progress | None) -> None:

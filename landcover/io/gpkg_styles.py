@@ -332,7 +332,10 @@ def write_gpkg_metadata(gpkg_path: str | os.PathLike, metadata: Mapping[str, Any
                               "mime_type, metadata) VALUES ('dataset', ?, "
                               "'application/json', ?)",
                               (METADATA_URI, json.dumps(dict(metadata), default=str)))
-            md_id = int(cur.lastrowid)
+            md_id = cur.lastrowid
+            if md_id is None:  # sqlite3 sets it after every INSERT of a row
+                raise OutputError(f"GeoPackage {path} did not store the metadata row; "
+                                  "check that it is a writable GeoPackage")
             con.execute("INSERT INTO gpkg_metadata_reference (reference_scope, timestamp, "
                         "md_file_id) VALUES ('geopackage', ?, ?)", (_now(), md_id))
     except sqlite3.DatabaseError as exc:

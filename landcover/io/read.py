@@ -26,7 +26,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import rasterio
@@ -120,7 +120,7 @@ class _Direct:
         bh, bw = src.block_shapes[0]
         # whole blocks through the cache for tiled files; strips and odd layouts read directly
         tiled = bool(src.profile.get("tiled"))
-        self.block = (bh, bw) if tiled and min(bh, bw) >= 64 else None
+        self.block: tuple[int, int] | None = (bh, bw) if tiled and min(bh, bw) >= 64 else None
 
     def read(self, indexes: list[int], window: Window, out: np.ndarray) -> None:
         """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data."""
@@ -131,19 +131,22 @@ class _Direct:
         rr1, cc1 = min(r0 + h, self.src.height), min(c0 + w, self.src.width)
         if rr0 >= rr1 or cc0 >= cc1:
             return
-        if self.block is None:
+        block = self.block
+        if block is None:
             with self.lock:
                 data = self.src.read(indexes, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
             self._place(data, out, rr0 - r0, cc0 - c0)
             return
-        for (by, bx), a in self._blocks(tuple(indexes), rr0, rr1, cc0, cc1):
+        for (by, bx), a in self._blocks(block, tuple(indexes), rr0, rr1, cc0, cc1):
             ys0, ys1 = max(rr0, by), min(rr1, by + a.shape[1])
             xs0, xs1 = max(cc0, bx), min(cc1, bx + a.shape[2])
             self._place(a[:, ys0 - by:ys1 - by, xs0 - bx:xs1 - bx], out, ys0 - r0, xs0 - c0)
 
-    def _blocks(self, indexes: tuple[int, ...], rr0: int, rr1: int, cc0: int, cc1: int):
-        """The decoded blocks under rows [rr0, rr1) x cols [cc0, cc1): ((y, x), array)."""
-        bh, bw = self.block
+    def _blocks(self, block: tuple[int, int], indexes: tuple[int, ...], rr0: int, rr1: int,
+                cc0: int, cc1: int) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+        """The decoded ``block``-sized blocks under rows [rr0, rr1) x cols [cc0, cc1):
+        ((y, x), array)."""
+        bh, bw = block
         cols = range(cc0 // bw, (cc1 - 1) // bw + 1)
         for b in range(rr0 // bh, (rr1 - 1) // bh + 1):
             found = {j: _blocks.get((self.id, indexes, b, j)) for j in cols}

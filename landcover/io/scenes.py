@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -591,7 +592,7 @@ def scene_files(path: str | Path) -> tuple[Path, ...]:
     return (path,)
 
 
-def scene_from_files(paths: Iterable[str | Path], *, date: dt.date | None = None,
+def scene_from_files(paths: Iterable[str | os.PathLike[str]], *, date: dt.date | None = None,
                      sensor: str = "sentinel-2", skip_unnamed: bool = False) -> Scene:
     """One scene from explicit files of one acquisition (multi-band, band groups or per band).
 
@@ -616,12 +617,12 @@ def scene_from_files(paths: Iterable[str | Path], *, date: dt.date | None = None
     BandError
         If a file names no band (unless ``skip_unnamed``) or none does.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files = [Path(p) for p in paths]
+    if not files:
         raise SceneNotFoundError("no scene files given; give at least one raster file")
-    src = FolderSource(paths[0], date=date, sensor=sensor)
-    members = []
-    for p in paths:
+    src = FolderSource(files[0], date=date, sensor=sensor)
+    members: list[tuple[Path, dict[str, BandRef]]] = []
+    for p in files:
         if not p.exists():
             raise SceneNotFoundError(f"scene file {p} does not exist; check the path")
         if p.is_dir():
@@ -639,7 +640,7 @@ def scene_from_files(paths: Iterable[str | Path], *, date: dt.date | None = None
         members.append((p, bands))
     if not members:
         raise BandError(
-            f"none of {[str(p) for p in paths]} names a Sentinel-2 band; set band "
+            f"none of {[str(p) for p in files]} names a Sentinel-2 band; set band "
             "descriptions or rename the files (e.g. *_B02.tif)"
         )
     first = members[0][0]

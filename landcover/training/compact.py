@@ -110,7 +110,8 @@ def export_compact(
                       "i10": i10, "i20": i20, "off20": [off_r, off_c], "meta": s.meta})
     arrays["index"] = np.array(json.dumps(index))
     out = Path(path)
-    np.savez_compressed(out, **arrays)
+    # no object arrays: import_compact reads with allow_pickle=False
+    np.savez_compressed(out, allow_pickle=False, **arrays)
     return out
 
 

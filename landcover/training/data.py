@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -289,7 +289,7 @@ def load_scene(
     else:
         probs = np.zeros((9, *grid.shape), np.uint8)
     valid = ~nodata & ~cloud
-    meta = {
+    meta: dict[str, Any] = {
         "files": {str(f): sha256_file(f) for f in ref.files},
         "cloud_fraction": float(cloud[~nodata].mean()) if (~nodata).any() else 0.0,
         "nodata_fraction": float(nodata.mean()),

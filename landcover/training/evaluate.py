@@ -157,7 +157,7 @@ def _read_multiband(path: Path, bands: Sequence[str]) -> tuple[np.ndarray, np.nd
     with rasterio.open(path) as ds:
         dn = np.stack([ds.read(scene.bands[b].bidx) for b in bands]).astype(np.float32)
         nodata = ds.nodata
-    bad = (dn <= 0).any(axis=0)
+    bad = np.asarray((dn <= 0).any(axis=0))  # (h, w): asarray only types it as an array
     if nodata is not None:
         bad |= (dn == nodata).any(axis=0)
     return dn, bad

@@ -33,23 +33,25 @@ class CropSampler:
         h, w = s.valid.shape
         r0 = int(self.rng.integers(0, max(h - c, 0) + 1))
         c0 = int(self.rng.integers(0, max(w - c, 0) + 1))
-        dn = np.zeros((s.dn.shape[0], c, c), np.float32)
-        pr = np.zeros((s.probs.shape[0], c, c), np.uint8)
-        va = np.zeros((c, c), bool)
+        dn: np.ndarray = np.zeros((s.dn.shape[0], c, c), np.float32)
+        pr: np.ndarray = np.zeros((s.probs.shape[0], c, c), np.uint8)
+        va: np.ndarray = np.zeros((c, c), bool)
         hh, ww = min(c, h), min(c, w)
         dn[:, :hh, :ww] = s.dn[:, r0:r0 + hh, c0:c0 + ww]
         pr[:, :hh, :ww] = s.probs[:, r0:r0 + hh, c0:c0 + ww]
         va[:hh, :ww] = s.valid[r0:r0 + hh, c0:c0 + ww]
         k = int(self.rng.integers(0, 4))
         if k:
-            dn, pr, va = (np.rot90(a, k, axes=(-2, -1)) for a in (dn, pr, va))
+            dn, pr, va = (np.rot90(dn, k, axes=(-2, -1)), np.rot90(pr, k, axes=(-2, -1)),
+                          np.rot90(va, k, axes=(-2, -1)))
         if self.rng.random() < 0.5:
-            dn, pr, va = (a[..., ::-1] for a in (dn, pr, va))
+            dn, pr, va = dn[..., ::-1], pr[..., ::-1], va[..., ::-1]
         return (np.ascontiguousarray(dn), np.ascontiguousarray(pr), np.ascontiguousarray(va))
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         items = [self.sample() for _ in range(n)]
-        return tuple(np.stack(a) for a in zip(*items, strict=True))  # type: ignore[return-value]
+        dn, pr, va = (np.stack(a) for a in zip(*items, strict=True))
+        return dn, pr, va
 
 
 class TorchCropSampler:
