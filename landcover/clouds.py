@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -142,8 +143,11 @@ def _none(dn: np.ndarray) -> np.ndarray:
     return np.zeros(dn.shape[1:], np.float32)
 
 
+#: a cloud mask: float32 (C, H, W) DN of its bands -> float32 (H, W), 1.0 = cloud
+CloudMask = Callable[[np.ndarray], np.ndarray]
+
 #: cloud methods by name -> (bands needed, function)
-METHODS = {
+METHODS: dict[str, tuple[tuple[str, ...], CloudMask]] = {
     "s2cloudless": (CLOUD_BANDS, s2cloudless_mask),
     "scl": (("SCL",), scl_mask),
     "none": ((), _none),

@@ -77,7 +77,7 @@ def finalize_run(result: RunResult, plan: RunPlan) -> dict[str, Path]:
 
 
 def _dates(result: RunResult, plan: RunPlan) -> dict[str, str]:
-    return {k: plan.picked[k][0].date.isoformat() for k in result.maps}
+    return {k: plan.picked[k][0].acquired.isoformat() for k in result.maps}
 
 
 def run_metadata(result: RunResult, plan: RunPlan) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def run_workflow(
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
                                                 offset=wf.source.offset)
-            date = scenes[0].date.isoformat()
+            date = scenes[0].acquired.isoformat()
             cloud_method = plan.clouds.get(label, wf.clouds)
             log.info("classifying %s (%s): scenes %s, clouds %s", label, date,
                      [s.id for s in scenes], cloud_method)

@@ -167,7 +167,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     counts: dict[tuple[float, float], int] = {}
     for pair in pairs.values():
         counts[pair] = counts.get(pair, 0) + 1
-    factor, off = max(counts, key=counts.get)
+    factor, off = max(counts, key=lambda pair: counts[pair])
     scale = SceneScale(
         factor=factor, offset=off, kind=kind or "dn",
         bands=tuple((b, f, o) for b, (f, o) in sorted(pairs.items()) if (f, o) != (factor, off)),

@@ -108,6 +108,20 @@ class Scene:
     offset_source: str = "none"
     extra: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def acquired(self) -> dt.date:
+        """The acquisition date, where one is needed (ordering scenes, naming maps).
+
+        Raises
+        ------
+        SceneError
+            If the scene has none (see :func:`require_dates`).
+        """
+        if self.date is None:
+            require_dates([self])
+        assert self.date is not None
+        return self.date
+
     def intersects(self, bbox: BBox, bbox_crs: CRS) -> bool:
         minx, miny, maxx, maxy = reproject_bbox(bbox, bbox_crs, self.crs)
         b = self.bounds
@@ -531,9 +545,10 @@ def select_scenes(
         )
     if period is not None:
         start, end = period
-        in_period = [s for s in hits if start <= s.date <= end]
+        require_dates(hits)
+        in_period = [s for s in hits if start <= s.acquired <= end]
         if not in_period:
-            dates = ", ".join(sorted({s.date.isoformat() for s in hits}))
+            dates = ", ".join(sorted({s.acquired.isoformat() for s in hits}))
             raise SceneError(
                 f"no scene between {start} and {end} over the bbox (scene dates: {dates}); "
                 "change the date"
@@ -548,9 +563,9 @@ def select_scenes(
         )
     if period is not None:
         mid = period[0] + (period[1] - period[0]) / 2
-        complete.sort(key=lambda s: (abs((s.date - mid).days), s.id))
-    else:
-        complete.sort(key=lambda s: (s.date, s.id))
+        complete.sort(key=lambda s: (abs((s.acquired - mid).days), s.id))
+    else:  # undated scenes last
+        complete.sort(key=lambda s: (s.date is None, s.date or dt.date.min, s.id))
     return complete
 
 

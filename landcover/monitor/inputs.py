@@ -168,9 +168,9 @@ def eligible_scenes(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list
     periods = _periods(wf)
     out = []
     for s in scenes:
-        if not s.intersects(wf.region.bbox, bbox_crs):
+        if not s.intersects(wf.region.require_bbox(), bbox_crs):
             continue
-        if not any(a <= s.date <= b for a, b in periods):
+        if not any(a <= s.acquired <= b for a, b in periods):
             continue
         missing = s.missing(bands)
         if missing:
@@ -228,7 +228,7 @@ def check_meta(wf: Workflow, meta: dict[str, Any], url: str) -> None:
     g = grid_from_meta(meta["grid"])
     bbox_crs = parse_crs(wf.region.crs, key="region.crs")
     crs = g.crs if wf.grid.crs == "auto" else parse_crs(wf.grid.crs, key="grid.crs")
-    want = Grid.from_bbox(wf.region.bbox, bbox_crs=bbox_crs, crs=crs,
+    want = Grid.from_bbox(wf.region.require_bbox(), bbox_crs=bbox_crs, crs=crs,
                           resolution=wf.grid.resolution)
     if want != g:
         raise ConfigError(f"the workflow's region/grid ({want.width}x{want.height} px) differs "

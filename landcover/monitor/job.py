@@ -265,7 +265,7 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _late_rows(plan: RunPlan) -> list[dict[str, Any]]:
-    return [{"scene_id": s.id, "date": s.date.isoformat(), "obs_number": None,
+    return [{"scene_id": s.id, "date": s.acquired.isoformat(), "obs_number": None,
              "status": "late", "clear_fraction": None, "run_id": plan.run_id,
              "model_version": plan.model_version} for s in plan.late]
 
@@ -355,7 +355,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
                 plan.stored_model_version, plan.model_version)
     obs.state = new_state(grid.shape, types)
     group = plan.seed_scenes
-    if not group:
+    if not group or plan.seed_date is None:
         return
     with clock.timed("classify"):
         cls, conf, _ = classify(group)

@@ -413,7 +413,7 @@ def apply_observation(
 
         # 1. verdicts of the unconfirmed alerts
         cand = [a.fid for a in lst if a.status == "unconfirmed"]
-        verdict = verdicts(px, cand, changed, clear)
+        verdict = verdicts(px, np.asarray(cand, np.int64), changed, clear)
         rejected = []
         for fid, v in sorted(verdict.items()):
             a = by_fid[fid]

@@ -90,7 +90,7 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
             pairs, grid, model_path, cls_p, out_confidence=conf_p,
             options=options, runner=runner,
             progress=(lambda s, d, t: progress(f"classify {key}", d, t)) if progress else None,
-            tags={"ACQUISITION_DATE": scenes[0].date.isoformat(),
+            tags={"ACQUISITION_DATE": scenes[0].acquired.isoformat(),
                   "SCENES": [s.id for s in scenes], "MODEL_VERSION": mv,
                   **scale_tags(pairs[0][1]), "CLOUD_MASK": method})
     with rasterio.open(cls_p) as a, rasterio.open(conf_p) as b:

@@ -119,7 +119,7 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
     last_obs = max((s["obs_number"] or 0 for s in snap.scenes), default=0)
     by_date: dict[str, list[Scene]] = {}
     for s in eligible:
-        by_date.setdefault(s.date.isoformat(), []).append(s)
+        by_date.setdefault(s.acquired.isoformat(), []).append(s)
     late: list[Scene] = []
     new_dates: list[str] = []
     for d in sorted(by_date):
