@@ -194,8 +194,11 @@ def test_incremental_runs_process_only_new_scenes(tmp_path, model3, counts):
     assert st["scenes"] == {"processed": 2} and st["runs_total"] == 4
     assert st["alerts"]["deforestation"] == {"unconfirmed": N_DEFOR, "confirmed": 0,
                                              "rejected": 0}
-    new, _ = select_alerts(wf, "last-run")
-    assert [e for _, e in new] == ["new"] * N_DEFOR
+    # run-00004 found nothing: "new since the last run" is empty (never the same alerts
+    # twice to a cron job), while the run that found them still lists them
+    assert select_alerts(wf, "last-run")[0] == []
+    since3, _ = select_alerts(wf, "run-00003")
+    assert len(since3) == N_DEFOR and {a.last_run_id for a, _ in since3} == {"run-00003"}
 
 
 def test_rerun_without_new_input_changes_no_alert_row(tmp_path, model3, counts):
@@ -212,7 +215,8 @@ def test_rerun_without_new_input_changes_no_alert_row(tmp_path, model3, counts):
     s2 = run_job(wf)
     assert (s2["status"], s2["scenes"]["processed"]) == ("no-new-scenes", 0)
     after = dump(store)
-    assert after == before  # byte-identical rows, geometry blobs included
+    # byte-identical rows, geometry blobs included; only "new since the last run" emptied
+    assert after == {**before, "alerts_new": []}
     ids = [r[2] for r in after["alerts_deforestation"]]
     assert len(set(ids)) == N_DEFOR
 
@@ -249,7 +253,10 @@ def test_run_killed_at_any_point_then_rerun_equals_uninterrupted(tmp_path, model
             assert s["status"] == "no-new-scenes"  # the killed run had committed
         else:
             assert (s["status"], s["scenes"]["processed"]) == ("ok", 2)
-        assert dump(d / "out" / "t-store.gpkg") == expect, point
+        # after the commit the rerun is a second, idle run: it empties "new since the last
+        # run" (alerts_new) and leaves every alert row as the uninterrupted run wrote it
+        want = {**expect, "alerts_new": []} if point == "after-commit" else expect
+        assert dump(d / "out" / "t-store.gpkg") == want, point
         assert (d / "out" / "feeds" / "run-00001.geojson").exists()  # repaired if lost
         assert not list((d / "out").rglob(".*.part*"))
 
@@ -405,10 +412,6 @@ def test_cli_commands_and_geojson(tmp_path, model3, counts):
     res = cli("run", str(wf_path), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert f"alerts new {N_DEFOR}" in res.stdout
-    res = cli("run", str(wf_path), "--no-progress")
-    assert res.returncode == 0 and "no new scenes" in res.stdout
-    res = cli("status", str(wf_path))
-    assert res.returncode == 0 and f"deforestation: unconfirmed {N_DEFOR}" in res.stdout
     res = cli("alerts", str(wf_path), "--since", "last-run", "--format", "geojson")
     assert res.returncode == 0, res.stderr
     fc = json.loads(res.stdout)
@@ -417,6 +420,13 @@ def test_cli_commands_and_geojson(tmp_path, model3, counts):
     assert {"alert_id", "change_type", "status", "class_from", "class_to", "first_detected",
             "last_observed", "observations", "confidence", "confidence_tier", "area_ha",
             "scene_ids", "model_version", "first_run_id", "last_run_id", "events"} <= set(props)
+    res = cli("run", str(wf_path), "--no-progress")
+    assert res.returncode == 0 and "no new scenes" in res.stdout
+    res = cli("status", str(wf_path))
+    assert res.returncode == 0 and f"deforestation: unconfirmed {N_DEFOR}" in res.stdout
+    res = cli("alerts", str(wf_path), "--since", "last-run", "--format", "geojson")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["features"] == []  # the last run found nothing new
     res = cli("alerts", str(wf_path), "--since", "all", "--format", "csv")
     assert res.returncode == 0 and len(res.stdout.strip().splitlines()) == N_DEFOR + 1
     res = cli("alerts", str(wf_path), "--since", "yesterday")
@@ -538,7 +548,7 @@ def test_postgis_store_job_matches_geopackage(tmp_path, model3, counts):
         before = select_alerts(pg, "all")[0]
         assert run_job(pg)["status"] == "no-new-scenes"
         assert [vars(a) for a, _ in select_alerts(pg, "all")[0]] == [vars(a) for a, _ in before]
-        assert [e for _, e in select_alerts(pg, "last-run")[0]] == ["new"] * N_DEFOR
+        assert select_alerts(pg, "last-run")[0] == []  # the idle run emptied alerts_new
         with open_store(PG_DSN, job=name).lock():
             res = cli("run", str(pg_path), "--store", PG_DSN, "--no-progress")
         assert res.returncode == 3 and "locked" in res.stderr

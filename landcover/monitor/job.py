@@ -279,8 +279,10 @@ def _record_idle_run(store: Store, plan: RunPlan, base: dict[str, Any], clock: _
                           "cloudy": 0, "late": len(plan.late)},
                "alerts": {"new": 0, "confirmed": 0, "rejected": 0, "grown": 0},
                "seconds": clock.rounded()}
-    store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=_late_rows(plan)),
-                 checkpoint=checkpoint)
+    # alerts_new is "new since the last run": empty after a run that found nothing, so a
+    # cron job that mails --since last-run never mails the same alerts twice
+    store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=_late_rows(plan),
+                          alerts_new=[]), checkpoint=checkpoint)
     _write_json(paths.runs_dir / f"{plan.run_id}.json", summary)
     log.info("%s: no new scenes", plan.run_id)
     return summary

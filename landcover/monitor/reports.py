@@ -117,8 +117,9 @@ def select_alerts(wf: Workflow, since: str = "last-run") -> tuple[list[tuple[Ale
     wf
         The job's workflow.
     since
-        ``last-run`` (new or changed by the last run that processed scenes, the
-        ``alerts_new`` layer), ``all``, a run id (changed in that run or later)
+        ``last-run`` (new or changed by the most recent run, the ``alerts_new`` layer;
+        empty after a run that found no new scene), ``all``, a run id (changed in that
+        run or later)
         or a date ``YYYY-MM-DD`` (first detected on or after it).
 
     Returns
