@@ -1,7 +1,10 @@
 """The ``landcover`` command line: parse, call the library, report.
 
 Errors a user can fix (bad workflow key, missing file, empty bbox, wrong
-bands...) print one line and exit with code 2; nothing is written.
+bands...) print one line and exit with code 2; nothing is written.  A run that
+fails prints one line and exits with code 1 (a full disk: the file and "no space
+left on device"; the traceback goes to run.log, and to stderr with -v).  Another
+run writing into the same output folder: one line, exit code 3.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from pathlib import Path
 
 import click
 
-from .errors import LandcoverError
+from .errors import LandcoverError, LockedError, OutputWriteError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-EXIT_LOCKED = 3  # monitor: another run of the job holds its lock
+EXIT_LOCKED = 3  # another run holds the output folder (or the monitoring job's store)
 
 log = logging.getLogger("landcover")
 
@@ -64,15 +67,45 @@ def _bbox(value: str | None):
     return nums
 
 
+#: loggers whose records reach the terminal only with -v (GDAL's own messages)
+_GDAL_LOGGERS = ("rasterio", "pyogrio", "fiona", "osgeo")
+
+
+class _TerminalFilter(logging.Filter):
+    """Without -v the terminal gets one line per failure: records marked ``file_only``
+    (a traceback, a message the CLI prints itself) and GDAL's messages stay off it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verbose = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose:
+            return True
+        return not (getattr(record, "file_only", False)
+                    or record.name.split(".")[0] in _GDAL_LOGGERS)
+
+
+_FILE_ONLY = {"file_only": True}
+
+
 def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
     level = logging.WARNING - 10 * min(verbose, 2)
     root = logging.getLogger()
     if not getattr(root, "_landcover_handler", None):
         h = logging.StreamHandler(sys.stderr)
         h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        h.addFilter(_TerminalFilter())
         root.addHandler(h)
         root._landcover_handler = h
+        if not verbose:  # libtiff prints some I/O errors itself; GDAL raises them anyway
+            from .faults import quiet_libtiff
+
+            quiet_libtiff()
     root._landcover_handler.setLevel(level)
+    for f in root._landcover_handler.filters:
+        if isinstance(f, _TerminalFilter):
+            f.verbose = verbose
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
     for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
@@ -89,23 +122,32 @@ def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handle
 
 @contextlib.contextmanager
 def _logged_run(handler: logging.Handler | None, progress: _Progress, failure: str,
-                *, locked: type[Exception] | None = None):
+                *, locked: type[Exception] = LockedError, out: Path | None = None):
     """Around a long run: user errors are logged then re-raised (one line, exit 2 by
-    the group); ``locked`` prints "locked: ..." and exits 3; anything else is logged with
-    its traceback to the log file and reported as ``error: {failure}`` with exit 1.
-    Progress bars and the log file handler are closed in every case."""
+    the group); ``locked`` prints "locked: ..." and exits 3; a failure of the machine while
+    writing under ``out`` (disk full, permission denied) prints ``error: cannot write
+    PATH: CAUSE``, anything else ``error: {failure}``, both with exit 1 and the traceback
+    in the log file (on stderr too with -v).  Progress bars and the log file handler are
+    closed in every case."""
+    from .faults import write_error
+
     try:
         yield
     except LandcoverError as exc:
-        if locked is not None and isinstance(exc, locked):
-            log.warning("%s", exc)
+        if isinstance(exc, locked):
+            log.warning("%s", exc, extra=_FILE_ONLY)
             click.echo(f"locked: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
-        log.error("%s", exc)
+        if isinstance(exc, OutputWriteError):
+            log.error("run failed: %s", exc, exc_info=True, extra=_FILE_ONLY)
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        log.error("%s", exc, extra=_FILE_ONLY)
         raise
-    except Exception:
-        log.exception("run failed")
-        click.echo(f"error: {failure}", err=True)
+    except Exception as exc:
+        log.exception("run failed", extra=_FILE_ONLY)
+        fault = write_error(exc, out) if out is not None else None
+        click.echo(f"error: {fault if fault is not None else failure}", err=True)
         sys.exit(EXIT_FAILED)
     finally:
         progress.close()
@@ -120,6 +162,12 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except LockedError as exc:
+            click.echo(f"locked: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
+        except OutputWriteError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
         except LandcoverError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
@@ -138,7 +186,8 @@ def main() -> None:
       landcover run workflows/sample.yaml
     writes out/sample/: one land-cover COG per date, change.gpkg, summary.json, run.log.
 
-    Exit codes: 0 ok, 1 failed run, 2 bad input (the message says what to fix).
+    Exit codes: 0 ok, 1 failed run (disk full...), 2 bad input (the message says what to
+    fix), 3 the output folder is in use by another landcover run.
     """
     # GDAL's block cache defaults to 5% of the RAM and fills with the blocks of every map
     # read or written, so a run's memory grew with its area: 64 MB unless the user says
@@ -162,9 +211,11 @@ def main() -> None:
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--device", help="auto, cpu or cuda.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--wait", is_flag=True, help="When another run writes into the output folder, "
+              "wait for it to finish (default: exit at once with code 3).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
-        halo, min_area_ha, workers, scheduler, device, no_progress, verbose) -> None:
+        halo, min_area_ha, workers, scheduler, device, no_progress, wait, verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -189,19 +240,24 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 
     plan = plan_run(wf)  # every input checked before anything is written
     out = Path(wf.output.dir)
-    try:
-        handler = _setup_logging(verbose, out / "run.log")
-    except OSError as exc:
-        from .errors import OutputError
+    from .lock import output_folder_lock
 
-        raise OutputError(f"cannot write to output folder {out} ({exc.strerror}); "
-                          "give a writable --out") from None
+    # one run per output folder (exit 3), held before anything is written there
+    with output_folder_lock(out, wait=wait):
+        try:
+            handler = _setup_logging(verbose, out / "run.log")
+        except OSError as exc:
+            from .errors import OutputError
 
-    progress = _Progress(not no_progress)
-    t0 = time.perf_counter()
-    log.info("run %s: workflow %s", wf.name, workflow)
-    with _logged_run(handler, progress, f"the run failed; see {out / 'run.log'}"):
-        result = run_workflow(plan, progress=progress)
+            raise OutputError(f"cannot write to output folder {out} ({exc.strerror}); "
+                              "give a writable --out") from None
+
+        progress = _Progress(not no_progress)
+        t0 = time.perf_counter()
+        log.info("run %s: workflow %s", wf.name, workflow)
+        with _logged_run(handler, progress, f"the run failed; see {out / 'run.log'}",
+                         out=out):
+            result = run_workflow(plan, progress=progress)
     click.echo(f"done in {time.perf_counter() - t0:.1f} s -> {result.out_dir}/")
     for label, m in result.maps.items():
         click.echo(f"  {label}: {m.map_path.name} ({m.tiles} tiles, {m.seconds:.1f} s)")
@@ -210,6 +266,15 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
                           for k, v in result.change.items())
         click.echo(f"  change: {result.change_path.name}: {parts}")
     click.echo(f"  summary: {result.summary_path.name}, log: run.log")
+
+
+def _hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
+    """Take the output-folder lock of the folder of each of ``files`` (exit 3 when another
+    landcover run writes there)."""
+    from .lock import output_folder_lock
+
+    for folder in sorted({os.path.realpath(Path(f).parent) for f in files if f is not None}):
+        stack.enter_context(output_folder_lock(folder))
 
 
 @main.command()
@@ -282,21 +347,25 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
         from .errors import RegionError
 
         raise RegionError(f"bbox {bbox} does not meet scene {scene.id}; fix --bbox/--bbox-crs")
-    progress = _Progress(not no_progress)
-    runner = make_runner(workers=workers, scheduler=scheduler)
-    try:
-        res = classify_region([(scene, detect_scale(scene, declared=scale))], region,
-                              model_path, out_map, out_confidence=out_conf,
-                              cloud_method=clouds, progress=progress,
-                              runner=runner, tags={"ACQUISITION_DATE": scene.date.isoformat()})
-    finally:
-        progress.close()
-        runner.close()
+    from .faults import writing
     from .io.qgis import write_raster_style  # .qml sidecars: QGIS opens the maps styled
 
-    write_raster_style(res.map_path, "classes")
-    if res.confidence_path:
-        write_raster_style(res.confidence_path, "confidence")
+    progress = _Progress(not no_progress)
+    with contextlib.ExitStack() as held:
+        _hold_folders(held, out_map, out_conf)  # another run writing there: exit 3
+        runner = make_runner(workers=workers, scheduler=scheduler)
+        try:
+            res = classify_region([(scene, detect_scale(scene, declared=scale))], region,
+                                  model_path, out_map, out_confidence=out_conf,
+                                  cloud_method=clouds, progress=progress, runner=runner,
+                                  tags={"ACQUISITION_DATE": scene.date.isoformat()})
+        finally:
+            progress.close()
+            runner.close()
+        with writing(res.map_path.with_suffix(".qml")):
+            write_raster_style(res.map_path, "classes")
+            if res.confidence_path:
+                write_raster_style(res.confidence_path, "confidence")
     click.echo(f"wrote {res.map_path} ({region.width}x{region.height} px, {res.tiles} tiles, "
                f"{res.seconds:.1f} s)")
 
@@ -323,13 +392,17 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
     for p in (before, after, before_confidence, after_confidence):
         if p is not None and not p.exists():
             raise SceneNotFoundError(f"map {p} does not exist; give an existing class map")
-    stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
-                          after_confidence=after_confidence, min_area_ha=min_area_ha,
-                          simplify=simplify, out_crs=out_crs,
-                          types=[t for t in types.split(",") if t])
+    from .faults import writing
     from .io.qgis import apply_default_styles
 
-    apply_default_styles(out_gpkg)  # opens styled in QGIS
+    with contextlib.ExitStack() as held:
+        _hold_folders(held, out_gpkg)  # another run writing there: exit 3
+        stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
+                              after_confidence=after_confidence, min_area_ha=min_area_ha,
+                              simplify=simplify, out_crs=out_crs,
+                              types=[t for t in types.split(",") if t])
+        with writing(out_gpkg):
+            apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))
 
 

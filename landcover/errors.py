@@ -15,6 +15,9 @@ __all__ = [
     "RegionError",
     "ModelError",
     "OutputError",
+    "OutputWriteError",
+    "LockedError",
+    "OutputFolderLockedError",
 ]
 
 
@@ -48,3 +51,24 @@ class ModelError(LandcoverError, ValueError):
 
 class OutputError(LandcoverError, OSError):
     """An output cannot be written where asked."""
+
+
+class OutputWriteError(OutputError):
+    """Writing an output failed during a run for a reason outside landcover: no space left
+    on device, permission denied, read-only file system, I/O error (CLI exit code 1).
+
+    ``path`` is the file being written, ``cause`` the reason in words.  Nothing partial is
+    left under a final name.
+    """
+
+    def __init__(self, path, cause: str, detail: str = "") -> None:
+        self.path, self.cause = path, cause
+        super().__init__(f"cannot write {path}: {cause}{detail}")
+
+
+class LockedError(LandcoverError, BlockingIOError):
+    """Another process holds a lock this one needs (CLI exit code 3)."""
+
+
+class OutputFolderLockedError(LockedError):
+    """Another ``landcover run`` (or classify/change) writes into the same output folder."""

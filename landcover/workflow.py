@@ -45,6 +45,7 @@ from .io.gpkg import write_layers
 from .io.read import SceneScale, detect_scale, read_window
 from .io.scenes import Scene, discover, parse_date_range, select_scenes
 from .legend import CLOUD, NODATA, colormap
+from .lock import output_folder_lock, remove_stale_parts
 from .model import default_model_path, get_model, normalize
 from .mosaic import FULL, RowBlender
 from .tiling import layout_tiles
@@ -740,8 +741,9 @@ def run_workflow(
     own_runner = runner is None
     runner = runner or make_runner(scheduler=wf.compute.scheduler, workers=wf.compute.workers)
     result = RunResult(run_id=run_id, out_dir=out_dir)
+    held = ExitStack()  # the output folder, for the whole run (another run there: exit 3)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        held.enter_context(output_folder_lock(out_dir))
         _remove_stale_parts(out_dir)
         scales = {}
         dates: dict[str, str] = {}
@@ -824,18 +826,16 @@ def run_workflow(
         tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
         os.replace(tmp, result.summary_path)
     finally:
+        held.close()
         if own_runner:
             runner.close()
     return result
 
 
 def _remove_stale_parts(out_dir: Path) -> None:
-    """Delete temporary files a killed earlier run left (never final outputs)."""
-    for p in out_dir.glob(".*.part*"):
-        log.info("removing stale temporary file %s", p)
-        p.unlink(missing_ok=True)
-    for p in out_dir.glob(".*.cog.tif"):
-        p.unlink(missing_ok=True)
+    """Delete temporary files a killed earlier run left (never final outputs); only while
+    holding the folder's lock, as a live run's temporary files look the same."""
+    remove_stale_parts(out_dir)
 
 
 def _pixel_ha(grid: Grid) -> float | None:

@@ -20,6 +20,7 @@ import pyogrio
 import pyogrio.errors
 
 from ..errors import OutputError
+from ..faults import write_error
 
 __all__ = ["write_layers"]
 
@@ -62,8 +63,11 @@ def write_layers(
                                     append=True)
         os.replace(tmp, path)
     except Exception as exc:
+        fault = write_error(exc, path)  # before the temporary file frees its space
         if tmp.exists():
             tmp.unlink()
+        if fault is not None:
+            raise fault from exc
         if isinstance(exc, (OSError, pyogrio.errors.DataSourceError)):
             raise OutputError(f"cannot write {path}: {exc}; check the output folder") from exc
         raise

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..faults import writing
 from ..legend import CLASSES, CLOUD, hex_to_rgb
 
 __all__ = [
@@ -714,16 +715,18 @@ def write_project(
     xml = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + \
         ET.tostring(root, encoding="unicode") + "\n"
     tmp = path.with_name(f".{path.name}.part")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{path.stem}.qgs", xml)
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(f"{path.stem}.qgs", xml)
+        os.replace(tmp, path)
     return path
 
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
