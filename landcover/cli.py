@@ -156,10 +156,25 @@ def _logged_run(handler: logging.Handler | None, progress: _Progress, failure: s
             handler.close()
 
 
+EXIT_TERMINATED = 128 + 15
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd stop, kill): unwinds like Ctrl-C, so temporary files are removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 class _Group(click.Group):
     """Turns user errors into one line and exit code 2."""
 
     def invoke(self, ctx):
+        import signal
+
+        with contextlib.suppress(ValueError):  # not the main thread (tests calling main())
+            signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return super().invoke(ctx)
         except LockedError as exc:
@@ -171,9 +186,9 @@ class _Group(click.Group):
         except LandcoverError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("interrupted: no partial output was left under a final name", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else 130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

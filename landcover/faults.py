@@ -110,8 +110,8 @@ def writing(path: str | os.PathLike, *temporary: Path) -> Iterator[None]:
     removed on any failure."""
     try:
         yield
-    except Exception as exc:
-        err = write_error(exc, path)
+    except BaseException as exc:  # also Ctrl-C, SIGTERM: the temporary files go
+        err = write_error(exc, path) if isinstance(exc, Exception) else None
         for tmp in temporary:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)

@@ -62,8 +62,9 @@ def write_layers(
             pyogrio.write_dataframe(pd.DataFrame([row]), tmp, layer="runs", driver="GPKG",
                                     append=True)
         os.replace(tmp, path)
-    except Exception as exc:
-        fault = write_error(exc, path)  # before the temporary file frees its space
+    except BaseException as exc:  # also Ctrl-C, SIGTERM: the temporary file goes
+        # the cause first, while the temporary file still takes its space
+        fault = write_error(exc, path) if isinstance(exc, Exception) else None
         if tmp.exists():
             tmp.unlink()
         if fault is not None:
