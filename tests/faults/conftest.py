@@ -64,6 +64,7 @@ class Reference:
     out: Path
     seconds: float  # wall time of the whole CLI process
     writing_from: float  # when it started writing into its folder (run.log appeared)
+    writing_until: float  # when its last output appeared (summary.json)
     names: list[str]
     rasters: dict[str, np.ndarray]
     features: dict[str, object]
@@ -99,11 +100,13 @@ def reference(tmp_path_factory) -> Reference:
     out = tmp_path_factory.mktemp("faults") / "reference"
     t0 = time.perf_counter()
     proc = start_sample(out)
-    writing_from = None
+    writing_from = writing_until = None
     while proc.poll() is None:
         if writing_from is None and (out / "run.log").exists():
             writing_from = time.perf_counter() - t0
-        time.sleep(0.02)
+        if writing_until is None and (out / "summary.json").exists():
+            writing_until = time.perf_counter() - t0
+        time.sleep(0.01)
     seconds = time.perf_counter() - t0
     _, err = wait_for_exit(proc)
     assert proc.returncode == 0, err
@@ -111,6 +114,7 @@ def reference(tmp_path_factory) -> Reference:
     counts = {k: v["polygons"] for k, v in summary["change"].items()}
     assert sum(counts.values()) > 0
     return Reference(out=out, seconds=seconds, writing_from=writing_from or 0.0,
+                     writing_until=writing_until or seconds,
                      names=[p.name for p in finals(out)], rasters=read_rasters(out),
                      features=read_features(out / "change.gpkg"), counts=counts)
 

@@ -9,7 +9,6 @@ import re
 import pytest
 from conftest import (
     assert_same_as_reference,
-    run_sample,
     start_sample,
     stderr_lines,
     temporaries,
@@ -71,24 +70,8 @@ def test_wait_waits_for_the_holder(tmp_path, reference):
     wait_for_exit(proc)
     err = log.read_text()
     assert proc.returncode == 0, err[-2000:]
-    assert f"(pid {os.getpid()})" in err
+    waiting = [ln for ln in stderr_lines(err) if "waiting: " in ln]
+    assert len(waiting) == 1 and f"is in use by another landcover run (pid {os.getpid()})" \
+        in waiting[0], err
     assert_same_as_reference(out, reference)
     assert temporaries(out) == []
-
-
-def test_a_held_folder_is_refused_at_once(tmp_path):
-    """The lock held by another process (here: this one); the run checks its inputs,
-    then refuses before writing anything, with exit 3 and one line."""
-    from landcover.lock import LOCK_NAME, output_folder_lock
-
-    out = tmp_path / "out"
-    with output_folder_lock(out):
-        before = sorted(os.listdir(out))
-        res = run_sample(out)
-        assert sorted(os.listdir(out)) == before == [LOCK_NAME]
-    assert res.returncode == 3, res.stderr
-    lines = stderr_lines(res.stderr)
-    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    m = LOCKED.match(lines[0])
-    assert m and int(m.group(2)) == os.getpid(), lines[0]
-    assert os.listdir(out) == []  # released: the lock file goes with it

@@ -6,9 +6,9 @@ identical to an uninterrupted run's, and no temporary file remains.
 
 ``LANDCOVER_FAULT_KILLS`` (default 4, to keep the suite short; docs/RELIABILITY.md has
 a run with more) kill points, spread over the part of the run that writes (from the
-moment its run.log appears to the end of an uninterrupted run; one random time in each
-of as many equal slices), alternately SIGKILL and SIGTERM; ``LANDCOVER_FAULT_SEED``
-(default 20261205) seeds them.
+moment its run.log appears to the moment summary.json, its last output, appears in an
+uninterrupted run; one random time in each of as many equal slices), alternately SIGKILL
+and SIGTERM; ``LANDCOVER_FAULT_SEED`` (default 20261205) seeds them.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_kill_then_rerun(tmp_path, reference, i, sig, fraction, record_property)
     deadline = time.time() + 120  # start-up (imports, input checks) varies with the load
     while not (out / "run.log").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
-    time.sleep(fraction * (reference.seconds - reference.writing_from))
+    time.sleep(fraction * (reference.writing_until - reference.writing_from))
     finished_first = proc.poll() is not None
     if not finished_first:
         os.kill(proc.pid, sig)
