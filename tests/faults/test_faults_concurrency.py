@@ -29,7 +29,12 @@ def _plant_stale(out):
         (out / name).write_bytes(b"stale")
 
 
-def test_two_runs_into_one_folder(tmp_path, reference):
+#: pairs of runs started together (LANDCOVER_FAULT_PAIRS, default 1)
+PAIRS = range(int(os.environ.get("LANDCOVER_FAULT_PAIRS", "1")))
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_two_runs_into_one_folder(tmp_path, reference, pair):
     out = tmp_path / "out"
     _plant_stale(out)
     procs = [start_sample(out), start_sample(out)]
