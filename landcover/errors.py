@@ -2,7 +2,9 @@
 
 Every error a user can cause subclasses both :class:`LandcoverError` and the
 matching builtin, so callers may catch either.  Messages name the bad value and
-the fix; the CLI prints them on one line and exits with code 2.
+the fix; the CLI prints them on one line and exits with code 2, except
+:class:`OutputWriteError` (a full disk during a run: exit code 1) and
+:class:`LockedError` (another run holds the output folder or the store: exit code 3).
 """
 
 from __future__ import annotations
