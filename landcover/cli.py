@@ -82,6 +82,8 @@ class _TerminalFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.verbose:
             return True
+        if record.name == "py.warnings":  # a Python warning raised inside rasterio/pyogrio
+            return not any(f"/{n}/" in str(record.msg) for n in _GDAL_LOGGERS)
         return not (getattr(record, "file_only", False)
                     or record.name.split(".")[0] in _GDAL_LOGGERS)
 
@@ -98,6 +100,7 @@ def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handle
         h.addFilter(_TerminalFilter())
         root.addHandler(h)
         root._landcover_handler = h
+        logging.captureWarnings(True)  # through the filter above
         if not verbose:  # libtiff prints some I/O errors itself; GDAL raises them anyway
             from .faults import quiet_libtiff
 

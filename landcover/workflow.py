@@ -38,6 +38,7 @@ from .change import change_confidence, change_masks, get_rules
 from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
+from .faults import writing
 from .grid import Grid, parse_crs, reproject_bbox
 from .inference import predict_probabilities
 from .io.cog import StreamingCOG
@@ -823,8 +824,9 @@ def run_workflow(
         }
         result.summary_path = out_dir / "summary.json"
         tmp = out_dir / ".summary.json.part"
-        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        os.replace(tmp, result.summary_path)
+        with writing(result.summary_path, tmp):  # a full disk: one error naming the file
+            tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+            os.replace(tmp, result.summary_path)
     finally:
         held.close()
         if own_runner:

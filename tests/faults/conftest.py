@@ -25,6 +25,10 @@ SAMPLE_WF = REPO / "workflows" / "sample.yaml"
 LAYERS = ("deforestation", "water_loss", "water_gain")
 #: written by the run but not one of its outputs: appended to, never replaced
 NOT_OUTPUTS = {"run.log"}
+#: files whose appearance marks the stages of a run of the sample, in order: the run holds
+#: its folder, the first date's map is written, the second's, the change polygons, the end
+MARKERS = ("run.log", "landcover_before_2015-11-30.tif", "landcover_after_2018-03-19.tif",
+           "change.gpkg", "summary.json")
 
 
 def cli(*args) -> list[str]:
@@ -63,8 +67,8 @@ class Reference:
 
     out: Path
     seconds: float  # wall time of the whole CLI process
-    writing_from: float  # when it started writing into its folder (run.log appeared)
-    writing_until: float  # when its last output appeared (summary.json)
+    #: seconds from its start to the first appearance of each of :data:`MARKERS`
+    marks: dict[str, float]
     names: list[str]
     rasters: dict[str, np.ndarray]
     features: dict[str, object]
@@ -100,21 +104,20 @@ def reference(tmp_path_factory) -> Reference:
     out = tmp_path_factory.mktemp("faults") / "reference"
     t0 = time.perf_counter()
     proc = start_sample(out)
-    writing_from = writing_until = None
+    marks: dict[str, float] = {}
     while proc.poll() is None:
-        if writing_from is None and (out / "run.log").exists():
-            writing_from = time.perf_counter() - t0
-        if writing_until is None and (out / "summary.json").exists():
-            writing_until = time.perf_counter() - t0
-        time.sleep(0.01)
+        for name in MARKERS:
+            if name not in marks and (out / name).exists():
+                marks[name] = time.perf_counter() - t0
+        time.sleep(0.005)
     seconds = time.perf_counter() - t0
     _, err = wait_for_exit(proc)
     assert proc.returncode == 0, err
     summary = json.loads((out / "summary.json").read_text())
     counts = {k: v["polygons"] for k, v in summary["change"].items()}
     assert sum(counts.values()) > 0
-    return Reference(out=out, seconds=seconds, writing_from=writing_from or 0.0,
-                     writing_until=writing_until or seconds,
+    assert sorted(marks, key=marks.get) == list(MARKERS), marks
+    return Reference(out=out, seconds=seconds, marks=marks,
                      names=[p.name for p in finals(out)], rasters=read_rasters(out),
                      features=read_features(out / "change.gpkg"), counts=counts)
 

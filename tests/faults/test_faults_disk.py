@@ -60,8 +60,8 @@ def test_disk_full(small_disk, reference, size, verbose, record_property):
     m = FULL.match(lines[-1])
     assert m, res.stderr[-3000:]
     path = m.group(1)
-    assert path.startswith(str(out) + "/") and path.endswith((".tif", ".gpkg", ".html",
-                                                              ".qgz", ".qml", ".json"))
+    # the file being written; the folder when the failure surfaced outside a wrapped write
+    assert path == str(out) or path.startswith(str(out) + "/"), path
     if verbose:
         assert "Traceback" in res.stderr
     else:

@@ -5,10 +5,13 @@ uninterrupted run); after the rerun the COGs are pixel-identical and the change 
 identical to an uninterrupted run's, and no temporary file remains.
 
 ``LANDCOVER_FAULT_KILLS`` (default 4, to keep the suite short; docs/RELIABILITY.md has
-a run with more) kill points, spread over the part of the run that writes (from the
-moment its run.log appears to the moment summary.json, its last output, appears in an
-uninterrupted run; one random time in each of as many equal slices), alternately SIGKILL
-and SIGTERM; ``LANDCOVER_FAULT_SEED`` (default 20261205) seeds them.
+a run with more) kill points, spread over the part of the run that writes: its four
+stages (first map, second map, change polygons, styles/project/report/summary, timed on
+the uninterrupted reference run by the files that end them) take the points in turn,
+each at a seeded random time into its stage, counted from the moment the killed run
+reaches the stage (so a busier machine does not shift the points).  Signals alternate
+between SIGKILL and SIGTERM so that every stage gets both from 8 points on.
+``LANDCOVER_FAULT_SEED`` (default 20261205) seeds the times.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 import numpy as np
 import pytest
 from conftest import (
+    MARKERS,
     assert_same_as_reference,
     check_finals,
     run_sample,
@@ -33,24 +37,25 @@ pytestmark = pytest.mark.faults
 
 N_KILLS = int(os.environ.get("LANDCOVER_FAULT_KILLS", "4"))
 SEED = int(os.environ.get("LANDCOVER_FAULT_SEED", "20261205"))
-# fractions of the writing part of an uninterrupted run: one random point per slice
+N_STAGES = len(MARKERS) - 1
 _rng = np.random.default_rng(SEED)
-_edges = np.linspace(0.0, 1.0, N_KILLS + 1)
-FRACTIONS = [float(_rng.uniform(a, b)) for a, b in zip(_edges[:-1], _edges[1:], strict=True)]
-POINTS = [(i, signal.SIGKILL if i % 2 == 0 else signal.SIGTERM, f)
-          for i, f in enumerate(FRACTIONS)]
+# (index, signal, stage, fraction of the stage's duration)
+POINTS = [(i, signal.SIGKILL if (i + i // N_STAGES) % 2 == 0 else signal.SIGTERM,
+           i % N_STAGES, float(_rng.uniform(0, 1))) for i in range(N_KILLS)]
 
 
-@pytest.mark.parametrize("i,sig,fraction", POINTS,
-                         ids=[f"{i}-{sig.name}-{f:.2f}" for i, sig, f in POINTS])
-def test_kill_then_rerun(tmp_path, reference, i, sig, fraction, record_property):
+@pytest.mark.parametrize("i,sig,stage,fraction", POINTS,
+                         ids=[f"{i}-{sig.name}-stage{st}-{f:.2f}" for i, sig, st, f in POINTS])
+def test_kill_then_rerun(tmp_path, reference, i, sig, stage, fraction, record_property):
     out = tmp_path / "out"
+    start, end = MARKERS[stage], MARKERS[stage + 1]
     proc = start_sample(out)
     deadline = time.time() + 120  # start-up (imports, input checks) varies with the load
-    while not (out / "run.log").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    time.sleep(fraction * (reference.writing_until - reference.writing_from))
+    while not (out / start).exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.002)
+    time.sleep(fraction * (reference.marks[end] - reference.marks[start]))
     finished_first = proc.poll() is not None
+    record_property("stage_end_reached_before_kill", (out / end).exists())
     if not finished_first:
         os.kill(proc.pid, sig)
     _, err = wait_for_exit(proc)
