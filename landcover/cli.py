@@ -1,7 +1,10 @@
 """The ``landcover`` command line: parse, call the library, report.
 
 Errors a user can fix (bad workflow key, missing file, empty bbox, wrong
-bands...) print one line and exit with code 2; nothing is written.
+bands...) print one line and exit with code 2; nothing is written.  A run that
+fails prints one line and exits with code 1 (a full disk: the file and "no space
+left on device"; the traceback goes to run.log, and to stderr with -v).  Another
+run writing into the same output folder: one line, exit code 3.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import click
 
 from .clouds import CHOICES as CLOUD_CHOICES
 from .clouds import METHODS as CLOUD_METHODS
-from .errors import LandcoverError
+from .errors import LandcoverError, LockedError, OutputWriteError
 from .io.read import SCALES
 
 if TYPE_CHECKING:
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-EXIT_LOCKED = 3  # monitor: another run of the job holds its lock
+EXIT_LOCKED = 3  # another run holds the output folder (or the monitoring job's store)
 
 log = logging.getLogger("landcover")
 
@@ -102,6 +105,32 @@ def _offset(value: str | None):
         raise click.BadParameter(str(exc)) from None
 
 
+#: loggers whose records reach the terminal only with -v (GDAL's own messages)
+_GDAL_LOGGERS = ("rasterio", "pyogrio", "fiona", "osgeo")
+
+
+class _TerminalFilter(logging.Filter):
+    """Without -v the terminal gets one line per failure: records marked ``file_only``
+    (a traceback, a message the CLI prints itself) and GDAL's messages stay off it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verbose = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose:
+            return True
+        if record.name == "py.warnings":  # a Python warning raised inside rasterio/pyogrio
+            return not any(f"/{n}/" in str(record.msg) for n in _GDAL_LOGGERS)
+        return not (getattr(record, "file_only", False)
+                    or record.name.split(".")[0] in _GDAL_LOGGERS)
+
+
+_FILE_ONLY = {"file_only": True}
+
+_terminal_filter = _TerminalFilter()
+
+
 def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
     level = logging.WARNING - 10 * min(verbose, 2)
     global _stderr_handler
@@ -109,8 +138,15 @@ def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handle
     if _stderr_handler is None:
         _stderr_handler = logging.StreamHandler(sys.stderr)
         _stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        _stderr_handler.addFilter(_terminal_filter)
         root.addHandler(_stderr_handler)
+        logging.captureWarnings(True)  # through the filter above
+        if not verbose:  # libtiff prints some I/O errors itself; GDAL raises them anyway
+            from .faults import quiet_libtiff
+
+            quiet_libtiff()
     _stderr_handler.setLevel(level)
+    _terminal_filter.verbose = verbose
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
     for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
@@ -127,23 +163,32 @@ def _setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handle
 
 @contextlib.contextmanager
 def _logged_run(handler: logging.Handler | None, progress: _Progress, failure: str,
-                *, locked: type[Exception] | None = None):
+                *, locked: type[Exception] = LockedError, out: Path | None = None):
     """Around a long run: user errors are logged then re-raised (one line, exit 2 by
-    the group); ``locked`` prints "locked: ..." and exits 3; anything else is logged with
-    its traceback to the log file and reported as ``error: {failure}`` with exit 1.
-    Progress bars and the log file handler are closed in every case."""
+    the group); ``locked`` prints "locked: ..." and exits 3; a failure of the machine while
+    writing under ``out`` (disk full, permission denied) prints ``error: cannot write
+    PATH: CAUSE``, anything else ``error: {failure}``, both with exit 1 and the traceback
+    in the log file (on stderr too with -v).  Progress bars and the log file handler are
+    closed in every case."""
+    from .faults import write_error
+
     try:
         yield
     except LandcoverError as exc:
-        if locked is not None and isinstance(exc, locked):
-            log.warning("%s", exc)
+        if isinstance(exc, locked):
+            log.warning("%s", exc, extra=_FILE_ONLY)
             click.echo(f"locked: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
-        log.error("%s", exc)
+        if isinstance(exc, OutputWriteError):
+            log.error("run failed: %s", exc, exc_info=True, extra=_FILE_ONLY)
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        log.error("%s", exc, extra=_FILE_ONLY)
         raise
-    except Exception:
-        log.exception("run failed")
-        click.echo(f"error: {failure}", err=True)
+    except Exception as exc:
+        log.exception("run failed", extra=_FILE_ONLY)
+        fault = write_error(exc, out) if out is not None else None
+        click.echo(f"error: {fault if fault is not None else failure}", err=True)
         sys.exit(EXIT_FAILED)
     finally:
         progress.close()
@@ -152,18 +197,39 @@ def _logged_run(handler: logging.Handler | None, progress: _Progress, failure: s
             handler.close()
 
 
+EXIT_TERMINATED = 128 + 15
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd stop, kill): unwinds like Ctrl-C, so temporary files are removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 class _Group(click.Group):
     """Turns user errors into one line and exit code 2."""
 
     def invoke(self, ctx):
+        import signal
+
+        with contextlib.suppress(ValueError):  # not the main thread (tests calling main())
+            signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return super().invoke(ctx)
+        except LockedError as exc:
+            click.echo(f"locked: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
+        except OutputWriteError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
         except LandcoverError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("interrupted: no partial output was left under a final name", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else 130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +242,8 @@ def main() -> None:
       landcover run workflows/sample.yaml
     writes out/sample/: one land-cover COG per date, change.gpkg, summary.json, run.log.
 
-    Exit codes: 0 ok, 1 failed run, 2 bad input (the message says what to fix).
+    Exit codes: 0 ok, 1 failed run (disk full...), 2 bad input (the message says what to
+    fix), 3 the output folder is in use by another landcover run.
     """
     # GDAL's block cache defaults to 5% of the RAM and fills with the blocks of every map
     # read or written, so a run's memory grew with its area: 64 MB unless the user says
@@ -204,9 +271,11 @@ def main() -> None:
               help="Cloud mask (overrides clouds; auto: SCL for L2A, s2cloudless where its "
               "bands exist, else none with a warning).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--wait", is_flag=True, help="When another run writes into the output folder, "
+              "wait for it to finish (default: exit at once with code 3).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
-        halo, min_area_ha, workers, scheduler, device, offset, clouds, no_progress,
+        halo, min_area_ha, workers, scheduler, device, offset, clouds, no_progress, wait,
         verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
@@ -234,19 +303,24 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 
     plan = plan_run(wf)  # every input checked before anything is written
     out = Path(wf.output.dir)
-    try:
-        handler = _setup_logging(verbose, out / "run.log")
-    except OSError as exc:
-        from .errors import OutputError
+    from .lock import output_folder_lock
 
-        raise OutputError(f"cannot write to output folder {out} ({exc.strerror}); "
-                          "give a writable --out") from None
+    # one run per output folder (exit 3), held before anything is written there
+    with output_folder_lock(out, wait=wait):
+        try:
+            handler = _setup_logging(verbose, out / "run.log")
+        except OSError as exc:
+            from .errors import OutputError
 
-    progress = _Progress(not no_progress)
-    t0 = time.perf_counter()
-    log.info("run %s: workflow %s", wf.name, workflow)
-    with _logged_run(handler, progress, f"the run failed; see {out / 'run.log'}"):
-        result = run_workflow(plan, progress=progress)
+            raise OutputError(f"cannot write to output folder {out} ({exc.strerror}); "
+                              "give a writable --out") from None
+
+        progress = _Progress(not no_progress)
+        t0 = time.perf_counter()
+        log.info("run %s: workflow %s", wf.name, workflow)
+        with _logged_run(handler, progress, f"the run failed; see {out / 'run.log'}",
+                         out=out):
+            result = run_workflow(plan, progress=progress)
     click.echo(f"done in {time.perf_counter() - t0:.1f} s -> {result.out_dir}/")
     for label, m in result.maps.items():
         click.echo(f"  {label}: {m.map_path.name} ({m.tiles} tiles, {m.seconds:.1f} s)")
@@ -256,6 +330,15 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         click.echo(f"  change: {result.change_path.name}: {parts}")
     summary = result.summary_path.name if result.summary_path is not None else "-"
     click.echo(f"  summary: {summary}, log: run.log")
+
+
+def _hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
+    """Take the output-folder lock of the folder of each of ``files`` (exit 3 when another
+    landcover run writes there)."""
+    from .lock import output_folder_lock
+
+    for folder in sorted({os.path.realpath(Path(f).parent) for f in files if f is not None}):
+        stack.enter_context(output_folder_lock(folder))
 
 
 @main.command()
@@ -339,21 +422,25 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
         from .errors import RegionError
 
         raise RegionError(f"bbox {bbox} does not meet scene {scene.id}; fix --bbox/--bbox-crs")
-    progress = _Progress(not no_progress)
-    runner = make_runner(workers=workers, scheduler=scheduler)
-    try:
-        res = classify_region([(scene, scene_scale)], region,
-                              model_path, out_map, out_confidence=out_conf,
-                              options=ClassifyOptions(cloud_method=clouds), progress=progress,
-                              runner=runner, tags=tags)
-    finally:
-        progress.close()
-        runner.close()
+    from .faults import writing
     from .io.qml import write_raster_style  # .qml sidecars: QGIS opens the maps styled
 
-    write_raster_style(res.map_path, "classes")
-    if res.confidence_path:
-        write_raster_style(res.confidence_path, "confidence")
+    progress = _Progress(not no_progress)
+    with contextlib.ExitStack() as held:
+        _hold_folders(held, out_map, out_conf)  # another run writing there: exit 3
+        runner = make_runner(workers=workers, scheduler=scheduler)
+        try:
+            res = classify_region([(scene, scene_scale)], region, model_path, out_map,
+                                  out_confidence=out_conf,
+                                  options=ClassifyOptions(cloud_method=clouds),
+                                  progress=progress, runner=runner, tags=tags)
+        finally:
+            progress.close()
+            runner.close()
+        with writing(res.map_path.with_suffix(".qml")):
+            write_raster_style(res.map_path, "classes")
+            if res.confidence_path:
+                write_raster_style(res.confidence_path, "confidence")
     click.echo(f"wrote {res.map_path} ({region.width}x{region.height} px, {res.tiles} tiles, "
                f"{res.seconds:.1f} s)")
 
@@ -380,13 +467,17 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
     for p in (before, after, before_confidence, after_confidence):
         if p is not None and not p.exists():
             raise SceneNotFoundError(f"map {p} does not exist; give an existing class map")
-    stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
-                          after_confidence=after_confidence, min_area_ha=min_area_ha,
-                          simplify=simplify, out_crs=out_crs,
-                          types=[t for t in types.split(",") if t])
+    from .faults import writing
     from .io.gpkg_styles import apply_default_styles
 
-    apply_default_styles(out_gpkg)  # opens styled in QGIS
+    with contextlib.ExitStack() as held:
+        _hold_folders(held, out_gpkg)  # another run writing there: exit 3
+        stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
+                              after_confidence=after_confidence, min_area_ha=min_area_ha,
+                              simplify=simplify, out_crs=out_crs,
+                              types=[t for t in types.split(",") if t])
+        with writing(out_gpkg):
+            apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))
 
 

@@ -2,7 +2,9 @@
 
 Every error a user can cause subclasses both :class:`LandcoverError` and the
 matching builtin, so callers may catch either.  Messages name the bad value and
-the fix; the CLI prints them on one line and exits with code 2.
+the fix; the CLI prints them on one line and exits with code 2, except
+:class:`OutputWriteError` (a full disk during a run: exit code 1) and
+:class:`LockedError` (another run holds the output folder or the store: exit code 3).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ __all__ = [
     "AssessmentError",
     "OutputNotFoundError",
     "StoreLockedError",
+    "OutputWriteError",
+    "LockedError",
+    "OutputFolderLockedError",
 ]
 
 
@@ -62,5 +67,26 @@ class OutputNotFoundError(OutputError, FileNotFoundError):
     """An existing output to update (e.g. a GeoPackage to style) is missing."""
 
 
-class StoreLockedError(LandcoverError, BlockingIOError):
+class OutputWriteError(OutputError):
+    """Writing an output failed during a run for a reason outside landcover: no space left
+    on device, permission denied, read-only file system, I/O error (CLI exit code 1).
+
+    ``path`` is the file being written, ``cause`` the reason in words.  Nothing partial is
+    left under a final name.
+    """
+
+    def __init__(self, path, cause: str, detail: str = "") -> None:
+        self.path, self.cause = path, cause
+        super().__init__(f"cannot write {path}: {cause}{detail}")
+
+
+class LockedError(LandcoverError, BlockingIOError):
+    """Another process holds a lock this one needs (CLI exit code 3)."""
+
+
+class OutputFolderLockedError(LockedError):
+    """Another ``landcover run`` (or classify/change) writes into the same output folder."""
+
+
+class StoreLockedError(LockedError):
     """Another run of the same monitoring job holds its store (CLI exit code 3)."""

@@ -27,6 +27,7 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from . import __version__
+from .faults import writing
 from .io.gpkg_styles import apply_default_styles, layer_style_qml, write_gpkg_metadata
 from .io.project import ProjectGroup, ProjectLayer, write_project
 from .io.qml import categorized_style, class_map_style, confidence_style, write_raster_style
@@ -69,8 +70,9 @@ def finalize_run(result: RunResult, plan: RunPlan) -> dict[str, Path]:
             written[f"style_confidence_{label}"] = write_raster_style(m.confidence_path,
                                                                       "confidence")
     if result.change_path is not None and Path(result.change_path).exists():
-        apply_default_styles(result.change_path)
-        write_gpkg_metadata(result.change_path, run_metadata(result, plan))
+        with writing(result.change_path):  # sqlite: "database or disk is full"
+            apply_default_styles(result.change_path)
+            write_gpkg_metadata(result.change_path, run_metadata(result, plan))
     written["project"] = write_run_project(result, plan)
     written["report"] = write_run_report(result, plan, extra_seconds=time.perf_counter() - t0)
     return written
@@ -303,8 +305,9 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
     text = render_report(data)
     path = out_dir / "report.html"
     tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
     return path
 
 
@@ -366,6 +369,7 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
     }
     path = result.out_dir / "summary.json"
     tmp = result.out_dir / ".summary.json.part"
-    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    with writing(path, tmp):  # a full disk: one error naming the file
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
     return path

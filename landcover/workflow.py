@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
-from pathlib import Path
 
 from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
 from .io.read import SceneScale, detect_scale, scale_tags
+from .lock import output_folder_lock, remove_stale_parts
 from .outputs import finalize_run, run_metadata, write_summary
 from .plan import RunPlan, RunResult, plan_run
 from .runner import Runner, make_runner
@@ -60,9 +61,11 @@ def run_workflow(
     runner = runner or make_runner(scheduler=wf.compute.scheduler, workers=wf.compute.workers)
     options = ClassifyOptions.from_workflow(wf, device=plan.device)
     result = RunResult(run_id=plan.run_id, out_dir=out_dir)
+    held = ExitStack()  # the output folder, for the whole run (another run there: exit 3)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_parts(out_dir)
+        held.enter_context(output_folder_lock(out_dir))
+        # only under the lock: a live run's temporary files look the same
+        remove_stale_parts(out_dir)
         scales: dict[str, SceneScale] = result.scales
         for label, scenes in plan.chosen.items():
             for s in scenes:
@@ -91,6 +94,7 @@ def run_workflow(
         result.seconds = time.perf_counter() - t0
         result.summary_path = write_summary(result, plan, outputs)
     finally:
+        held.close()
         if own_runner:
             runner.close()
     return result
@@ -127,12 +131,3 @@ def _change_step(result: RunResult, plan: RunPlan, progress: Progress | None) ->
     )
     if progress:
         progress("change", 1, 1)
-
-
-def _remove_stale_parts(out_dir: Path) -> None:
-    """Delete temporary files a killed earlier run left (never final outputs)."""
-    for p in out_dir.glob(".*.part*"):
-        log.info("removing stale temporary file %s", p)
-        p.unlink(missing_ok=True)
-    for p in out_dir.glob(".*.cog.tif"):
-        p.unlink(missing_ok=True)

@@ -43,7 +43,17 @@ def test_one_strip_equals_one_tile_at_a_time(strip_scene, standin_model, batch_s
                            options=ClassifyOptions(cloud_method="none"))[0][0]
              for w in windows]
     assert strip.dtype == np.uint8 and strip.shape == (len(row), 9 + 2, 128, 128)
-    np.testing.assert_array_equal(strip, np.stack(alone))
+    alone = np.stack(alone)
+    # reading: exact (one strip or one window per tile, the same pixels)
+    np.testing.assert_array_equal(strip[:, 9:], alone[:, 9:])
+    # the network: oneDNN picks its kernels by batch size and CPU and promises no
+    # bit-equality across them (an AVX2-only CPU gave 25 of 901,120 uint8 probabilities
+    # 1/255 apart for batch 2 vs 1; bit-equal on Zen 4 AVX-512).  So: every probability
+    # within 1/255, and >= 99.9% of the labels (argmax) equal
+    diff = np.abs(strip[:, :9].astype(np.int16) - alone[:, :9])
+    assert diff.max() <= 1, diff.max()
+    agree = (strip[:, :9].argmax(axis=1) == alone[:, :9].argmax(axis=1)).mean()
+    assert agree >= 0.999, agree
     # the validity channel is 0 exactly where a tile reaches outside the scene
     for t, values in zip(row, strip, strict=True):
         rows = np.arange(t.row0, t.row0 + 128)

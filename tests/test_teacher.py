@@ -50,7 +50,13 @@ def test_probabilities_match_reference(reference, reference_dn):
     probs = teacher_probabilities(reference_dn, layout="hwc")
     assert probs.shape == (SIZE, SIZE, 9)
     assert np.abs(probs - reference["probs"]).max() <= 1e-4
-    np.testing.assert_array_equal(probs.argmax(-1), reference["probs"].argmax(-1))
+    # the reference was computed on another CPU/runtime, which promises no bit-equality:
+    # labels may differ only where the two best classes are within the tolerance above
+    ref = reference["probs"]
+    differ = probs.argmax(-1) != ref.argmax(-1)
+    top2 = np.sort(ref, axis=-1)[..., -2:]
+    assert (top2[..., 1] - top2[..., 0])[differ].max(initial=0) <= 2e-4
+    assert differ.mean() <= 0.001, differ.mean()
 
 
 def test_chw_layout_and_windows(reference):

@@ -21,6 +21,7 @@ import rasterio.shutil
 from rasterio.windows import Window
 
 from ..errors import OutputError
+from ..faults import writing
 from ..grid import Grid
 
 __all__ = ["StreamingCOG", "cog_profile"]
@@ -105,19 +106,21 @@ class StreamingCOG:
         """Write ``block`` (count, rows, width) or (rows, width) at region row ``row0``."""
         if block.ndim == 2:
             block = block[None]
-        self._ds.write(block, window=Window(0, row0, self.grid.width, block.shape[1]))
+        with writing(self.path):  # disk full: one error naming the file and the cause
+            self._ds.write(block, window=Window(0, row0, self.grid.width, block.shape[1]))
 
     def close(self) -> Path:
         """Finish: build the COG under a temporary name and rename it."""
-        self._ds.close()
         part = self.path.with_name(f".{self.path.name}.cog.tif")
         try:
-            rasterio.shutil.copy(
-                self._tmp, part, driver="COG",
-                **cog_profile(overview_resampling=self.overview_resampling,
-                              compress=self.compress),
-            )
-            os.replace(part, self.path)
+            with writing(self.path):  # checked before the temporary files go
+                self._ds.close()
+                rasterio.shutil.copy(
+                    self._tmp, part, driver="COG",
+                    **cog_profile(overview_resampling=self.overview_resampling,
+                                  compress=self.compress),
+                )
+                os.replace(part, self.path)
         finally:
             for p in (self._tmp, part):
                 if p.exists():

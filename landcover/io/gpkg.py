@@ -20,6 +20,7 @@ import pyogrio
 import pyogrio.errors
 
 from ..errors import OutputError
+from ..faults import write_error
 
 __all__ = ["write_layers"]
 
@@ -61,9 +62,13 @@ def write_layers(
             pyogrio.write_dataframe(pd.DataFrame([row]), tmp, layer="runs", driver="GPKG",
                                     append=True)
         os.replace(tmp, path)
-    except Exception as exc:
+    except BaseException as exc:  # also Ctrl-C, SIGTERM: the temporary file goes
+        # the cause first, while the temporary file still takes its space
+        fault = write_error(exc, path) if isinstance(exc, Exception) else None
         if tmp.exists():
             tmp.unlink()
+        if fault is not None:
+            raise fault from exc
         if isinstance(exc, (OSError, pyogrio.errors.DataSourceError)):
             raise OutputError(f"cannot write {path}: {exc}; check the output folder") from exc
         raise

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..errors import OutputError
+from ..errors import OutputError, OutputWriteError
+from ..faults import writing
 from .qml import QGIS_VERSION, element, qgis_xml
 
 __all__ = ["ProjectLayer", "ProjectGroup", "write_project"]
@@ -210,9 +211,12 @@ def write_project(
     xml = qgis_xml(root)
     tmp = path.with_name(f".{path.name}.part")
     try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr(f"{path.stem}.qgs", xml)
-        os.replace(tmp, path)
+        with writing(path, tmp):  # a full disk: OutputWriteError (exit 1), named
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(f"{path.stem}.qgs", xml)
+            os.replace(tmp, path)
+    except OutputWriteError:
+        raise
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write project {path} ({exc.strerror}); "
