@@ -21,6 +21,12 @@ def _shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def shared_root() -> Path:
+    """``../shared/data`` for module- and session-scoped fixtures (same rule as below)."""
+    return _shared_data()
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` beside the repository (fails when CI=true and missing, else skips)."""

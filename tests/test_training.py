@@ -16,12 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bercy(tmp_path_factory):
-    from conftest import _shared_data
-
+def bercy(tmp_path_factory, shared_root):
     from landcover.training.data import load_scene, oscd_scenes
 
-    root = _shared_data() / "oscd"
+    root = shared_root / "oscd"
     ref = oscd_scenes(["bercy"], root=root)[0]
     return ref, load_scene(ref, cache_dir=tmp_path_factory.mktemp("cache"))
 

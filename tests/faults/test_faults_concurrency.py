@@ -7,7 +7,7 @@ import os
 import re
 
 import pytest
-from conftest import (
+from faultkit import (
     assert_same_as_reference,
     start_sample,
     stderr_lines,
@@ -58,7 +58,7 @@ def test_wait_waits_for_the_holder(tmp_path, reference):
     import subprocess
     import time
 
-    from conftest import REPO, SAMPLE_WF, cli
+    from faultkit import REPO, SAMPLE_WF, cli
 
     from landcover.lock import output_folder_lock
 

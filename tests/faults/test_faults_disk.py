@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 
 import pytest
-from conftest import check_finals, run_sample, stderr_lines, temporaries
+from faultkit import check_finals, run_sample, stderr_lines, temporaries
 
 pytestmark = pytest.mark.faults
 

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import (
+from faultkit import (
     MARKERS,
     assert_same_as_reference,
     check_finals,
