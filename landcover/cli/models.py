@@ -1,0 +1,133 @@
+"""``landcover train``, ``evaluate`` and ``teach``: models and their figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..clouds import METHODS as CLOUD_METHODS
+from .common import main, setup_logging
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "output", help="Bundle to write (overrides the recipe's output).")
+@click.option("--steps", type=int, help="Training steps (overrides the recipe).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Shared data folder (default: $LANDCOVER_DATA, else ../shared/data).")
+@click.option("-v", "--verbose", count=True)
+def train(recipe: Path, output, steps, data_root, verbose) -> None:
+    """Train a model from a RECIPE (workflows/train.yaml) and write its bundle.
+
+    Distils the Dynamic World teacher on the real scenes the recipe names (seeded,
+    split by scene); see docs/MODEL_CARD.md.
+    """
+    from ..errors import ConfigError
+    from ..training.train import train_from_config
+
+    setup_logging(max(verbose, 1))
+    if not recipe.is_file():
+        raise ConfigError(f"recipe {recipe} does not exist; give a YAML recipe such as "
+                          "workflows/train.yaml")
+    over = {k: v for k, v in {"output": output, "steps": steps,
+                              "data_root": data_root and str(data_root)}.items() if v is not None}
+    path = train_from_config(recipe, progress=True, **over)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--model", help="Model bundle; default: the shipped one.")
+@click.option("--scene", "scenes", multiple=True, type=click.Path(path_type=Path),
+              help="Scene file(s) of one date, or a folder (repeat for several files).")
+@click.option("--labels", type=click.Path(dir_okay=False, path_type=Path),
+              help="Reference label raster (its grid is the evaluation grid).")
+@click.option("--label-map", help="Label codes to legend classes, e.g. '1:water,0:other', or a "
+              "YAML file of code: class.")
+@click.option("--against-teacher", is_flag=True,
+              help="Agreement with the Dynamic World teacher on the held-out cities instead.")
+@click.option("--clouds", type=click.Choice(list(CLOUD_METHODS)), default="s2cloudless",
+              show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report here.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Shared data folder, for --against-teacher (default: $LANDCOVER_DATA, "
+              "else ../shared/data).")
+def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out,
+             data_root) -> None:
+    """Assess a model: against reference labels, or against the teacher.
+
+    \b
+    landcover evaluate --scene S2Hand.tif --labels LabelHand.tif --label-map '1:water,0:other'
+    landcover evaluate --against-teacher
+    """
+    import tempfile
+
+    import yaml
+
+    from ..errors import ConfigError, SceneNotFoundError
+    from ..plan import resolve_model_path
+
+    model_path = resolve_model_path(model)
+    if against_teacher:
+        from ..model import load_bundle
+        from ..training.data import OSCD_CITIES, oscd_scenes
+        from ..training.evaluate import agreement_with_teacher
+
+        m = load_bundle(model_path)
+        held_out = m.spec.training.get("split", {}).get("validation_groups", [])
+        cities = [c for c in held_out if c in OSCD_CITIES]
+        if not cities:
+            raise ConfigError(f"model {model_path} records no held-out OSCD city; "
+                              "evaluate it with --labels instead")
+        report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root))
+        report["cities"] = cities
+    else:
+        if not scenes or not labels or not label_map:
+            raise ConfigError("give --scene, --labels and --label-map (or --against-teacher)")
+        for p in (*scenes, labels):
+            if not Path(p).exists():
+                raise SceneNotFoundError(f"{p} does not exist; check the path")
+        mapping = label_map
+        if Path(label_map).suffix in (".yaml", ".yml") and Path(label_map).is_file():
+            mapping = yaml.safe_load(Path(label_map).read_text())
+        from ..training.evaluate import evaluate_on_labels
+
+        with tempfile.TemporaryDirectory() as tmp:
+            report = evaluate_on_labels(model_path, scenes, labels, mapping,
+                                        Path(tmp) / "map.tif", clouds=clouds)
+            report["map"] = "(temporary)"
+    text = json.dumps(report, indent=2, default=float)
+    if json_out:
+        tmp_path = json_out.with_name(f".{json_out.name}.part")
+        tmp_path.write_text(text + "\n")
+        tmp_path.replace(json_out)
+    click.echo(text)
+
+
+@main.command()
+@click.argument("scenes", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for <name>_dw_prob_u8.tif and <name>_dw_class.tif.")
+@click.option("--overwrite", is_flag=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
+              help="Shared data folder, for the teacher's ONNX file (default: "
+              "$LANDCOVER_DATA, else ../shared/data).")
+def teach(scenes, out_dir, overwrite, data_root) -> None:
+    """Run the Dynamic World teacher (ONNX) on SCENES: soft labels for training."""
+    from ..errors import SceneNotFoundError
+    from ..teacher import teach as run_teach
+
+    for p in scenes:
+        if not Path(p).exists():
+            raise SceneNotFoundError(f"scene {p} does not exist; check the path")
+    for prob, cls in run_teach(scenes, out_dir, overwrite=overwrite, data_root=data_root):
+        click.echo(f"wrote {prob} and {cls}")
+
+
+# ---- monitor ----
+# Scheduled, incremental monitoring (landcover.monitor; docs/monitoring.md).
+# Exit codes: 0 ok (also "no new scenes"), 1 failed run, 2 bad input, 3 locked.
+
+
