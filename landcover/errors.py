@@ -4,7 +4,8 @@ Every error a user can cause subclasses both :class:`LandcoverError` and the
 matching builtin, so callers may catch either.  Messages name the bad value and
 the fix; the CLI prints them on one line and exits with code 2, except
 :class:`OutputWriteError` (a full disk during a run: exit code 1) and
-:class:`LockedError` (another run holds the output folder or the store: exit code 3).
+:class:`LockedError` (another run holds the output folder or the store: exit code 3)
+and :class:`ServiceError` (a database the job needs does not answer: exit code 1).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "OutputWriteError",
     "LockedError",
     "OutputFolderLockedError",
+    "ServiceError",
 ]
 
 
@@ -90,3 +92,8 @@ class OutputFolderLockedError(LockedError):
 
 class StoreLockedError(LockedError):
     """Another run of the same monitoring job holds its store (CLI exit code 3)."""
+
+
+class ServiceError(LandcoverError, ConnectionError):
+    """A service the run needs (the PostGIS store) cannot be reached or dropped the
+    connection: a failure of the environment, not of the input (CLI exit code 1)."""

@@ -67,11 +67,14 @@ def run_workflow(
         # only under the lock: a live run's temporary files look the same
         remove_stale_parts(out_dir)
         scales: dict[str, SceneScale] = result.scales
-        for label, scenes in plan.chosen.items():
+        # every scene of every date first: this reads each file whole (a corrupt or
+        # truncated one fails here as bad input, before any map is written)
+        for scenes in plan.chosen.values():
             for s in scenes:
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
                                                 offset=wf.source.offset)
+        for label, scenes in plan.chosen.items():
             date = scenes[0].acquired.isoformat()
             cloud_method = plan.clouds.get(label, wf.clouds)
             log.info("classifying %s (%s): scenes %s, clouds %s", label, date,

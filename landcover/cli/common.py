@@ -18,7 +18,7 @@ from typing import Protocol
 
 import click
 
-from ..errors import LandcoverError, LockedError, OutputWriteError
+from ..errors import LandcoverError, LockedError, OutputWriteError, ServiceError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -170,7 +170,7 @@ def logged_run(handler: logging.Handler | None, progress: Progress, failure: str
             log.warning("%s", exc, extra=FILE_ONLY)
             click.echo(f"locked: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
-        if isinstance(exc, OutputWriteError):
+        if isinstance(exc, (OutputWriteError, ServiceError)):
             log.error("run failed: %s", exc, exc_info=True, extra=FILE_ONLY)
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED)
@@ -212,7 +212,7 @@ class _Group(click.Group):
         except LockedError as exc:
             click.echo(f"locked: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
-        except OutputWriteError as exc:
+        except (OutputWriteError, ServiceError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_FAILED)
         except LandcoverError as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import rasterio
 
-from ..errors import BandError
+from ..errors import BandError, SceneError
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
@@ -223,12 +223,18 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
             by_path.setdefault(ref.path, []).append((band, ref.bidx))
     best, best_band, npix = float("nan"), "", 0
     for path, refs in by_path.items():
-        with rasterio.open(path) as ds:
-            npix = max(npix, ds.width * ds.height)
-            k = max(ds.width, ds.height) / size
-            h, w = (ds.height, ds.width) if k <= 1 else \
-                (max(1, round(ds.height / k)), max(1, round(ds.width / k)))
-            arr = ds.read([b for _, b in refs], out_shape=(len(refs), h, w), masked=True)
+        try:
+            with rasterio.open(path) as ds:
+                npix = max(npix, ds.width * ds.height)
+                k = max(ds.width, ds.height) / size
+                h, w = (ds.height, ds.width) if k <= 1 else \
+                    (max(1, round(ds.height / k)), max(1, round(ds.width / k)))
+                # without overviews this decodes every block: a corrupt or truncated file
+                # fails here, before anything is written
+                arr = ds.read([b for _, b in refs], out_shape=(len(refs), h, w),
+                              masked=True)
+        except rasterio.errors.RasterioError as exc:
+            raise unreadable(path, exc) from exc
         for (band, _), a in zip(refs, arr, strict=True):
             v = a.compressed().astype(np.float64)
             v = v[np.isfinite(v) & (v != 0)]
@@ -239,3 +245,16 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
             if not p >= best:  # NaN-aware min
                 best, best_band = p, band
     return best, best_band, npix
+
+
+def unreadable(path: str, exc: BaseException) -> SceneError:
+    """A scene file GDAL cannot decode (corrupt block, truncated file) as one line."""
+    causes: list[str] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(causes) < 8:
+        causes.append(str(cur).strip().splitlines()[0] if str(cur).strip() else "")
+        cur = cur.__cause__ or cur.__context__
+    # the innermost GDAL message names the failing block or read
+    detail = next((c for c in reversed(causes) if c), "read failed")
+    return SceneError(f"scene file {path} is corrupt or truncated: {detail}; "
+                      "download it again")

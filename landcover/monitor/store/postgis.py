@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from rasterio.crs import CRS
 
-from ...errors import ConfigError, StoreLockedError
+from ...errors import ConfigError, ServiceError, StoreLockedError
 from ..lifecycle import Alert
 from .commit import commit_run
 from .protocol import Checkpoint
@@ -36,6 +36,13 @@ from .schema import (
 from .schema import quote_ident as _q
 
 __all__ = ["PostgisStore", "schema_name"]
+
+
+#: the ``application_name`` of the store's sessions (pg_stat_activity)
+APP_NAME = "landcover-monitor"
+#: first lines of connection errors where the server answered and refused the URL's role,
+#: password or database (bad input, exit 2), as opposed to no answer (exit 1)
+_REFUSED_BY_SERVER = ("authentication failed", "does not exist", "no pg_hba.conf entry")
 
 
 def schema_name(job: str) -> str:
@@ -79,11 +86,14 @@ class PostgisStore:
             raise ConfigError("monitor.store is a PostgreSQL URL but psycopg is not installed; "
                               "pip install 'landcover[postgis]'") from None
         try:
-            return psycopg.connect(self.dsn, connect_timeout=10)
+            return psycopg.connect(self.dsn, connect_timeout=10, application_name=APP_NAME)
         except psycopg.OperationalError as exc:
-            raise ConfigError(f"cannot connect to {self.url}: "
-                              f"{str(exc).strip().splitlines()[0]}; fix monitor.store or start "
-                              "the server") from None
+            first = str(exc).strip().splitlines()[0]
+            if any(k in first for k in _REFUSED_BY_SERVER):  # it answered: the URL is wrong
+                raise ConfigError(f"cannot connect to {self.url}: {first}; fix "
+                                  "monitor.store") from None
+            raise ServiceError(f"cannot connect to {self.url}: {first}; start the server or "
+                               "fix monitor.store") from None
 
     def _s(self, table: str) -> str:
         return f"{_q(self.schema)}.{_q(table)}"
@@ -172,8 +182,17 @@ class PostgisStore:
 
     def commit(self, write: RunWrite, *, checkpoint: Checkpoint | None = None) -> None:
         """Write one run in one transaction (rolled back on error)."""
-        with self._connect() as c, c.transaction(), c.cursor() as cur:
-            commit_run(_PgTables(self, c, cur), write, checkpoint)
+        import psycopg
+
+        try:
+            with self._connect() as c, c.transaction(), c.cursor() as cur:
+                commit_run(_PgTables(self, c, cur), write, checkpoint)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # the server went away (restart, network, terminated backend): the transaction
+            # was never committed, so the store is as before the run
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ServiceError(f"lost the connection to {self.url} during the commit: {first}; "
+                               "nothing was committed, run again") from exc
 
     def read_alerts(self, *, run_id: str | None = None, new_only: bool = False
                     ) -> list[tuple[Alert, str]]:
