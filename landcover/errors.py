@@ -26,6 +26,7 @@ __all__ = [
     "LockedError",
     "OutputFolderLockedError",
     "ServiceError",
+    "StoreDamagedError",
 ]
 
 
@@ -97,3 +98,8 @@ class StoreLockedError(LockedError):
 class ServiceError(LandcoverError, ConnectionError):
     """A service the run needs (the PostGIS store) cannot be reached or dropped the
     connection: a failure of the environment, not of the input (CLI exit code 1)."""
+
+
+class StoreDamagedError(LandcoverError, ValueError):
+    """A monitoring store that is not a valid store any more (corrupt pages, a table
+    missing): nothing is written to it (CLI exit code 2)."""

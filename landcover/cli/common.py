@@ -122,8 +122,12 @@ FILE_ONLY = {"file_only": True}
 _terminal_filter = _TerminalFilter()
 
 
-def setup_logging(verbose: int, log_file: Path | None = None) -> logging.Handler | None:
-    level = logging.WARNING - 10 * min(verbose, 2)
+def setup_logging(verbose: int, log_file: Path | None = None, *,
+                  info: bool = False) -> logging.Handler | None:
+    """Logging on stderr at the level of ``-v`` (``info``: INFO records at least, as
+    ``monitor run`` prints for cron), to ``log_file`` at INFO.  Tracebacks and GDAL's
+    messages reach the terminal only with ``-v``."""
+    level = logging.WARNING - 10 * min(max(verbose, 1 if info else 0), 2)
     global _stderr_handler
     root = logging.getLogger()
     if _stderr_handler is None:

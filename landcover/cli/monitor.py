@@ -93,8 +93,8 @@ def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progre
 
     wf = _monitor_wf(workflow, store)
     paths = job_paths(wf)
-    setup_logging(max(verbose, 1))
-    handler = setup_logging(max(verbose, 1), paths.log_file)
+    # INFO lines on stderr for cron; a failure's traceback only in the log (-v: also here)
+    handler = setup_logging(verbose, paths.log_file, info=True)
     progress = Progress(not no_progress)
     with logged_run(handler, progress,
                      f"the run failed; nothing was committed; see {paths.log_file}",

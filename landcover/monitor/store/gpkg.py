@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from rasterio.crs import CRS
 
-from ...errors import OutputError
+from ...errors import OutputError, StoreDamagedError
 from ..lifecycle import Alert
 from ..lock import FileLock
 from .commit import commit_run
@@ -117,6 +117,10 @@ def _register_st(conn: sqlite3.Connection) -> None:
 # --------------------------------------------------------------------------- store
 
 
+#: sqlite error texts that mean the file is not a whole store
+_DAMAGE = ("malformed", "not a database", "no such table", "no such column")
+
+
 class GpkgStore:
     """A job store in one GeoPackage file (QGIS opens it while runs append).
 
@@ -135,9 +139,35 @@ class GpkgStore:
         """Whether the file exists and holds a job."""
         if not self.path.exists():
             return False
-        with contextlib.closing(self._connect()) as c:
+        with self._damage_named(), contextlib.closing(self._connect()) as c:
             return c.execute("SELECT 1 FROM sqlite_master WHERE name='job'").fetchone() \
                 is not None
+
+    @contextlib.contextmanager
+    def _damage_named(self):
+        """sqlite's "malformed", "not a database", "no such table" as
+        :class:`StoreDamagedError` naming the store; other errors (locked, I/O) unchanged."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if not any(k in text for k in _DAMAGE):
+                raise
+            raise StoreDamagedError(
+                f"store {self.path} is damaged ({text}); nothing was written to it: restore "
+                "it from a backup, or init the job into a new store") from exc
+
+    def _check(self, conn: sqlite3.Connection, types: Sequence[str]) -> None:
+        """Fail with :class:`StoreDamagedError` unless sqlite's ``quick_check`` passes and
+        every table of the job is there (before a run does any work)."""
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {problems[0]}")
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        need = {"job", "runs", "scenes", "pixel_state", "alerts_new",
+                *(f"alerts_{t}" for t in types)}
+        if need - have:
+            raise sqlite3.OperationalError(f"no such table: {', '.join(sorted(need - have))}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
@@ -215,8 +245,9 @@ class GpkgStore:
 
     def load(self, *, state: bool = True) -> Snapshot:
         """Read the job's settings, alerts, scenes, runs (and pixel state if ``state``)."""
-        with contextlib.closing(self._connect()) as c:
+        with self._damage_named(), contextlib.closing(self._connect()) as c:
             meta = {k: json.loads(v) for k, v in c.execute("SELECT key, value FROM job")}
+            self._check(c, meta.get("types", []))
             alerts = {}
             cols = ", ".join(_q(k) for k in ALERT_COLUMNS)
             for t in meta.get("types", []):
@@ -238,6 +269,10 @@ class GpkgStore:
 
     def commit(self, write: RunWrite, *, checkpoint: Checkpoint | None = None) -> None:
         """Write one run between ``BEGIN IMMEDIATE`` and ``COMMIT`` (rolled back on error)."""
+        with self._damage_named():
+            self._commit(write, checkpoint)
+
+    def _commit(self, write: RunWrite, checkpoint: Checkpoint | None) -> None:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -253,7 +288,7 @@ class GpkgStore:
     def read_alerts(self, *, run_id: str | None = None, new_only: bool = False
                     ) -> list[tuple[Alert, str]]:
         """All alerts (events ``""``), or with ``new_only`` the ``alerts_new`` layer."""
-        with contextlib.closing(self._connect()) as c:
+        with self._damage_named(), contextlib.closing(self._connect()) as c:
             cols = ", ".join(_q(k) for k in ALERT_COLUMNS)
             if new_only:
                 rows = c.execute(f"SELECT fid, {cols}, geom, events FROM alerts_new "
