@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from .errors import ConfigError
+from .errors import ServiceError
 
 __all__ = ["Runner", "make_runner", "tune_malloc", "set_torch_threads"]
 
@@ -141,7 +141,7 @@ def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> 
         try:
             client = Client(scheduler, timeout="10s")
         except OSError as exc:
-            raise ConfigError(
+            raise ServiceError(
                 f"cannot reach Dask scheduler {scheduler!r} ({exc}); start it "
                 "(dask scheduler) or fix --scheduler / compute.scheduler"
             ) from None

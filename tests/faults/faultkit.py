@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,10 @@ LAYERS = ("deforestation", "water_loss", "water_gain")
 NOT_OUTPUTS = {"run.log"}
 #: files whose appearance marks the stages of a run of the sample, in order: the run holds
 #: its folder, the first date's map is written, the second's, the change polygons, the end
+SAMPLE = REPO / "data" / "sample" / "mumbai"
+#: 108 x 113 px at 10 m: one model tile, so a run takes seconds
+SMALL_BBOX = "72.915,19.04,72.925,19.05"
+SEED = int(os.environ.get("LANDCOVER_FAULT_SEED", "20261205"))
 MARKERS = ("run.log", "landcover_before_2015-11-30.tif", "landcover_after_2018-03-19.tif",
            "change.gpkg", "summary.json")
 
@@ -193,3 +198,55 @@ def wait_for_exit(proc: subprocess.Popen, timeout: float = 300) -> tuple[str, st
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, 9)
+
+
+# ---- small runs and monitoring jobs (corruption and service faults) ----
+
+def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def small_run(out: Path, *extra) -> subprocess.CompletedProcess:
+    return run_cli("run", SAMPLE_WF, "--out", out, "--bbox", SMALL_BBOX, "--no-progress", *extra)
+
+
+def assert_one_line(res: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    lines = stderr_lines(res.stderr)
+    assert res.returncode == code, res.stderr[-3000:]
+    assert len(lines) == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_nothing_final(out: Path) -> None:
+    """No output under a final name (the folder may not exist; run.log may), no temporary."""
+    if out.exists():
+        assert finals(out) == [], finals(out)
+        assert temporaries(out) == []
+
+
+JOB_BBOX = "[72.915, 19.04, 72.925, 19.05]"
+
+
+def write_job(d: Path, model: Path, *, name: str = "t") -> Path:
+    (d / "src").mkdir(exist_ok=True)
+    p = d / "job.yaml"
+    p.write_text(f"""
+name: {name}
+region: {{bbox: {JOB_BBOX}, crs: "EPSG:4326"}}
+dates: {{watch: 2015-01-01/2030-12-31}}
+source: {{type: folder, path: src}}
+model: "{model}"
+tiling: {{batch_size: 1}}
+change: {{min_area_ha: 0.1}}
+output: {{dir: "{d / 'out'}"}}
+monitor: {{confirmations: 1}}
+""")
+    return p
+
+
+def arrive(d: Path, date: str) -> None:
+    for f in SAMPLE.glob(f"mumbai_{date}_*.tif"):
+        shutil.copy(f, d / "src" / f.name)

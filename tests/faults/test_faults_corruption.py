@@ -5,48 +5,25 @@ and a damaged store left byte for byte as it was."""
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
-from faultkit import REPO, SAMPLE_WF, cli, finals, stderr_lines, temporaries
+from faultkit import (
+    REPO,
+    SAMPLE,
+    SEED,
+    arrive,
+    assert_nothing_final,
+    assert_one_line,
+    run_cli,
+    small_run,
+    write_job,
+)
 
 pytestmark = pytest.mark.faults
-
-SAMPLE = REPO / "data" / "sample" / "mumbai"
-#: 108 x 113 px at 10 m: one model tile, so a run takes seconds
-SMALL_BBOX = "72.915,19.04,72.925,19.05"
-SEED = int(os.environ.get("LANDCOVER_FAULT_SEED", "20261205"))
-
-
-def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(cli(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
-
-
-def small_run(out: Path, *extra) -> subprocess.CompletedProcess:
-    return run_cli("run", SAMPLE_WF, "--out", out, "--bbox", SMALL_BBOX, "--no-progress", *extra)
-
-
-def assert_one_line(res: subprocess.CompletedProcess, code: int, *words: str) -> str:
-    lines = stderr_lines(res.stderr)
-    assert res.returncode == code, res.stderr[-3000:]
-    assert len(lines) == 1, res.stderr[-3000:]
-    assert "Traceback" not in res.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
-
-
-def assert_nothing_final(out: Path) -> None:
-    """No output under a final name (the folder may not exist; run.log may), no temporary."""
-    if out.exists():
-        assert finals(out) == [], finals(out)
-        assert temporaries(out) == []
-
 
 def test_corrupt_block_in_a_cog_input(tmp_path, record_property):
     """The after date's 10 m file (tiled DEFLATE, as shipped) with half of the block under the
@@ -110,31 +87,6 @@ def test_model_weights_do_not_match_sidecar(tmp_path, record_property):
 
 
 # ---- a damaged monitoring store -------------------------------------------------------------
-
-JOB_BBOX = "[72.915, 19.04, 72.925, 19.05]"
-
-
-def write_job(d: Path, model: Path) -> Path:
-    (d / "src").mkdir(exist_ok=True)
-    p = d / "job.yaml"
-    p.write_text(f"""
-name: t
-region: {{bbox: {JOB_BBOX}, crs: "EPSG:4326"}}
-dates: {{watch: 2015-01-01/2030-12-31}}
-source: {{type: folder, path: src}}
-model: "{model}"
-tiling: {{batch_size: 1}}
-change: {{min_area_ha: 0.1}}
-output: {{dir: "{d / 'out'}"}}
-monitor: {{confirmations: 1}}
-""")
-    return p
-
-
-def arrive(d: Path, date: str) -> None:
-    for f in SAMPLE.glob(f"mumbai_{date}_*.tif"):
-        shutil.copy(f, d / "src" / f.name)
-
 
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory) -> Path:
