@@ -17,9 +17,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputWriteError
+from .errors import OutputError, OutputWriteError
 
-__all__ = ["write_error", "writing", "quiet_libtiff", "CAUSES"]
+__all__ = ["write_error", "writing", "replacing", "quiet_libtiff", "CAUSES"]
 
 #: errno -> the cause as printed
 CAUSES = {
@@ -119,6 +119,29 @@ def writing(path: str | os.PathLike, *temporary: Path) -> Iterator[None]:
         if err is None or err is exc:
             raise
         raise err from exc
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike, what: str) -> Iterator[Path]:
+    """Write ``path`` through a temporary file, renamed over it when the block completes.
+
+    Yields the temporary path to write.  A failure the machine caused (disk full,
+    permission denied while writing) becomes an :class:`OutputWriteError` (exit 1); any
+    other ``OSError`` (a missing folder) an :class:`~landcover.errors.OutputError` naming
+    ``what`` and the fix.  The temporary file never outlives a failure.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with writing(path, tmp):
+            yield tmp
+            os.replace(tmp, path)
+    except OutputWriteError:
+        raise
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {what} {path} ({exc.strerror}); "
+                          "check that its folder exists and is writable") from None
 
 
 def quiet_libtiff() -> bool:

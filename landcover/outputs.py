@@ -15,7 +15,6 @@ the maps and the change GeoPackage are written.  It
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from . import __version__
-from .faults import writing
+from .faults import replacing, writing
 from .io.gpkg_styles import apply_default_styles, layer_style_qml, write_gpkg_metadata
 from .io.project import ProjectGroup, ProjectLayer, write_project
 from .io.qml import categorized_style, class_map_style, confidence_style, write_raster_style
@@ -304,10 +303,8 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
     timings["report statistics"] = round(time.perf_counter() - t0, 2)
     text = render_report(data)
     path = out_dir / "report.html"
-    tmp = path.with_name(f".{path.name}.part")
-    with writing(path, tmp):
+    with replacing(path, "report") as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
     return path
 
 
@@ -368,8 +365,6 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         "host": platform.node(),
     }
     path = result.out_dir / "summary.json"
-    tmp = result.out_dir / ".summary.json.part"
-    with writing(path, tmp):  # a full disk: one error naming the file
+    with replacing(path, "summary") as tmp:  # a full disk: one error naming the file
         tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        os.replace(tmp, path)
     return path

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..errors import OutputError, OutputWriteError
-from ..faults import writing
+from ..faults import replacing
 from .qml import QGIS_VERSION, element, qgis_xml
 
 __all__ = ["ProjectLayer", "ProjectGroup", "write_project"]
@@ -209,16 +208,6 @@ def write_project(
     root.append(element("projectMetadata", children=[element("title", text=title),
                                                      element("author", text="landcover")]))
     xml = qgis_xml(root)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with writing(path, tmp):  # a full disk: OutputWriteError (exit 1), named
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr(f"{path.stem}.qgs", xml)
-            os.replace(tmp, path)
-    except OutputWriteError:
-        raise
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write project {path} ({exc.strerror}); "
-                          "check that its folder exists and is writable") from None
+    with replacing(path, "project") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{path.stem}.qgs", xml)
     return path

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError, OutputError, OutputWriteError
-from ..faults import writing
+from ..errors import ConfigError
+from ..faults import replacing
 from ..legend import CLASSES, CLOUD, hex_to_rgb
 
 __all__ = [
@@ -265,17 +265,8 @@ def write_raster_style(tif: str | os.PathLike, kind: RasterKind = "classes") -> 
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with writing(path, tmp):  # a full disk: OutputWriteError (exit 1), named
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-    except OutputWriteError:
-        raise
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write style {path} ({exc.strerror}); "
-                          "check that its folder exists and is writable") from None
+    with replacing(path, "style") as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- vector styles
