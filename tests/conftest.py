@@ -72,3 +72,25 @@ def sample_run(tmp_path_factory, standin_model):
                        {"output.dir": str(out), "model": str(standin_model),
                         "change.min_area_ha": 0.0})
     return run_workflow(wf), out
+
+
+#: the PostgreSQL+PostGIS that scripts/system.d/postgis.sh starts (LANDCOVER_TEST_PG overrides)
+PG_DSN = os.environ.get("LANDCOVER_TEST_PG",
+                        "postgresql://landcover:landcover@localhost:5432/landcover_test")
+
+
+@pytest.fixture
+def postgis_dsn() -> str:
+    """The test PostGIS DSN, checked reachable: fails when CI=true and it is not (CI must
+    start it), skips elsewhere."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=5) as c:
+            c.execute("SELECT postgis_version()")
+    except Exception as exc:
+        msg = f"PostgreSQL+PostGIS at {PG_DSN} unreachable: {str(exc).splitlines()[0]}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " (CI=true: scripts/system.d/postgis.sh must have started it)")
+        pytest.skip(msg)
+    return PG_DSN
