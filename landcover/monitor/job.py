@@ -3,7 +3,7 @@
 A run (what cron calls) takes the store's lock, lists the source's scenes,
 keeps those it has not seen (inside ``dates``, over the bbox, with the bands
 the model needs), classifies each new date onto the job's fixed grid with
-:func:`landcover.workflow.classify_region` (maps cached per scene + model
+:func:`landcover.classify.classify_region` (maps cached per scene + model
 version), applies them in date order to the pixel baseline and the alerts
 (:mod:`landcover.monitor.lifecycle`) and writes everything in one
 transaction.  Then it writes a JSON summary and a GeoJSON feed of what
@@ -15,7 +15,9 @@ as ``late`` and not used: the baseline only moves forward in time (see
 
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.
+observe (rebaseline, new dates), summarise and commit.  A little over 400 lines:
+the steps stay beside the flow that calls them (planning, inputs, maps, reports and
+the store already live in their own modules).
 """
 
 from __future__ import annotations
