@@ -1,0 +1,49 @@
+"""A short soak of a monitoring job: ``benchmarks/soak_monitor.py`` with 10 runs.
+
+``landcover monitor run`` in a fresh process 10 times in a row over a landing folder that
+grows at seeded runs: the two real Mumbai dates of the sample, then CONSTRUCTED copies
+(later dates, a late one, an all-nodata one recorded as cloudy) and one CONSTRUCTED
+corrupt scene (its 10 m file truncated), which must be refused in one line naming it,
+without changing the store.  After every run: each alert exactly once, status changes
+only as docs/monitoring.md allows, ``--since last-run`` empty after a run that found
+nothing.  The stand-in model (seed 3) classifies.  The 50-run figures are in
+docs/RELIABILITY.md (``python benchmarks/soak_monitor.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from faultkit import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import soak_monitor  # noqa: E402
+
+pytestmark = pytest.mark.faults
+
+N_RUNS = 10
+
+
+def test_monitor_soak_short(tmp_path, record_property):
+    from landcover.testing import make_standin_bundle
+
+    model = make_standin_bundle(tmp_path / "standin.json", seed=3)
+    s = soak_monitor.soak(tmp_path / "job", model, N_RUNS, 20261205, log=lambda _: None)
+    for r in s.runs:
+        record_property(f"run{r.i}", soak_monitor.row(r))
+    assert s.problems == []
+    assert len(s.runs) == N_RUNS
+    assert sum(r.status == "refused" for r in s.runs) == 1
+    assert "mumbai_constructed-truncated_20180601_10m.tif" in s.corrupt_line
+    assert s.corrupt_line.startswith("error: cannot read raster ")
+    statuses = dict(s.scenes)
+    assert len(statuses) == len(soak_monitor.ARRIVALS) - 1  # all but the corrupt scene
+    assert statuses["mumbai_constructed-late_20160601"] == "late"
+    assert statuses["mumbai_constructed-nodata_20190601"] == "cloudy"
+    assert s.statuses.get("confirmed", 0) >= 1 and s.statuses.get("rejected", 0) >= 1
+    # every run that found nothing new was a quiet, light run
+    quiet = [r for r in s.runs if r.status == "no-new-scenes"]
+    busy = [r for r in s.runs if r.status == "ok"]
+    assert quiet and busy
+    assert max(r.rss_mib for r in quiet) <= max(r.rss_mib for r in busy)
