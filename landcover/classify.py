@@ -225,7 +225,7 @@ def classify_region(
     # the hash is checked at the first load in this process; the in-process tasks reuse it
     spec = get_model(model_path, device=options.device).spec
     own_runner = runner is None
-    runner = runner or make_runner()
+    runner = runner or make_runner(device=options.device)
     tally = _Tally()
     meta = {"CLASS_NAMES": list(spec.classes), "MODEL": f"{spec.name} {spec.version}",
             "MODEL_SHA256": spec.weights_sha256, **(tags or {})}
@@ -319,19 +319,19 @@ def classify_array(
     from affine import Affine
     from rasterio.crs import CRS
 
-    spec = get_model(model_path).spec
+    options = options or ClassifyOptions(cloud_method="none")
+    spec = get_model(model_path, device=options.device).spec
     bands = tuple(bands or spec.bands)
     if dn.ndim != 3 or dn.shape[0] != len(bands):
         raise BandError(f"array of shape {dn.shape} does not fit the bands {list(bands)}; "
                         "give (C, H, W) DN in that order")
     h, w = dn.shape[1:]
     grid = grid or Grid(CRS.from_epsg(32631), Affine(10, 0, 500000, 0, -10, 0), w, h)
-    options = options or ClassifyOptions(cloud_method="none")
     source = ArrayInput(np.asarray(dn, np.float32), bands, grid)
     cls = np.empty((h, w), np.uint8)
     conf = np.empty((h, w), np.uint8)
     own_runner = runner is None
-    runner = runner or make_runner()
+    runner = runner or make_runner(device=options.device)
     try:
         for y0, c, p in classified_blocks(source, grid, model_path, options=options,
                                           runner=runner):

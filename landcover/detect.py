@@ -18,7 +18,7 @@ import rasterio
 from rasterio.windows import Window
 
 from .change import change_confidence, change_masks, get_rules
-from .errors import SceneError
+from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs
 from .io.env import gdal_env
 from .io.gpkg import write_layers
@@ -74,6 +74,9 @@ def detect_change(
                 "dates with one workflow so they share a grid"
             )
         confs = []
+        if bool(before_confidence) != bool(after_confidence):
+            raise ConfigError("give both confidence maps (before and after) or neither: "
+                              "the change confidence needs both dates")
         if before_confidence and after_confidence:
             confs = [_open_map(Path(p), stack) for p in (before_confidence, after_confidence)]
             for p, ds in zip((before_confidence, after_confidence), confs, strict=True):

@@ -30,6 +30,7 @@ __all__ = [
     "save_bundle",
     "load_bundle",
     "get_model",
+    "share_model",
     "default_model_path",
     "normalize",
     "sha256_file",
@@ -236,6 +237,23 @@ def get_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
         if key not in _CACHE:
             _CACHE[key] = load_bundle(path, device=device)
         return _CACHE[key]
+
+
+def share_model(model: LoadedModel, *, device: str = "cpu") -> Path:
+    """Make ``model`` the one :func:`get_model` returns for its bundle in this process.
+
+    For in-process evaluation of a model already loaded: the tasks then run exactly
+    these weights, not a copy cached earlier from a file that has since been rewritten.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle's sidecar (``.json``), the path to give the pipeline.
+    """
+    path = model.path.with_suffix(".json")
+    with _CACHE_LOCK:
+        _CACHE[(str(path.resolve()), device)] = model
+    return path
 
 
 def default_model_path() -> Path:

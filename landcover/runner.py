@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .errors import ServiceError
 
-__all__ = ["Runner", "make_runner", "tune_malloc", "set_torch_threads"]
+__all__ = ["Runner", "make_runner", "tune_malloc", "set_torch_threads", "GPU_IN_FLIGHT"]
 
 _THREADS_SET: list[int] = []
 _MALLOC_TUNED: list[bool] = []
@@ -125,7 +125,13 @@ class Runner:
             self.cluster.close()
 
 
-def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> Runner:
+#: tasks in flight in this process when they run on a GPU: each holds a strip of up to
+#: TILES_PER_TASK_GPU tiles (~200 MB), and the device, not the cores, is the bottleneck
+GPU_IN_FLIGHT = 4
+
+
+def make_runner(*, scheduler: str | None = None, workers: int | None = None,
+                device: str = "cpu") -> Runner:
     """Where the graph runs.
 
     ``scheduler`` (``tcp://host:port``): an existing Dask distributed cluster.
@@ -133,7 +139,8 @@ def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> 
     (one task at a time each, torch threads = cores / workers).  Neither: the
     threaded scheduler in this process (one task per core at a time, one torch
     thread each, later tiles read and classified while earlier ones are
-    blended and written).
+    blended and written).  ``device`` ``cuda``: in this process, at most
+    :data:`GPU_IN_FLIGHT` tasks in flight.
     """
     if scheduler:
         from distributed import Client
@@ -154,4 +161,6 @@ def make_runner(*, scheduler: str | None = None, workers: int | None = None) -> 
                                dashboard_address=None)
         return Runner(client=Client(cluster), cluster=cluster,
                       torch_threads=max(1, cores // workers))
+    if device.startswith("cuda"):
+        return Runner(in_flight=GPU_IN_FLIGHT)
     return Runner()

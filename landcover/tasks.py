@@ -48,9 +48,10 @@ OPTIMIZE_MIN_TILES = 128
 #: share are decoded once); few enough that a task's strip stays small (~70 MB, 10 bands)
 TILES_PER_TASK = 4
 
-#: tiles per task on a GPU: a whole row (up to this many) per forward pass, so the
-#: device gets batches large enough to keep it busy
-TILES_PER_TASK_GPU = 32
+#: tiles per task on a GPU, all in one forward pass: batches large enough to keep the
+#: device busy; a task's strip is ~200 MB of float32 (10 bands), so few are in flight
+#: (:data:`landcover.runner.GPU_IN_FLIGHT`)
+TILES_PER_TASK_GPU = 16
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,9 @@ def predict_batch(
     for k, (i, r, c) in enumerate(where):
         values[k, nc] = valid[i][r, c] * np.uint8(255)
         values[k, nc + 1] = np.rint(clouds[k] * np.float32(255))
-    step, infer = max(1, options.batch_size), 0.0
+    # on a GPU the task's tiles go through in one forward pass (batch_size may ask more)
+    gpu = options.device.startswith("cuda")
+    step, infer = max(1, options.batch_size, len(where) if gpu else 1), 0.0
     # tasks run side by side, each with its share of the cores (see make_runner)
     for k in range(0, len(where), step):
         batch = np.stack([x[i][:, r, c] for i, r, c in where[k:k + step]])

@@ -58,7 +58,8 @@ def run_workflow(
     wf = plan.workflow
     out_dir = plan.out_dir
     own_runner = runner is None
-    runner = runner or make_runner(scheduler=wf.compute.scheduler, workers=wf.compute.workers)
+    runner = runner or make_runner(scheduler=wf.compute.scheduler, workers=wf.compute.workers,
+                                   device=plan.device)
     options = ClassifyOptions.from_workflow(wf, device=plan.device)
     result = RunResult(run_id=plan.run_id, out_dir=out_dir)
     held = ExitStack()  # the output folder, for the whole run (another run there: exit 3)

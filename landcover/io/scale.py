@@ -100,12 +100,15 @@ def _float_kind(scene: Scene) -> str:
     means reflectance (x10000 applied), above 20 means DN; in between it is refused.
     """
     ref = scene.bands.get("B04") or next(iter(scene.bands.values()))
-    with rasterio.open(ref.path) as ds:
-        if np.dtype(ds.dtypes[ref.bidx - 1]).kind in "iu":
-            return "dn"
-        h = max(1, min(ds.height, 256))
-        w = max(1, min(ds.width, 256))
-        arr = ds.read(ref.bidx, out_shape=(h, w), masked=True).astype("float64")
+    try:
+        with rasterio.open(ref.path) as ds:
+            if np.dtype(ds.dtypes[ref.bidx - 1]).kind in "iu":
+                return "dn"
+            h = max(1, min(ds.height, 256))
+            w = max(1, min(ds.width, 256))
+            arr = ds.read(ref.bidx, out_shape=(h, w), masked=True).astype("float64")
+    except rasterio.errors.RasterioError as exc:
+        raise unreadable(ref.path, exc) from exc
     vals = arr.compressed()
     vals = vals[np.isfinite(vals) & (vals > 0)]
     if vals.size == 0:
@@ -147,7 +150,9 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         if band in UNSCALED_BANDS:
             continue
         if offset != "auto":
-            base = 10000.0 if (kind or "dn") == "reflectance" else 1.0
+            if kind is None:  # the override is an offset in DN, not a scale: still detect
+                kind = _float_kind(scene)
+            base = 10000.0 if kind == "reflectance" else 1.0
             pairs[band] = (base, float(offset))
             sources.add("override")
         elif ref.offset is not None:  # STAC raster:bands of the asset, in DN

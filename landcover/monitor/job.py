@@ -200,7 +200,7 @@ def run_job(
         grid = grid_from_meta(snap.meta["grid"])
         device = resolve_device(wf.compute.device)
         runner = make_runner(scheduler=scheduler or wf.compute.scheduler,
-                             workers=workers or wf.compute.workers)
+                             workers=workers or wf.compute.workers, device=device)
         classify: Classify = partial(classify_cached, wf, grid=grid, model_path=model_path, mv=mv,
                                      cache_dir=paths.cache_dir, runner=runner,
                                      progress=progress, device=device)

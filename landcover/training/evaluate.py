@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import BandError, SceneNotFoundError
 from ..legend import CLASS_NAMES
-from ..model import LoadedModel
+from ..model import LoadedModel, share_model
 from .data import SceneArrays, load_scene
 from .scenes import OSCD_CITIES, SceneRef, default_data_root, oscd_scenes
 
@@ -71,7 +71,8 @@ def model_classes(model: LoadedModel, dn: np.ndarray) -> np.ndarray:
     from ..tasks import ClassifyOptions
 
     device = str(next(model.net.parameters()).device)
-    cls, _ = classify_array(model.path.with_suffix(".json"), np.asarray(dn, np.float32),
+    path = share_model(model, device=device)  # the tasks run these weights, not a cache
+    cls, _ = classify_array(path, np.asarray(dn, np.float32),
                             options=ClassifyOptions(cloud_method="none", device=device))
     return cls
 
