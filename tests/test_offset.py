@@ -217,3 +217,14 @@ def test_offset_override_still_detects_reflectance(tmp_path, offset):
     grid = Grid(crs, transform, 128, 128)
     got = read_window([(scene, scale)], list(bands), grid, Window(0, 0, 128, 128))
     np.testing.assert_allclose(got, dn.astype(np.float32), atol=0.5)
+
+
+def test_bad_offset_is_one_line_and_writes_nothing(tmp_path):
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "mumbai"
+    out = tmp_path / "out"
+    files = [sample / "mumbai_20151130_10m.tif", sample / "mumbai_20151130_20m.tif"]
+    _one_line_error(lc("classify", *files, "--out", out / "m.tif", "--offset", "abc"),
+                    "--offset", "'abc'", "-1000")
+    wf = Path(__file__).resolve().parents[1] / "workflows" / "sample.yaml"
+    _one_line_error(lc("run", wf, "--out", out, "--offset", "abc"), "--offset", "'abc'")
+    assert not out.exists()

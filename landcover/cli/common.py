@@ -92,8 +92,10 @@ def parse_offset_option(value: str | None):
 
     try:
         return parse_offset(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    except ValueError as exc:  # one line, exit 2 (not click's usage block)
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--offset: {exc}") from None
 
 
 #: loggers whose records reach the terminal only with -v (GDAL's own messages)

@@ -166,6 +166,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
         the_date = dt.date.fromisoformat(date) if date else None
     except ValueError:
         raise ConfigError(f"--date {date!r} is not a date; write YYYY-MM-DD") from None
+    the_offset = parse_offset_option(offset)  # options first, before any file is read
     if len(scenes) == 1 and scenes[0].is_dir():
         found = FolderSource(scenes[0], date=the_date).scenes()
         if len(found) > 1:
@@ -189,7 +190,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
 
         raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
                         f"model and cloud mask; add them or use --clouds auto")
-    scene_scale = detect_scale(scene, declared=scale, offset=parse_offset_option(offset))
+    scene_scale = detect_scale(scene, declared=scale, offset=the_offset)
     tags = {**scale_tags(scene_scale), "CLOUD_MASK": clouds}
     if scene.date is not None:
         tags["ACQUISITION_DATE"] = scene.date.isoformat()
