@@ -220,7 +220,7 @@ def classify_region(
     t0 = time.perf_counter()
     tune_malloc()
     options = options or ClassifyOptions()
-    if not isinstance(source, (SceneInput, ArrayInput)) and not hasattr(source, "read"):
+    if not hasattr(source, "read"):  # (scene, scale) pairs
         source = SceneInput(tuple(source))
     # the hash is checked at the first load in this process; the in-process tasks reuse it
     spec = get_model(model_path, device=options.device).spec
