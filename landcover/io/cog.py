@@ -21,7 +21,7 @@ import rasterio.shutil
 from rasterio.windows import Window
 
 from ..errors import OutputError
-from ..faults import writing
+from ..faults import durable_replace, writing
 from ..grid import Grid
 
 __all__ = ["StreamingCOG", "cog_profile"]
@@ -120,7 +120,7 @@ class StreamingCOG:
                     **cog_profile(overview_resampling=self.overview_resampling,
                                   compress=self.compress),
                 )
-                os.replace(part, self.path)
+                durable_replace(part, self.path)
         finally:
             for p in (self._tmp, part):
                 if p.exists():

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ import numpy as np
 from .. import __version__
 from ..config import Workflow
 from ..errors import ConfigError, ModelError
+from ..faults import durable_replace
 from ..grid import Grid
 from ..io.scenes import Scene
 from ..legend import CLASS_NAMES
@@ -263,7 +263,7 @@ def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 def _late_rows(plan: RunPlan) -> list[dict[str, Any]]:

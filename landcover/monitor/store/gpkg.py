@@ -24,6 +24,7 @@ import shapely
 from rasterio.crs import CRS
 
 from ...errors import OutputError, StoreDamagedError
+from ...faults import durable_replace
 from ..lifecycle import Alert
 from ..lock import FileLock
 from .commit import commit_run
@@ -234,7 +235,7 @@ class GpkgStore:
                 conn.execute("COMMIT")
             finally:
                 conn.close()
-            os.replace(tmp, self.path)
+            durable_replace(tmp, self.path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot create store {self.path}: {exc}; check the folder") \
