@@ -108,8 +108,10 @@ def write_run_item(result: RunResult, plan: RunPlan) -> Path:
     meta = run_metadata(result, plan)
     maps = [MapAsset(label=k, map_path=m.map_path, confidence_path=m.confidence_path,
                      date=plan.picked[k][0].acquired,
-                     scale=result.scales[plan.chosen[k][0].id].as_dict()
-                     if plan.chosen[k][0].id in result.scales else {})
+                     provenance={"scenes": [s.id for s in plan.chosen[k]],
+                                 "clouds": plan.clouds.get(k, plan.workflow.clouds),
+                                 **(result.scales[plan.chosen[k][0].id].as_dict()
+                                    if plan.chosen[k][0].id in result.scales else {})})
             for k, m in result.maps.items()]
     props = {"gsd": abs(plan.region.transform.a),
              **{f"landcover:{k}": meta[k] for k in ("run_id", "workflow", "model",

@@ -15,7 +15,7 @@ outputs load in odc-stac / stackstac and STAC browsers:
 * hrefs are relative to the item, so the folder can be moved;
 * ``links`` name the source STAC items (``derived_from``) when the source was STAC.
 
-Building is pure (:func:`build_item`, :func:`build_collection`); the asset
+Building is pure (:func:`build_item`; collections: :mod:`landcover.monitor.catalog`); the asset
 functions read file headers only; :func:`write_json` writes under a temporary
 name and renames.
 """
@@ -40,13 +40,13 @@ __all__ = [
     "STAC_VERSION",
     "EXTENSIONS",
     "MapAsset",
+    "map_from_file",
+    "relative_href",
     "raster_asset",
     "change_asset",
     "lonlat_footprint",
     "build_item",
     "output_item",
-    "build_collection",
-    "add_item_to_collection",
     "write_json",
 ]
 
@@ -66,19 +66,53 @@ class MapAsset:
     """One date's maps as a run wrote them.
 
     ``label`` names the date in the workflow (``before``), ``date`` is the
-    acquisition date (None when the scene has none), ``scale`` how the input was
-    scaled (``SceneScale.as_dict()``), when known.
+    acquisition date (None when the scene has none), ``provenance`` how the map was
+    made (input product/scale/offset, scenes, model), as far as known; it becomes the
+    asset's ``landcover:provenance``.
     """
 
     label: str
     map_path: Path
     date: dt.date | None = None
     confidence_path: Path | None = None
-    scale: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _href(path: str | os.PathLike, item_dir: str | os.PathLike) -> str:
-    """``path`` relative to the item's folder, with forward slashes."""
+def map_from_file(label: str, map_path: str | os.PathLike,
+                  confidence_path: str | os.PathLike | None = None) -> MapAsset:
+    """A :class:`MapAsset` of a map landcover wrote, its date and provenance from its tags
+    (``ACQUISITION_DATE``; ``PRODUCT_LEVEL``, ``INPUT_SCALE``, ``INPUT_OFFSET_DN``,
+    ``MODEL``, ``MODEL_SHA256``, ``SCENES``, ``RUN_ID``)."""
+    with rasterio.open(map_path) as ds:
+        tags = ds.tags()
+    date = None
+    if tags.get("ACQUISITION_DATE"):
+        try:
+            date = dt.date.fromisoformat(tags["ACQUISITION_DATE"][:10])
+        except ValueError:
+            date = None
+    keys = {"PRODUCT_LEVEL": "product", "INPUT_SCALE": "factor", "INPUT_OFFSET_DN": "offset_dn",
+            "INPUT_OFFSET_SOURCE": "offset_source", "CLOUD_MASK": "clouds", "MODEL": "model",
+            "MODEL_SHA256": "model_sha256", "RUN_ID": "run_id"}
+    prov: dict[str, Any] = {v: tags[k] for k, v in keys.items() if k in tags}
+    for k in ("factor", "offset_dn"):
+        if k in prov:
+            try:
+                prov[k] = float(prov[k])
+            except ValueError:
+                pass
+    if tags.get("SCENES"):
+        try:
+            prov["scenes"] = json.loads(tags["SCENES"])
+        except ValueError:
+            prov["scenes"] = tags["SCENES"]
+    return MapAsset(label=label, map_path=Path(map_path), date=date, provenance=prov,
+                    confidence_path=Path(confidence_path) if confidence_path else None)
+
+
+def relative_href(path: str | os.PathLike, item_dir: str | os.PathLike) -> str:
+    """``path`` relative to the item's folder, with forward slashes (``./x.tif``,
+    ``../cache/x.tif``): the folder can be moved with its outputs."""
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(item_dir))
     return Path(rel).as_posix() if rel.startswith(".") else f"./{Path(rel).as_posix()}"
 
@@ -142,7 +176,7 @@ def raster_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
         if scale not in (None, 1.0) or offset not in (None, 0.0):
             band.update(scale=scale, offset=offset)
         asset: dict[str, Any] = {
-            "href": _href(path, item_dir), "type": COG_TYPE, "title": title,
+            "href": relative_href(path, item_dir), "type": COG_TYPE, "title": title,
             "roles": ["data"] if kind == "classes" else ["data", "quality"],
             "proj:code": _proj_code(ds.crs) if ds.crs else None,
             "proj:shape": [ds.height, ds.width],
@@ -187,7 +221,7 @@ def change_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
     between = f" between {dates[0].isoformat()} and {dates[1].isoformat()}" if dates else ""
     listed = "; ".join(f"{n}: {t}" for n, t, _ in types)
     return {
-        "href": _href(path, item_dir), "type": GPKG_TYPE, "roles": ["data"],
+        "href": relative_href(path, item_dir), "type": GPKG_TYPE, "roles": ["data"],
         "title": "Change polygons",
         "description": f"Land-cover change polygons{between}, one layer per change type "
                        f"(column change_type). Types: {listed}.",
@@ -263,7 +297,7 @@ def build_item(*, item_id: str, footprint: tuple[dict[str, Any], list[float]],
         ``{"href", "title"?}`` of each source STAC item (``rel: derived_from``).
     collection
         The collection id when the item belongs to a collection (a link
-        ``../collection.json`` is expected beside; see :func:`add_item_to_collection`).
+        ``../collection.json``; see :mod:`landcover.monitor.catalog`).
     created
         When the outputs were made (default: now, UTC).
 
@@ -305,45 +339,6 @@ def build_item(*, item_id: str, footprint: tuple[dict[str, Any], list[float]],
     return item
 
 
-def build_collection(*, collection_id: str, description: str, title: str | None = None
-                     ) -> dict[str, Any]:
-    """An empty STAC Collection (no items yet; extents filled as items are added)."""
-    return {
-        "type": "Collection", "stac_version": STAC_VERSION, "stac_extensions": [],
-        "id": collection_id, "title": title or collection_id, "description": description,
-        "license": "other",
-        "extent": {"spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
-                   "temporal": {"interval": [[None, None]]}},
-        "links": [],
-        "summaries": {"landcover:classes": [c.name for c in CLASSES]},
-    }
-
-
-def add_item_to_collection(collection: dict[str, Any], item: Mapping[str, Any], href: str
-                           ) -> dict[str, Any]:
-    """The collection with ``item`` linked (replacing a link of the same href) and its
-    extents grown to cover all items; pure (returns a new dict)."""
-    out = json.loads(json.dumps(collection))
-    links = [ln for ln in out.get("links", []) if not (ln.get("rel") == "item"
-                                                       and ln.get("href") == href)]
-    links.append({"rel": "item", "href": href, "type": "application/geo+json",
-                  "title": str(item["id"])})
-    out["links"] = links
-    b = list(item["bbox"])
-    n = len([ln for ln in links if ln.get("rel") == "item"])
-    old = out["extent"]["spatial"]["bbox"][0]
-    if n > 1:
-        b = [min(b[0], old[0]), min(b[1], old[1]), max(b[2], old[2]), max(b[3], old[3])]
-    out["extent"]["spatial"]["bbox"] = [b]
-    p = item["properties"]
-    start, end = p.get("start_datetime") or p["datetime"], p.get("end_datetime") or p["datetime"]
-    s0, e0 = out["extent"]["temporal"]["interval"][0]
-    if n > 1 and s0 and e0:
-        start, end = min(start, s0), max(end, e0)
-    out["extent"]["temporal"]["interval"] = [[start, end]]
-    return out
-
-
 def output_item(item_path: str | os.PathLike, *, item_id: str, maps: Sequence[MapAsset],
                 change_path: str | os.PathLike | None = None,
                 change_types: Sequence[tuple[str, str, str]] = (),
@@ -378,8 +373,8 @@ def output_item(item_path: str | os.PathLike, *, item_id: str, maps: Sequence[Ma
         assets[f"landcover_{m.label}"] = raster_asset(
             m.map_path, item_dir, kind="classes", title=f"Land cover {m.label}{when}",
             date=m.date)
-        if m.scale:
-            assets[f"landcover_{m.label}"]["landcover:input_scale"] = dict(m.scale)
+        if m.provenance:
+            assets[f"landcover_{m.label}"]["landcover:provenance"] = dict(m.provenance)
         if m.confidence_path is not None:
             assets[f"confidence_{m.label}"] = raster_asset(
                 m.confidence_path, item_dir, kind="confidence",
