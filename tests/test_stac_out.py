@@ -224,6 +224,23 @@ def test_classify_and_change_write_items(tmp_path, standin_model, offline):
     assert d["properties"]["landcover:model"] == "standin 0.0.0"
 
 
+def test_classify_without_a_date_writes_no_item(tmp_path, shared_data, standin_model):
+    """A real chip without a date (sen1floods11): the map, and a warning instead of an item
+    (STAC needs a time); with --date the item."""
+    chip = shared_data / "sen1floods11" / "Spain_7370579_west_S2Hand.tif"
+    args = [sys.executable, "-m", "landcover", "classify", str(chip), "--model",
+            str(standin_model), "--no-progress", "--out"]
+    res = subprocess.run([*args, str(tmp_path / "m.tif")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "no STAC item for m.tif: it has no acquisition date (give --date" in res.stderr
+    assert (tmp_path / "m.tif").exists() and not (tmp_path / "m.item.json").exists()
+    res = subprocess.run([*args, str(tmp_path / "d.tif"), "--date", "2019-09-17"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    d = check_assets(tmp_path / "d.item.json")
+    assert d["properties"]["datetime"] == "2019-09-17T00:00:00Z"
+
+
 # --------------------------------------------------------------------------- monitoring
 
 

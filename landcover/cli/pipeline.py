@@ -286,7 +286,7 @@ def write_item(output: Path, maps: list[tuple[str, Path, Path | None]], *,
 
     assets = [map_from_file(label, m, c) for label, m, c in maps]
     if not any(a.date for a in assets):
-        log.warning("no STAC item written: %s has no acquisition date (give --date)",
+        log.warning("no STAC item for %s: it has no acquisition date (give --date for one)",
                     assets[0].map_path.name)
         return None
     if properties is None:  # the maps' own record of their model (tags)
