@@ -181,6 +181,30 @@ def test_run_item_moves_with_its_folder(sample_cli_out, tmp_path):
     check_assets(moved / "item.json")
 
 
+def test_run_item_loads_in_odc_stac_and_stackstac(sample_cli_out, monkeypatch):
+    """The item as odc-stac and stackstac read it: the same pixels, grid and time as the COG
+    (stackstac masks the nodata value 255 to NaN).  Neither is a landcover dependency: skipped
+    where they are not installed."""
+    odc_stac = pytest.importorskip("odc.stac")
+    stackstac = pytest.importorskip("stackstac")
+    import pystac
+
+    path = sample_cli_out / "item.json"
+    with rasterio.open(sample_cli_out / "landcover_before_2015-11-30.tif") as src:
+        ref, transform, crs = src.read(1), src.transform, src.crs
+    ds = odc_stac.load([pystac.Item.from_file(str(path))], bands=["landcover_before"])
+    got = ds["landcover_before"].values[0]
+    np.testing.assert_array_equal(got, ref)
+    assert ds.odc.geobox.crs.epsg == crs.to_epsg()
+    assert tuple(ds.odc.geobox.affine)[:6] == tuple(transform)[:6]
+    monkeypatch.chdir(sample_cli_out)  # stackstac opens the relative hrefs as given
+    da = stackstac.stack([json.loads(path.read_text())], assets=["landcover_before"],
+                         dtype="float64", fill_value=np.nan, rescale=False)
+    v = da.sel(band="landcover_before").values[0]
+    np.testing.assert_array_equal(v, np.where(ref == NODATA, np.nan, ref))
+    assert str(da.time.values[0])[:10] == "2018-03-19"  # the item's datetime: the last date
+
+
 # --------------------------------------------------------------------------- classify, change
 
 

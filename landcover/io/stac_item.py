@@ -53,7 +53,7 @@ __all__ = [
 STAC_VERSION = "1.1.0"
 #: the extension schemas items declare (vendored for offline validation in tests/data)
 EXTENSIONS: dict[str, str] = {
-    "proj": "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "proj": "https://stac-extensions.github.io/projection/v1.2.0/schema.json",
     "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "classification": "https://stac-extensions.github.io/classification/v1.1.0/schema.json",
 }
@@ -185,6 +185,9 @@ def raster_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
         }
         if asset["proj:code"] is None and ds.crs:
             asset["proj:wkt2"] = ds.crs.to_wkt()
+        elif asset["proj:code"].startswith("EPSG:"):
+            # projection v1.2 has both: odc-stac reads proj:code, stackstac 0.5 only proj:epsg
+            asset["proj:epsg"] = int(asset["proj:code"][5:])
     if kind == "classes":
         asset["description"] = "Land-cover classes (Dynamic World legend); 254 cloud, 255 nodata"
         asset["classification:classes"] = map_classes()
