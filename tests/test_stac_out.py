@@ -86,7 +86,7 @@ def check_assets(item_path: Path) -> dict:
     item = pystac.Item.from_file(str(item_path))
     legend = {c.code: c for c in CLASSES}
     assert item.assets
-    for key, asset in item.assets.items():
+    for asset in item.assets.values():
         href = asset.get_absolute_href()
         assert asset.href.startswith("."), asset.href  # relative: the folder can move
         assert href and Path(href).exists(), href
