@@ -369,3 +369,15 @@ def test_item_needs_a_date_and_collection_extents_grow():
     assert c["extent"]["spatial"]["bbox"] == [[0.0, 0.0, 3.0, 3.0]]
     assert c["extent"]["temporal"]["interval"] == [["2019-05-01T00:00:00Z",
                                                     "2021-01-01T23:59:59Z"]]
+
+
+def test_source_links_carry_no_credentials():
+    fp = lonlat_footprint((0, 0, 1, 1), "EPSG:4326")
+    links = [{"href": "https://me:secret@stac.example/items/a?token=secret&x=1"},
+             {"href": "s3://bucket/items/b.json?X-Amz-Signature=secret"},
+             {"href": "/data/items/c.json", "title": "c"}]
+    item = build_item(item_id="x", footprint=fp, dates=[dt.date(2020, 1, 2)], assets={},
+                      source_links=links)
+    assert [ln["href"] for ln in item["links"]] == [
+        "https://stac.example/items/a", "s3://bucket/items/b.json", "/data/items/c.json"]
+    assert "secret" not in json.dumps(item)

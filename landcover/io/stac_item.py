@@ -13,7 +13,8 @@ outputs load in odc-stac / stackstac and STAC browsers:
 * ``datetime`` / ``start_datetime`` / ``end_datetime`` come from the dates used,
   the geometry and bbox are the region in lon/lat (densified edges);
 * hrefs are relative to the item, so the folder can be moved;
-* ``links`` name the source STAC items (``derived_from``) when the source was STAC.
+* ``links`` name the source STAC items (``derived_from``) when the source was STAC
+  (without user info or query: no credential reaches an item).
 
 Building is pure (:func:`build_item`; collections: :mod:`landcover.monitor.catalog`); the asset
 functions read file headers only; :func:`write_json` writes under a temporary
@@ -42,6 +43,7 @@ __all__ = [
     "MapAsset",
     "map_from_file",
     "relative_href",
+    "public_href",
     "raster_asset",
     "change_asset",
     "lonlat_footprint",
@@ -115,6 +117,26 @@ def relative_href(path: str | os.PathLike, item_dir: str | os.PathLike) -> str:
     ``../cache/x.tif``): the folder can be moved with its outputs."""
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(item_dir))
     return Path(rel).as_posix() if rel.startswith(".") else f"./{Path(rel).as_posix()}"
+
+
+def public_href(href: str) -> str:
+    """``href`` without what may carry credentials: user info and the query (a signed URL's
+    token).  Local paths are returned as they are.
+
+    Examples
+    --------
+    >>> public_href("https://user:pw@example.com/items/x?se=2026&sig=abc")
+    'https://example.com/items/x'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    u = urlsplit(href)
+    if u.scheme not in ("http", "https", "s3", "gs", "az"):
+        return href
+    host = u.hostname or ""
+    if u.port:
+        host = f"{host}:{u.port}"
+    return urlunsplit((u.scheme, host, u.path, "", ""))
 
 
 def _proj_code(crs: Any) -> str | None:
@@ -325,7 +347,8 @@ def build_item(*, item_id: str, footprint: tuple[dict[str, Any], list[float]],
         "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         **(properties or {}),
     }
-    links = [{"rel": "derived_from", "href": str(s["href"]), "type": "application/geo+json",
+    links = [{"rel": "derived_from", "href": public_href(str(s["href"])),
+              "type": "application/geo+json",
               **({"title": s["title"]} if s.get("title") else {})} for s in source_links]
     item: dict[str, Any] = {
         "type": "Feature", "stac_version": STAC_VERSION,
