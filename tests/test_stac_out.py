@@ -300,6 +300,25 @@ def _stac_source(tmp_path: Path, dates: list[str]) -> None:
         json.dumps(pystac.ItemCollection(items).to_dict(transform_hrefs=False)))
 
 
+def test_run_over_a_stac_source_links_its_items(tmp_path, standin_model, offline):
+    from landcover.config import load_workflow
+    from landcover.workflow import run_workflow
+
+    _stac_source(tmp_path, ["20151130", "20180319"])
+    wf = load_workflow(REPO / "workflows" / "sample.yaml", {
+        "source.type": "stac", "source.path": str(tmp_path / "src" / "items.json"),
+        "region.bbox": [72.915, 19.04, 72.925, 19.05], "model": str(standin_model),
+        "output.dir": str(tmp_path / "out")})
+    run_workflow(wf)
+    path = tmp_path / "out" / "item.json"
+    assert_valid(path)
+    check_assets(path)
+    d = json.loads(path.read_text())  # as written (pystac's to_dict adds a self link)
+    assert [(ln["rel"], ln["href"]) for ln in d["links"]] == [
+        ("derived_from", str(tmp_path / "src" / date / "item.json"))
+        for date in ("20151130", "20180319")]
+
+
 def test_monitoring_job_keeps_a_collection(tmp_path, standin_model, offline):
     import pystac
 
