@@ -108,7 +108,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
                           for k, v in result.change.items())
         click.echo(f"  change: {result.change_path.name}: {parts}")
     summary = result.summary_path.name if result.summary_path is not None else "-"
-    click.echo(f"  summary: {summary}, log: run.log")
+    click.echo(f"  summary: {summary}, STAC item: item.json, log: run.log")
 
 
 def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
