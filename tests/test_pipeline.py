@@ -50,7 +50,8 @@ def test_run_writes_every_output(tmp_path, standin_model):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["change.gpkg", "confidence_after_2018-03-19.qml",
                      "confidence_after_2018-03-19.tif", "confidence_before_2015-11-30.qml",
-                     "confidence_before_2015-11-30.tif", "landcover_after_2018-03-19.qml",
+                     "confidence_before_2015-11-30.tif", "item.json",
+                     "landcover_after_2018-03-19.qml",
                      "landcover_after_2018-03-19.tif", "landcover_before_2015-11-30.qml",
                      "landcover_before_2015-11-30.tif", "project.qgz", "report.html",
                      "summary.json"]

@@ -108,7 +108,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
                           for k, v in result.change.items())
         click.echo(f"  change: {result.change_path.name}: {parts}")
     summary = result.summary_path.name if result.summary_path is not None else "-"
-    click.echo(f"  summary: {summary}, log: run.log")
+    click.echo(f"  summary: {summary}, STAC item: item.json, log: run.log")
 
 
 def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
@@ -221,8 +221,16 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
             write_raster_style(res.map_path, "classes")
             if res.confidence_path:
                 write_raster_style(res.confidence_path, "confidence")
+        spec_props = {"landcover:model": spec.name, "landcover:model_version": spec.version,
+                      "landcover:model_sha256": spec.weights_sha256,
+                      "landcover:inputs": {scene.id: scene_scale.as_dict()},
+                      "landcover:clouds": clouds}
+        links = [{"href": scene.extra["stac_href"], "title": scene.id}] \
+            if scene.extra.get("stac_href") else []
+        item = write_item(res.map_path, [("map", res.map_path, res.confidence_path)],
+                          properties=spec_props, source_links=links)
     click.echo(f"wrote {res.map_path} ({region.width}x{region.height} px, {res.tiles} tiles, "
-               f"{res.seconds:.1f} s)")
+               f"{res.seconds:.1f} s)" + (f", STAC item {item.name}" if item else ""))
 
 
 @main.command()
@@ -258,7 +266,37 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
                               types=[t for t in types.split(",") if t])
         with writing(out_gpkg):
             apply_default_styles(out_gpkg)  # opens styled in QGIS
+        from ..change import get_rules
+
+        write_item(out_gpkg, [("before", before, before_confidence),
+                              ("after", after, after_confidence)], change_path=out_gpkg,
+                   change_types=[(r.name, r.title, r.color)
+                                 for r in get_rules([t for t in types.split(",") if t])])
     click.echo(json.dumps(stats))
+
+
+def write_item(output: Path, maps: list[tuple[str, Path, Path | None]], *,
+               change_path: Path | None = None,
+               change_types: list[tuple[str, str, str]] | None = None,
+               properties: dict | None = None, source_links: list | None = None
+               ) -> Path | None:
+    """``<output stem>.item.json`` beside ``output``: a STAC Item of the maps (and change
+    GeoPackage); none, with a warning, when no map carries a date."""
+    from ..io.stac_item import map_from_file, output_item, write_json
+
+    assets = [map_from_file(label, m, c) for label, m, c in maps]
+    if not any(a.date for a in assets):
+        log.warning("no STAC item for %s: it has no acquisition date (give --date for one)",
+                    assets[0].map_path.name)
+        return None
+    if properties is None:  # the maps' own record of their model (tags)
+        prov = assets[0].provenance
+        properties = {f"landcover:{k}": prov[k] for k in ("model", "model_sha256") if k in prov}
+    path = output.with_name(f"{output.stem}.item.json")
+    item = output_item(path, item_id=output.stem, maps=assets, change_path=change_path,
+                       change_types=change_types or (), properties=properties,
+                       source_links=source_links or ())
+    return write_json(path, item)
 
 
 @main.command()

@@ -455,7 +455,8 @@ class StacSource:
                 id=item.id, date=date, bands=bands, crs=crs, bounds=bounds,
                 product="L2A" if "L2A" in level else ("L1C" if "L1C" in level else "unknown"),
                 offset=offset, offset_source=offset_source,
-                extra={"cloud_cover": props.get("eo:cloud_cover")},
+                extra={"cloud_cover": props.get("eo:cloud_cover"),
+                       "stac_href": item.get_self_href()},  # STAC out: derived_from
             ))
         if not out:
             raise SceneNotFoundError(

@@ -42,6 +42,7 @@ from ..faults import durable_replace
 from ..grid import Grid
 from ..io.scenes import Scene
 from ..legend import CLASS_NAMES
+from .catalog import publish_run_item
 from .inputs import (
     JobPaths,
     change_types,
@@ -209,7 +210,10 @@ def run_job(
         finally:
             runner.close()
         summary = _summarise(plan, obs, base, clock, paths)
-        return _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
+        summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
+        publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,  # STAC out
+                         model={"name": spec.name, "version": mv, "sha256": spec.weights_sha256})
+        return summary
 
 
 class _Clock:

@@ -12,7 +12,7 @@ the outputs equal the uninterrupted run's and no temporary file remains.
   an uninterrupted classify by the files that mark them: read (lock taken -> first
   temporary COG), infer + blend (streamed into the temporary COGs -> the first overview
   file, ``.*.ovr.tmp``), COG finalise (overviews, copy, rename -> ``map.tif``), styles
-  (``map.tif`` -> ``map.qml``).
+  (``map.tif`` -> ``map.qml``, then ``map.item.json``).
 * ``change`` of the two class maps (with their confidence maps) of the reference run of
   the sample.  Stages: polygons (lock taken -> ``.change.gpkg.part.gpkg``), GeoPackage
   write (-> ``change.gpkg``), styles written into the GeoPackage in place (-> exit).
@@ -184,6 +184,10 @@ def _check_finals(out: Path, ref: StepRef) -> int:
                     assert df.equals(ref.features[layer]), layer  # type: ignore[index]
         elif p.suffix == ".qml":
             ET.parse(p)
+        elif p.suffix == ".json":  # the STAC item: complete JSON naming the outputs
+            import json
+
+            assert set(json.loads(p.read_text())["assets"]), name
         else:
             raise AssertionError(f"unknown final file {name}")
     return n
