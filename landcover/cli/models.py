@@ -51,10 +51,12 @@ def train(recipe: Path, output, steps, data_root, verbose) -> None:
               show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report here.")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: flips and quarter turns, "
+              "probabilities averaged (8x the model's time).")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
               help="Shared data folder, for --against-teacher (default: $LANDCOVER_DATA, "
               "else ../shared/data).")
-def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out,
+def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out, tta,
              data_root) -> None:
     """Assess a model: against reference labels, or against the teacher.
 
@@ -81,7 +83,7 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
         if not cities:
             raise ConfigError(f"model {model_path} records no held-out OSCD city; "
                               "evaluate it with --labels instead")
-        report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root))
+        report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root), tta=tta)
         report["cities"] = cities
     else:
         if not scenes or not labels or not label_map:
@@ -96,8 +98,9 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
 
         with tempfile.TemporaryDirectory() as tmp:
             report = evaluate_on_labels(model_path, scenes, labels, mapping,
-                                        Path(tmp) / "map.tif", clouds=clouds)
+                                        Path(tmp) / "map.tif", clouds=clouds, tta=tta)
             report["map"] = "(temporary)"
+    report["tta"] = tta
     text = json.dumps(report, indent=2, default=float)
     if json_out:
         tmp_path = json_out.with_name(f".{json_out.name}.part")
