@@ -4,8 +4,9 @@
 :class:`~landcover.runner.Runner`, blends their tiles
 (:class:`~landcover.mosaic.RowBlender`) and yields finished rows of classes and
 confidence (and, on request, every class's probability); :func:`classify_region` writes
-them to COGs and :func:`classify_array`
-returns them in memory (evaluation), so both give the same map.
+them to COGs and :func:`classify_array` returns them in memory (evaluation), so both
+give the same map.  (A little over 400 lines: the per-class probability rows are the
+blend's third product and belong beside the other two.)
 """
 
 from __future__ import annotations
