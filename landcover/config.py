@@ -189,10 +189,24 @@ class ChangeOptions(_Strict):
 
 
 class Output(_Strict):
-    """Where results go."""
+    """Where results go.
+
+    ``probabilities``: ``true`` writes the winning class's probability (the confidence
+    map, percent), ``all`` that and a COG of every class's probability (one uint8 band
+    per class, p x 255), ``false`` neither.
+    """
 
     dir: str = "out"
-    probabilities: bool = True
+    probabilities: bool | Literal["all"] = True
+
+    @field_validator("probabilities", mode="before")
+    @classmethod
+    def _probabilities(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() in ("all", "confidence", "none"):
+            return {"all": "all", "confidence": True, "none": False}[v.strip().lower()]
+        if isinstance(v, str) and v.strip().lower() not in ("true", "false", "yes", "no"):
+            raise ValueError(f"probabilities {v!r}: use all, confidence (true) or none (false)")
+        return v
 
 
 class Compute(_Strict):
@@ -202,6 +216,7 @@ class Compute(_Strict):
     scheduler: str | None = None
     device: str = "auto"
     precision: str = "auto"
+    tta: bool = False
 
     @field_validator("precision")
     @classmethod

@@ -12,6 +12,9 @@ the maps and the change GeoPackage are written.  It
   alerts, inputs, model card, timings);
 * writes ``item.json``, a STAC Item of the maps and the GeoPackage
   (:mod:`landcover.io.stac_item`).
+
+:func:`read_class_probability` reads one class's band of the per-class probability COG
+(``output.probabilities: all``) for the steps that use probabilities.
 """
 
 from __future__ import annotations
@@ -38,14 +41,56 @@ from .legend import CLASSES, CLOUD, NODATA
 if TYPE_CHECKING:
     from .plan import RunPlan, RunResult
 
-__all__ = ["finalize_run", "map_statistics", "write_run_report", "write_run_project",
-           "write_run_item", "write_summary", "PREVIEW_SIZE"]
+__all__ = ["finalize_run", "map_statistics", "read_class_probability", "write_run_report",
+           "write_run_project", "write_run_item", "write_summary", "PREVIEW_SIZE"]
 
 log = logging.getLogger(__name__)
 
 #: longest side (pixels) of the map images in the report
 PREVIEW_SIZE = 900
 _N = len(CLASSES)
+
+
+def read_class_probability(path: str | Path, class_name: str,
+                           window: Window | None = None) -> np.ma.MaskedArray:
+    """One class's probability from a per-class probability COG, in ``[0, 1]``.
+
+    Parameters
+    ----------
+    path
+        A COG written with ``output.probabilities: all`` (``probabilities_<date>.tif``)
+        or ``landcover classify --probabilities all``.
+    class_name
+        A legend class (``water``, ``trees``, ...), found by the band's ``CLASS`` tag.
+    window
+        A window of the raster (default: all of it).
+
+    Returns
+    -------
+    numpy.ma.MaskedArray
+        float32 (rows, cols) ``value / 255``, masked where cloud or nodata.
+
+    Raises
+    ------
+    ConfigError
+        If the file has no band for ``class_name`` (the message lists those it has).
+
+    Examples
+    --------
+    >>> p = read_class_probability("out/probabilities_after_2018-03-19.tif", "water",
+    ...                            Window(0, 0, 512, 512))  # doctest: +SKIP
+    """
+    from .errors import ConfigError
+
+    with rasterio.open(path) as ds:
+        names = [ds.tags(b).get("CLASS") or ds.descriptions[b - 1] for b in ds.indexes]
+        if class_name not in names:
+            raise ConfigError(f"{path} has no probability band for class {class_name!r}; "
+                              f"it has {', '.join(str(n) for n in names)}")
+        band = names.index(class_name) + 1
+        values = ds.read(band, window=window)
+        valid = ds.read_masks(band, window=window) > 0
+    return np.ma.MaskedArray(values.astype(np.float32) / np.float32(255), mask=~valid)
 
 
 def finalize_run(result: RunResult, plan: RunPlan) -> dict[str, Path]:
@@ -380,6 +425,8 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
             k: {
                 "path": m.map_path.name,
                 "confidence_path": m.confidence_path.name if m.confidence_path else None,
+                "probabilities_path": m.probabilities_path.name if m.probabilities_path
+                else None,
                 "date": dates[k],
                 "class_area_ha": None if ha is None else
                 {n: round(c * ha, 4) for n, c in m.class_pixels.items()},

@@ -49,10 +49,19 @@ log = logging.getLogger(__name__)
 
 
 def resolve_model_path(value: str | None, base_dir: str | os.PathLike = ".") -> Path:
-    """``"default"``/None -> the shipped model; else a bundle path relative to ``base_dir``."""
+    """``"default"``/None -> the shipped model; ``NAME`` or ``NAME@VERSION`` -> a bundle
+    found offline (:func:`landcover.model_store.resolve_bundle`: ``$LANDCOVER_MODELS``,
+    then ``data/model``); else a bundle path relative to ``base_dir``."""
     if value in (None, "", "default"):
         return default_model_path()
-    return resolve_path(value, base_dir)
+    path = resolve_path(value, base_dir)
+    looks_like_name = ("/" not in value and os.sep not in value
+                       and Path(value).suffix not in (".json", ".safetensors"))
+    if looks_like_name and not path.exists():
+        from .model_store import resolve_bundle
+
+        return resolve_bundle(value)
+    return path
 
 
 def resolve_device(value: str) -> str:

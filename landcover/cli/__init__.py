@@ -3,7 +3,7 @@
 One click group (:data:`main`, in :mod:`.common` with the exit codes, logging and
 progress bars every command shares); the commands live by what they drive:
 :mod:`.pipeline` (run, classify, change, style), :mod:`.models` (train, evaluate,
-teach) and :mod:`.monitor` (scheduled jobs).  The library never imports this package.
+teach, models list) and :mod:`.monitor` (scheduled jobs).  The library never imports this package.
 """
 
 from __future__ import annotations

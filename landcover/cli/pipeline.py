@@ -45,6 +45,11 @@ if TYPE_CHECKING:
               "(default: threads in this process).")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--device", help="auto, cpu or cuda.")
+@click.option("--tta/--no-tta", default=None, help="Test-time augmentation: flips and "
+              "quarter turns, probabilities averaged (8x the model's time; compute.tta).")
+@click.option("--probabilities", "probabilities", metavar="none|confidence|all",
+              help="Probability outputs (overrides output.probabilities): the winning class's "
+              "(confidence), also every class's as one 9-band COG per date (all), or none.")
 @click.option("--offset", help=OFFSET_HELP + " Overrides source.offset.")
 @click.option("--clouds", type=click.Choice(list(CLOUD_CHOICES)),
               help="Cloud mask (overrides clouds; auto: SCL for L2A, s2cloudless where its "
@@ -54,8 +59,8 @@ if TYPE_CHECKING:
               "wait for it to finish (default: exit at once with code 3).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
-        halo, min_area_ha, workers, scheduler, device, offset, clouds, no_progress, wait,
-        verbose) -> None:
+        halo, min_area_ha, workers, scheduler, device, tta, probabilities, offset, clouds,
+        no_progress, wait, verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -69,6 +74,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         "change.min_area_ha": min_area_ha, "compute.workers": workers,
         "compute.scheduler": scheduler, "compute.device": device,
         "source.offset": parse_offset_option(offset), "clouds": clouds,
+        "compute.tta": tta, "output.probabilities": probabilities,
     }
     wf = load_workflow(workflow, overrides)
     if (before or after) and not set(wf.dates) >= {"before", "after"}:
@@ -125,8 +131,13 @@ def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
                 type=click.Path(path_type=Path))
 @click.option("--out", "out_map", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Class map COG to write.")
-@click.option("--probabilities", "out_conf", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the winning class's probability (percent) as a COG.")
+@click.option("--probabilities", "out_conf", metavar="PATH|all",
+              help="Also write the winning class's probability (percent) as a COG at PATH; "
+              "'all': that as MAP_confidence.tif and every class's probability as "
+              "MAP_probabilities.tif (one uint8 band per class, p x 255; a file named all: "
+              "./all).")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: flips and quarter turns, "
+              "probabilities averaged (8x the model's time).")
 @click.option("--model", help="Model bundle; default: the shipped one.")
 @click.option("--bbox", help="Only this region, minx,miny,maxx,maxy.")
 @click.option("--bbox-crs", default=None, help="CRS of --bbox (default: the scene's).")
@@ -143,12 +154,13 @@ def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
-def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, scale, offset,
-             resolution, workers, scheduler, no_progress, verbose) -> None:
+def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds, scale,
+             offset, resolution, workers, scheduler, no_progress, verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
     \b
     landcover classify T18SVG_20160112/ --out map.tif --probabilities conf.tif
+    landcover classify T18SVG_20160112/ --out map.tif --probabilities all
     """
     import datetime as dt
 
@@ -167,6 +179,12 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     except ValueError:
         raise ConfigError(f"--date {date!r} is not a date; write YYYY-MM-DD") from None
     the_offset = parse_offset_option(offset)  # options first, before any file is read
+    out_probs = None
+    if out_conf == "all":
+        out_conf = out_map.with_name(f"{out_map.stem}_confidence.tif")
+        out_probs = out_map.with_name(f"{out_map.stem}_probabilities.tif")
+    elif out_conf is not None:
+        out_conf = Path(out_conf)
     if len(scenes) == 1 and scenes[0].is_dir():
         found = FolderSource(scenes[0], date=the_date).scenes()
         if len(found) > 1:
@@ -207,12 +225,12 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
 
     progress = Progress(not no_progress)
     with contextlib.ExitStack() as held:
-        hold_folders(held, out_map, out_conf)  # another run writing there: exit 3
+        hold_folders(held, out_map, out_conf, out_probs)  # another run writing there: exit 3
         runner = make_runner(workers=workers, scheduler=scheduler)
         try:
             res = classify_region([(scene, scene_scale)], region, model_path, out_map,
-                                  out_confidence=out_conf,
-                                  options=ClassifyOptions(cloud_method=clouds),
+                                  out_confidence=out_conf, out_probabilities=out_probs,
+                                  options=ClassifyOptions(cloud_method=clouds, tta=tta),
                                   progress=progress, runner=runner, tags=tags)
         finally:
             progress.close()
