@@ -92,6 +92,7 @@ __all__ = [
     "first_classes",
     "attach_components",
     "apply_observation",
+    "consumer_events",
     "alert_id",
     "confidence_tier",
 ]
@@ -676,3 +677,37 @@ def apply_observation(
     st.clear_count[clear & (st.clear_count < np.iinfo(np.uint16).max)] += 1
     return ObservationResult(state=st, alerts=out, events=events,
                              clear_pixels=int(clear.sum()))
+
+
+def consumer_events(result: ObservationResult, obs: Observation, run_id: str
+                    ) -> list[dict[str, object]]:
+    """The consumer-log rows of one applied observation (:data:`CONSUMER_EVENTS` only).
+
+    Each row holds the alert's status and tier right after the event, so a run
+    that applies several dates logs each step.
+
+    Parameters
+    ----------
+    result
+        What :func:`apply_observation` returned for ``obs``.
+    obs
+        The observation.
+    run_id
+        The run that applied it.
+
+    Returns
+    -------
+    list of dict
+        Rows with the columns of ``alert_events`` (no ``seq``), by change type, fid
+        and event order.
+    """
+    rows: list[dict[str, object]] = []
+    by_key = {(t, x.fid): x for t, lst in result.alerts.items() for x in lst}
+    for (t, fid), names in sorted(result.events.items()):
+        a = by_key[(t, fid)]
+        for name in names:
+            if name in CONSUMER_EVENTS:
+                rows.append({"run_id": run_id, "date": obs.date, "change_type": t,
+                             "alert_fid": fid, "alert_id": a.alert_id, "event": name,
+                             "status": a.status, "confidence_tier": a.confidence_tier})
+    return rows
