@@ -15,9 +15,9 @@ as ``late`` and not used: the baseline only moves forward in time (see
 
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  A little over 400 lines:
-the steps stay beside the flow that calls them (planning, inputs, maps, reports and
-the store already live in their own modules).
+observe (rebaseline, new dates), summarise and commit.  About 450 lines: the
+steps stay beside the flow that calls them (planning, inputs, maps, reports,
+observation counts, the lifecycle and the store already live in their own modules).
 """
 
 from __future__ import annotations

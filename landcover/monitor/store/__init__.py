@@ -40,9 +40,9 @@ import re
 from ...errors import ConfigError
 from .commit import RunTables, commit_run
 from .gpkg import GpkgStore, gpkg_blob, gpkg_wkb
+from .migrate import migrate_store, store_version
 from .postgis import PostgisStore, schema_name
 from .protocol import Checkpoint, Store, no_checkpoint
-from .migrate import migrate_store, store_version
 from .schema import ALERT_COLUMNS, EVENT_COLUMNS, SCHEMA_VERSION, RunWrite, Snapshot
 
 __all__ = [
