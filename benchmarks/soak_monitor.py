@@ -56,9 +56,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
 TYPES = ("deforestation", "water_loss", "water_gain")
-#: allowed status changes between two runs (docs/monitoring.md: confirmed/rejected final)
-ALLOWED = {"unconfirmed": {"unconfirmed", "confirmed", "rejected"},
-           "confirmed": {"confirmed"}, "rejected": {"rejected"}}
+#: allowed status changes between two runs (docs/monitoring.md, the state machine:
+#: rejected, expired and recovered are final)
+ALLOWED = {"unconfirmed": {"unconfirmed", "confirmed", "rejected", "expired"},
+           "confirmed": {"confirmed", "recovered"}, "rejected": {"rejected"},
+           "expired": {"expired"}, "recovered": {"recovered"}}
 
 #: the arrivals, in order: (kind, date of the files it copies, date it arrives as)
 ARRIVALS = [
@@ -135,7 +137,13 @@ def arrive(src: Path, i: int) -> list[Path]:
 def write_job(d: Path, model: Path) -> Path:
     from landcover.testing import write_monitor_job
 
-    return write_monitor_job(d, model, name="soak")
+    wf = write_monitor_job(d, model, name="soak")
+    # the arrivals are up to a year apart (constructed dates): with the default expiry
+    # (180 days of acquisition dates) every alert would expire before the copy that
+    # confirms it arrives, and the soak would no longer exercise confirmation
+    wf.write_text(wf.read_text().replace("monitor: {confirmations: 1}",
+                                         "monitor: {confirmations: 1, expire_days: 3650}"))
+    return wf
 
 
 def store_state(store: Path) -> dict:

@@ -230,11 +230,15 @@ class MonitorOptions(_Strict):
     ``store``: a GeoPackage path (default ``<output.dir>/<name>-store.gpkg``) or a
     ``postgresql://`` URL.  ``min_area_ha`` defaults to ``change.min_area_ha``;
     ``cache_dir`` (per-scene class maps) to ``<output.dir>/<name>-cache``.
+    ``expire_days``: acquisition days after which an unconfirmed alert expires.
+    ``high_confidence`` is accepted for old files and no longer sets tiers (the
+    lifecycle does: low, high, highest).
     """
 
     store: str | None = None
     confirmations: int = Field(1, ge=1)
     min_area_ha: float | None = Field(None, ge=0)
+    expire_days: int = Field(180, ge=1)
     high_confidence: float = Field(0.6, ge=0, le=1)
     min_clear_fraction: float = Field(0.01, ge=0, le=1)
     cache_dir: str | None = None

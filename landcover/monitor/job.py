@@ -15,9 +15,9 @@ as ``late`` and not used: the baseline only moves forward in time (see
 
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  A little over 400 lines:
-the steps stay beside the flow that calls them (planning, inputs, maps, reports and
-the store already live in their own modules).
+observe (rebaseline, new dates), summarise and commit.  About 450 lines: the
+steps stay beside the flow that calls them (planning, inputs, maps, reports,
+observation counts, the lifecycle and the store already live in their own modules).
 """
 
 from __future__ import annotations
@@ -59,11 +59,27 @@ from .inputs import (
     plan_grid,
     with_bbox,
 )
-from .lifecycle import Alert, Observation, PixelState, apply_observation, new_state
+from .lifecycle import (
+    Alert,
+    Observation,
+    PixelState,
+    apply_observation,
+    consumer_events,
+    new_state,
+)
 from .maps import Progress, classify_cached
+from .observations import never_seen_share, write_observations
 from .plan import RunPlan, plan_run
 from .reports import alert_stats, alerts_geojson, job_status, run_row, select_alerts
-from .store import Checkpoint, RunWrite, Snapshot, Store, no_checkpoint, open_store
+from .store import (
+    SCHEMA_VERSION,
+    Checkpoint,
+    RunWrite,
+    Snapshot,
+    Store,
+    no_checkpoint,
+    open_store,
+)
 
 __all__ = ["JobPaths", "job_paths", "init_job", "run_job", "job_status", "select_alerts",
            "alerts_geojson", "model_version"]
@@ -105,6 +121,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
     store = open_store(paths.store, job=wf.name)
     with store.lock():
         if store.exists():
+            store.migrate()
             snap = store.load(state=False)
             check_meta(wf, snap.meta, store.url)
             grid = grid_from_meta(snap.meta["grid"])
@@ -113,7 +130,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
             grid = plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
                     "types": change_types(wf), "landcover_version": __version__,
-                    "legend": list(CLASS_NAMES)}
+                    "legend": list(CLASS_NAMES), "schema_version": SCHEMA_VERSION}
             store.create(meta, grid.crs, change_types(wf))
             created = True
         store.apply_default_styles()  # QGIS opens a GeoPackage store styled
@@ -176,7 +193,7 @@ def run_job(
     paths = job_paths(wf)
     store = open_store(paths.store, job=wf.name)
     with store.lock():
-        snap = _load_for_run(wf, store, paths)
+        snap = _load_for_run(wf, store, paths, checkpoint)
         model_path = job_model_path(wf)
         mv, spec = model_version(model_path)
         with clock.timed("discover"):
@@ -236,11 +253,17 @@ class _Clock:
         return {k: round(v, 3) for k, v in self.secs.items()}
 
 
-def _load_for_run(wf: Workflow, store: Store, paths: JobPaths) -> Snapshot:
-    """The store's snapshot, after checking it fits the workflow (and repairing a lost feed)."""
+def _load_for_run(wf: Workflow, store: Store, paths: JobPaths,
+                  checkpoint: Checkpoint) -> Snapshot:
+    """The store's snapshot, migrated to the current layout, after checking it fits the
+    workflow (and repairing a lost feed)."""
     if not store.exists():
         raise ConfigError(f"store {store.url} does not exist; run 'landcover monitor init' "
                           "with this workflow first")
+    old = store.migrate(checkpoint=checkpoint)
+    if old is not None:
+        log.warning("store %s migrated in place from schema %d to %d", store.url, old,
+                    SCHEMA_VERSION)
     snap = store.load(state=True)
     check_meta(wf, snap.meta, store.url)
     _repair_feed(store, snap, paths)
@@ -261,6 +284,14 @@ def _repair_feed(store: Store, snap: Snapshot, paths: JobPaths) -> None:
     summ = paths.runs_dir / f"{last['run_id']}.json"
     if not summ.exists() and last.get("summary"):
         _write_json(summ, json.loads(last["summary"]))
+    looks = paths.runs_dir / f"{last['run_id']}.observations.tif"
+    if not looks.exists() and snap.state is not None and last.get("summary") \
+            and "observations" in json.loads(last["summary"]):
+        types = list(snap.meta["types"])
+        write_observations(looks, PixelState.from_arrays(snap.state, types).clear_count,
+                           grid_from_meta(snap.meta["grid"]), run_id=last["run_id"],
+                           last_date=max((s["date"] for s in snap.scenes
+                                          if s["status"] == "processed"), default=None))
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -283,7 +314,7 @@ def _record_idle_run(store: Store, plan: RunPlan, base: dict[str, Any], clock: _
     summary = {**base, "status": "no-new-scenes",
                "scenes": {"eligible": len(plan.eligible), "new": 0, "processed": 0,
                           "cloudy": 0, "late": len(plan.late)},
-               "alerts": {"new": 0, "confirmed": 0, "rejected": 0, "grown": 0},
+               "alerts": alert_stats([], {}, {}),
                "seconds": clock.rounded()}
     # alerts_new is "new since the last run": empty after a run that found nothing, so a
     # cron job that mails --since last-run never mails the same alerts twice
@@ -303,6 +334,7 @@ class _Observed:
     alerts: dict[str, list[Alert]]
     scene_rows: list[dict[str, Any]]
     events: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    event_rows: list[dict[str, Any]] = field(default_factory=list)
     processed: int = 0
     cloudy: int = 0
     cache_hits: int = 0
@@ -319,7 +351,7 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
     clock.secs["classify"] = clock.secs["lifecycle"] = 0.0
     apply = partial(apply_observation, grid=grid, types=types, confirmations=o.confirmations,
                     min_area_ha=o.min_area_ha if o.min_area_ha is not None
-                    else wf.change.min_area_ha, high_confidence=o.high_confidence,
+                    else wf.change.min_area_ha, expire_days=o.expire_days,
                     run_id=plan.run_id, model_version=plan.model_version)
     if plan.rebaseline:
         _rebaseline(obs, plan, grid, types, classify, apply, clock)
@@ -334,9 +366,10 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
         status = "processed" if clear >= max(o.min_clear_fraction, 1e-12) else "cloudy"
         with clock.timed("lifecycle"):
             if status == "processed":
-                res = apply(obs.state, obs.alerts,
-                            Observation(n_obs, d, tuple(s.id for s in group), cls, conf))
+                ob = Observation(n_obs, d, tuple(s.id for s in group), cls, conf)
+                res = apply(obs.state, obs.alerts, ob)
                 obs.state, obs.alerts = res.state, res.alerts
+                obs.event_rows += consumer_events(res, ob, plan.run_id)
                 for k, v in res.events.items():
                     obs.events.setdefault(k, []).extend(v)
                 obs.processed += 1
@@ -361,6 +394,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
     """
     log.warning("rebaseline: model %s -> %s; the pixel baseline restarts",
                 plan.stored_model_version, plan.model_version)
+    looks = obs.state.clear_count  # the sky's record: kept across models
     obs.state = new_state(grid.shape, types)
     group = plan.seed_scenes
     if not group or plan.seed_date is None:
@@ -370,6 +404,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
     res = apply(obs.state, obs.alerts,
                 Observation(plan.last_obs, plan.seed_date, tuple(s.id for s in group), cls, conf))
     obs.state = res.state
+    obs.state.clear_count = looks  # the seed date was counted when it was processed
     obs.scene_rows += [{"scene_id": s.id, "date": plan.seed_date, "obs_number": plan.last_obs,
                         "status": "rebaseline",
                         "clear_fraction": round(res.clear_pixels / cls.size, 4),
@@ -389,6 +424,8 @@ def _summarise(plan: RunPlan, obs: _Observed, base: dict[str, Any], clock: _Cloc
                        "cache_hits": obs.cache_hits, "rebaseline": bool(plan.rebaseline)},
             "alerts": stats,
             "feed": str(paths.feeds_dir / f"{plan.run_id}.geojson"),
+            "observations": str(paths.runs_dir / f"{plan.run_id}.observations.tif"),
+            "never_seen_clearly": round(never_seen_share(obs.state.clear_count), 6),
             "seconds": clock.rounded()}
 
 
@@ -404,11 +441,14 @@ def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: di
     store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=obs.scene_rows,
                           alerts=changed, alerts_new=new_rows, state=obs.state.arrays(),
                           meta={"model_version": plan.model_version} if plan.rebaseline
-                          else {}),
+                          else {}, events=obs.event_rows),
                  checkpoint=checkpoint)
     summary["seconds"]["commit"] = round(time.perf_counter() - t0, 3)
     checkpoint("after-commit")
     _write_json(paths.feeds_dir / f"{plan.run_id}.geojson", alerts_geojson(new_rows, grid.crs))
+    write_observations(Path(summary["observations"]), obs.state.clear_count, grid,
+                       run_id=plan.run_id, last_date=plan.new_dates[-1] if plan.new_dates
+                       else None)
     summary["seconds"]["total"] = round(clock.elapsed(), 3)
     _write_json(paths.runs_dir / f"{plan.run_id}.json", summary)
     stats = summary["alerts"]
