@@ -375,6 +375,7 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         **{k: meta[k] for k in ("run_id", "workflow", "landcover_version", "model",
                                 "model_version", "model_sha256", "bbox", "bbox_crs", "dates",
                                 "scenes")},
+        "source": plan.workflow.source.describe(),  # URL without its query (no tokens)
         "region_grid": region.to_dict(),
         "maps": {
             k: {

@@ -510,7 +510,12 @@ def _stac_ref(asset, href_fn: Callable[[str], str] | None = None) -> BandRef:
     ``raster:bands`` give reflectance = ``v * scale + offset`` (Earth Search L2A since
     baseline 04.00: scale 0.0001, offset -0.1); L1C DN are reflectance x 10000.
     """
-    href = asset.get_absolute_href() or asset.href
+    raw = str(asset.href)
+    # an absolute path or URL as it is (pystac would put a path under an API's http root)
+    href = raw if raw.startswith("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", raw) \
+        else (asset.get_absolute_href() or raw)
+    if href.startswith("file://"):
+        href = href[len("file://"):]
     if href_fn is not None:
         href = href_fn(href)
     rb = asset.extra_fields.get("raster:bands") or []
