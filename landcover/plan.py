@@ -25,8 +25,8 @@ from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
 from .io.stac_api import is_api_source, query_from_source
-from .search import Window, rank_window, search_api
 from .model import ModelSpec, default_model_path, get_model
+from .search import Window, rank_window, search_api
 from .tiling import layout_tiles
 
 if TYPE_CHECKING:
@@ -186,7 +186,6 @@ def plan_run(wf: Workflow) -> RunPlan:
     spec = get_model(model_path).spec
     if wf.region.vector is not None:
         wf = region_from_vector(wf)
-    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
     needed = needed_bands(spec, wf.clouds)
     picked = {label: w.scenes for label, w in search_windows(wf, bands=needed).items()}
     clouds: dict[str, str] = {}

@@ -126,9 +126,9 @@ def window_table(windows: Mapping[str, Window]) -> str:
         lines.append(f"  {'':1} {'date':10}  {'region cloud':>12}  {'item cloud':>10}  "
                      f"{'look bytes':>10}  items")
         for c in w.candidates:
-            covers = [s.extra.get("cloud_cover") for s in c.scenes]
-            item_cc = ("-" if any(v is None for v in covers)
-                       else f"{sum(float(v) for v in covers) / len(covers):.1f}%")
+            covers = [float(v) for s in c.scenes if (v := s.extra.get("cloud_cover")) is not None]
+            item_cc = ("-" if len(covers) < len(c.scenes)
+                       else f"{sum(covers) / len(covers):.1f}%")
             region = ("-" if c.cloud.fraction is None
                       else f"{100 * c.cloud.fraction:.1f}% {c.cloud.source}")
             lines.append(f"  {'*' if c.chosen else ' ':1} {c.date.isoformat():10}  "

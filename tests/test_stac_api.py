@@ -66,7 +66,7 @@ def test_run_against_stac_api_equals_folder(stac_api, folder_run, standin_model,
     assert res.returncode == 0, res.stderr
     maps, ref = _maps(out), _maps(folder_run)
     assert [p.name for p in maps] == [p.name for p in ref] and len(maps) >= 4
-    for a, b in zip(maps, ref):
+    for a, b in zip(maps, ref, strict=True):
         with rasterio.open(a) as da, rasterio.open(b) as db:
             assert da.profile == db.profile
             assert np.array_equal(da.read(), db.read()), a.name

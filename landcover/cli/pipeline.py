@@ -71,7 +71,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         "compute.scheduler": scheduler, "compute.device": device,
         "source.offset": parse_offset_option(offset), "clouds": clouds,
     }
-    from .search import workflow_source_type, source_overrides
+    from .search import source_overrides, workflow_source_type
 
     overrides.update(source_overrides(source, workflow_source_type(workflow)))
     wf = load_workflow(workflow, overrides)

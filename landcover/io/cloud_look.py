@@ -44,7 +44,7 @@ class CloudLook:
 
     ``fraction`` is 0-1 (None when unknown or when the region holds no valid pixel);
     ``bytes`` the compressed bytes of the SCL tiles read, ``pixels`` those decoded,
-    ``overview`` the decimation factor read (1: full resolution).
+    ``valid`` those not nodata, ``overview`` the decimation factor read (1: full resolution).
     """
 
     fraction: float | None
@@ -52,6 +52,7 @@ class CloudLook:
     bytes: int = 0
     pixels: int = 0
     overview: int = 1
+    valid: int = 0
 
     def as_dict(self) -> dict:
         return {"cloud": None if self.fraction is None else round(self.fraction, 4),
@@ -115,7 +116,7 @@ def scl_look(path: str, bbox: BBox, bbox_crs: CRS, *, min_across: int = MIN_ACRO
     valid = data != 0
     n = int(valid.sum())
     frac = float(np.isin(data[valid], SCL_CLOUD).sum()) / n if n else None
-    return CloudLook(frac, "scl", bytes=nbytes, pixels=int(data.size), overview=factor)
+    return CloudLook(frac, "scl", bytes=nbytes, pixels=int(data.size), overview=factor, valid=n)
 
 
 def _tile_bytes(ds, win: Window) -> int:
@@ -139,19 +140,18 @@ def day_look(scenes: Sequence[Scene], bbox: BBox, bbox_crs: CRS, *, look: bool =
     SCL looks are combined weighted by their valid pixels; a scene without SCL (or
     ``look=False``) falls back to the mean ``eo:cloud_cover`` of the day's items.
     """
-    looks = []
+    looks: list[CloudLook] = []
     if look and all("SCL" in s.bands for s in scenes):
         looks = [scl_look(s.bands["SCL"].path, bbox, bbox_crs) for s in scenes]
         known = [lk for lk in looks if lk.fraction is not None]
         if known:
-            weight = sum(lk.pixels for lk in known)
-            frac = sum(lk.fraction * lk.pixels for lk in known  # type: ignore[operator]
-                       ) / max(weight, 1)
+            weight = sum(lk.valid for lk in known)  # the day's tiles, by valid pixels
+            frac = sum((lk.fraction or 0.0) * lk.valid for lk in known) / max(weight, 1)
             return CloudLook(frac, "scl", bytes=sum(lk.bytes for lk in looks),
                              pixels=sum(lk.pixels for lk in looks),
-                             overview=max(lk.overview for lk in looks))
-    covers = [s.extra.get("cloud_cover") for s in scenes]
-    if covers and all(c is not None for c in covers):
-        return CloudLook(sum(float(c) for c in covers) / len(covers) / 100.0, "eo:cloud_cover",
+                             overview=max(lk.overview for lk in looks), valid=weight)
+    covers = [float(c) for s in scenes if (c := s.extra.get("cloud_cover")) is not None]
+    if scenes and len(covers) == len(scenes):
+        return CloudLook(sum(covers) / len(covers) / 100.0, "eo:cloud_cover",
                          bytes=sum(lk.bytes for lk in looks))
     return CloudLook(None, "none", bytes=sum(lk.bytes for lk in looks))

@@ -168,13 +168,11 @@ def _client(q: StacQuery):
 
 def _service_error(q: StacQuery, exc: Exception) -> ServiceError:
     text = str(exc)
-    for needle, why in (("refused", "connection refused"), ("timed out", "timed out"),
-                        ("Read timeout", "timed out"), ("Name or service", "unknown host"),
-                        ("Max retries", "no answer after retries")):
-        if needle in text:
-            break
-    else:
-        why = (text.splitlines() or [type(exc).__name__])[0][:160]
+    known = (("refused", "connection refused"), ("timed out", "timed out"),
+             ("Read timeout", "timed out"), ("Name or service", "unknown host"),
+             ("Max retries", "no answer after retries"))
+    why = next((w for needle, w in known if needle in text),
+               (text.splitlines() or [type(exc).__name__])[0][:160])
     return ServiceError(f"STAC API {q.url} does not answer ({why}); check the URL and the "
                         "network, then rerun")
 
