@@ -190,8 +190,13 @@ class Source(_Strict):
         """``type: path`` or ``type: url collections`` (no credentials: URLs lose their query)."""
         if self.path is not None and not self.url and self.type in ("folder", "stac"):
             return f"{self.type}: {self.path}"
-        url = (self.url or "").split("?", 1)[0]
-        return f"{self.type}: {url} {','.join(self.api_collections)}".rstrip()
+        from .io.stac_api import PRESETS
+
+        preset = PRESETS.get(self.type)
+        url = (self.url or (preset.url if preset else None) or "").split("?", 1)[0]
+        cols = ",".join(self.api_collections or (
+            (preset.default_collection,) if preset and preset.default_collection else ()))
+        return f"{self.type}: " + " ".join(p for p in (url, cols) if p)
 
 
 class GridOptions(_Strict):

@@ -141,3 +141,23 @@ def test_no_item_in_window_is_one_line_exit_2(stac_api, tmp_path):
     _one_line_error(res, 2, "no item of sentinel-2-l2a", "2016-06-01", "2016-06-30",
                     "widen the date window")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("where", "found"), [
+    ("query: {'eo:cloud_cover': {lt: 0.1}}", False),
+    ("filter: \"eo:cloud_cover < 40\"", True),
+    ("filter: \"eo:cloud_cover < 0.1\"", False),
+])
+def test_query_and_filter_reach_the_api(stac_api, tmp_path, where, found):
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("region: {bbox: [72.91, 19.03, 72.94, 19.10], crs: 'EPSG:4326'}\n"
+                  "dates: {before: 2015-11}\n"
+                  f"source: {{type: stac-api, url: '{stac_api.url}', "
+                  f"collections: [sentinel-2-l2a], {where}}}\n")
+    res = lc("search", wf, "--json", "--no-cloud-look")
+    if found:
+        assert res.returncode == 0, res.stderr
+        doc = json.loads(res.stdout)
+        assert doc["windows"][0]["candidates"][0]["items"] == [stac_api.items["sentinel-2-l2a"][0]]
+    else:
+        _one_line_error(res, 2, "no item of sentinel-2-l2a", "2015-11-01")

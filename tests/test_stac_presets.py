@@ -148,3 +148,39 @@ def test_day_look_mosaics_items_of_one_day(tmp_path):
     two = _constructed_scl(tmp_path / "constructed_2.tif", cloudy_rows=0)
     look = day_look([_scene("t1", day, one, 5.0), _scene("t2", day, two, 5.0)], region, UTM)
     assert look.source == "scl" and look.fraction == pytest.approx(0.5, abs=0.01)
+
+
+def _wf(tmp_path: Path, source: str) -> Path:
+    p = tmp_path / "wf.yaml"
+    p.write_text("region: {bbox: [72.90, 19.02, 72.95, 19.10], crs: 'EPSG:4326'}\n"
+                 f"dates: {{before: 2023-06}}\nsource: {source}\n")
+    return p
+
+
+def test_workflow_source_keys_for_stac_apis(tmp_path):
+    from landcover.config import load_workflow
+
+    wf = load_workflow(_wf(tmp_path, "{type: earth-search, collection: sentinel-2-c1-l2a, "
+                                     "query: {'eo:cloud_cover': {lt: 40}}}"))
+    assert wf.source.api_collections == ("sentinel-2-c1-l2a",) and wf.source.path is None
+    assert wf.source.describe() == ("earth-search: https://earth-search.aws.element84.com/v1 "
+                                    "sentinel-2-c1-l2a")
+    for bad, needle in (("{type: stac-api}", "needs url"),
+                        ("{type: folder}", "needs path"),
+                        ("{type: cdse, collection: a, collections: [b]}", "not both"),
+                        ("{type: earth-search, max_items: 0}", "max_items")):
+        with pytest.raises(ConfigError, match=needle):
+            load_workflow(_wf(tmp_path, bad))
+
+
+def test_source_option_names_an_api_a_url_or_a_path():
+    from landcover.cli.search import source_overrides
+
+    assert source_overrides("earth-search", "folder") == {"source.type": "earth-search"}
+    assert source_overrides("http://h:1/api", "folder") == {"source.url": "http://h:1/api",
+                                                            "source.type": "stac-api"}
+    assert source_overrides("http://h:1/api", "cdse") == {"source.url": "http://h:1/api"}
+    assert source_overrides("https://h/items.json", "folder") == {
+        "source.path": "https://h/items.json"}
+    assert source_overrides("/data/s2", "earth-search") == {"source.path": "/data/s2",
+                                                            "source.type": "folder"}
