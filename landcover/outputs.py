@@ -343,7 +343,7 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         "region (bbox)": f"{list(wf.region.require_bbox())} {wf.region.crs}",
         "grid": f"{region.crs.to_string()}, {region.width} x {region.height} px at "
                 f"{abs(region.transform.a):g} m",
-        "source": f"{wf.source.type}: {wf.source.path}",
+        "source": wf.source.describe(),
         "clouds": wf.clouds,
         "change": f"types {', '.join(wf.change.types)}; minimum area "
                   f"{wf.change.min_area_ha} ha",
@@ -420,6 +420,7 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         **{k: meta[k] for k in ("run_id", "workflow", "landcover_version", "model",
                                 "model_version", "model_sha256", "bbox", "bbox_crs", "dates",
                                 "scenes")},
+        "source": plan.workflow.source.describe(),  # URL without its query (no tokens)
         "region_grid": region.to_dict(),
         "maps": {
             k: {

@@ -24,7 +24,9 @@ from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
+from .io.stac_api import is_api_source, query_from_source
 from .model import ModelSpec, default_model_path, get_model
+from .search import Window, rank_window, search_api
 from .tiling import layout_tiles
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ __all__ = [
     "needed_bands",
     "resolve_clouds",
     "scenes_of_best_date",
+    "search_windows",
     "region_from_vector",
     "resolve_device",
     "resolve_model_path",
@@ -192,19 +195,8 @@ def plan_run(wf: Workflow) -> RunPlan:
     spec = get_model(model_path).spec
     if wf.region.vector is not None:
         wf = region_from_vector(wf)
-    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
-    src_path = resolve_path(wf.source.path, base)
-    opts: dict[str, Any] = {}
-    if wf.source.type == "folder":
-        opts = {"date": wf.source.date, "sensor": wf.source.sensor}
-    all_scenes = discover(wf.source.type, src_path, **opts)
-    require_dates(all_scenes)  # scenes are ordered and picked by date
     needed = needed_bands(spec, wf.clouds)
-    picked: dict[str, list[Scene]] = {}
-    for label, spec_date in wf.dates.items():
-        period = parse_date_range(spec_date)
-        picked[label] = select_scenes(all_scenes, bbox=wf.region.require_bbox(), bbox_crs=bbox_crs,
-                                      period=period, bands=needed)
+    picked = {label: w.scenes for label, w in search_windows(wf, bands=needed).items()}
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
     for label, scenes in picked.items():
@@ -223,6 +215,53 @@ def plan_run(wf: Workflow) -> RunPlan:
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,
                    device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes)
+
+
+def search_windows(wf: Workflow, *, bands: Sequence[str],
+                   look: bool | None = None) -> dict[str, Window]:
+    """The scenes of each date window of a workflow, ranked as a run uses them.
+
+    A STAC API source is searched per window and ranked by the cloud over the region
+    (:mod:`landcover.search`); a local source is listed once and each window ranked by
+    closeness to its middle (:func:`landcover.io.scenes.select_scenes`).
+
+    Parameters
+    ----------
+    wf
+        The workflow (region already a bbox).
+    bands
+        The bands a scene must have.
+    look
+        Read each candidate's SCL overview (default: ``source.cloud_look``).
+
+    Raises
+    ------
+    LandcoverError
+        No scene, no band, an unknown collection (exit 2); a STAC API down (exit 1).
+    """
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    bbox = wf.region.require_bbox()
+    periods = {label: parse_date_range(d) for label, d in wf.dates.items()}
+    src = wf.source
+    look = src.cloud_look if look is None else look
+    if is_api_source(src.type):
+        q = query_from_source(src.type, url=src.url, collections=src.api_collections,
+                              query=src.query, filter=src.filter, max_items=src.max_items)
+        return search_api(q, bbox=bbox, bbox_crs=bbox_crs, periods=periods, bands=bands,
+                          look=look)
+    opts: dict[str, Any] = {}
+    if src.type == "folder":
+        opts = {"date": src.date, "sensor": src.sensor}
+    assert src.path is not None  # the config requires it for local sources
+    all_scenes = discover(src.type, resolve_path(src.path, wf.base_dir), **opts)
+    require_dates(all_scenes)  # scenes are ordered and picked by date
+    out = {}
+    for label, period in periods.items():
+        ranked = select_scenes(all_scenes, bbox=bbox, bbox_crs=bbox_crs, period=period,
+                               bands=bands)
+        out[label] = rank_window(label, period, ranked, bbox=bbox, bbox_crs=bbox_crs,
+                                 by_cloud=False, look=look)
+    return out
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,

@@ -148,6 +148,8 @@ def setup_logging(verbose: int, log_file: Path | None = None, *,
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
     for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # pystac-client's retries (urllib3 warns at each): one line at the end, or all with -v
+    logging.getLogger("urllib3").setLevel(logging.WARNING if verbose else logging.ERROR)
     if log_file is None:
         return None
     log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 @click.option("--before", help="First date: YYYY, YYYY-MM, YYYY-MM-DD or START/END.")
 @click.option("--after", help="Second date, same forms as --before.")
 @click.option("--out", "out_dir", help="Output folder (overrides output.dir).")
-@click.option("--source", help="Scene folder or STAC JSON (overrides source.path).")
+@click.option("--source", help="Scene folder, STAC JSON, a STAC API URL or a named API "
+              "(earth-search, planetary-computer, cdse): overrides the workflow's source.")
 @click.option("--model", help="Model bundle (.json/.safetensors); default: the shipped one.")
 @click.option("--tile-size", type=int, help="Model tile size in pixels (multiple of 32).")
 @click.option("--halo", type=int, help="Overlap on each tile side, in pixels.")
@@ -69,13 +70,16 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 
     overrides = {
         "region.bbox": parse_bbox(bbox), "region.crs": bbox_crs, "dates.before": before,
-        "dates.after": after, "output.dir": out_dir, "source.path": source, "model": model,
+        "dates.after": after, "output.dir": out_dir, "model": model,
         "tiling.tile_size": tile_size, "tiling.halo": halo,
         "change.min_area_ha": min_area_ha, "compute.workers": workers,
         "compute.scheduler": scheduler, "compute.device": device,
         "source.offset": parse_offset_option(offset), "clouds": clouds,
         "compute.tta": tta, "output.probabilities": probabilities,
     }
+    from .search import source_overrides, workflow_source_type
+
+    overrides.update(source_overrides(source, workflow_source_type(workflow)))
     wf = load_workflow(workflow, overrides)
     if (before or after) and not set(wf.dates) >= {"before", "after"}:
         from ..errors import ConfigError

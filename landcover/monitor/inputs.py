@@ -147,7 +147,16 @@ def grid_from_meta(m: dict[str, Any]) -> Grid:
 
 
 def discover_scenes(wf: Workflow) -> list[Scene]:
-    """All scenes in the workflow's source now (an empty landing folder: none)."""
+    """All scenes in the workflow's source now (an empty landing folder: none).
+
+    Raises
+    ------
+    ConfigError
+        For a STAC API source (monitoring jobs read a folder or a STAC file for now).
+    """
+    if wf.source.path is None or wf.source.type not in ("folder", "stac"):
+        raise ConfigError(f"monitoring jobs read source type folder or stac, not "
+                          f"{wf.source.type!r}; use landcover run for a STAC API source")
     src = resolve_path(wf.source.path, wf.base_dir)
     opts: dict[str, Any] = {}
     if wf.source.type == "folder":
