@@ -35,7 +35,15 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
-from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
+from .scale import (
+    SCALES,
+    UNSCALED_BANDS,
+    SceneScale,
+    dark_value,
+    detect_scale,
+    scale_tags,
+    unreadable,
+)
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",
@@ -345,6 +353,8 @@ def read_scene(
         If the scene lacks a band.
     SceneError
         If a file cannot be opened.
+    SceneCorruptError
+        If a local file's block cannot be decoded (corrupt or truncated).
     """
     if window is None:
         window = Window(0, 0, canvas.width, canvas.height)
@@ -362,15 +372,27 @@ def read_scene(
     for (path, how), pairs in by_path.items():
         vrt = _vrt(path, canvas, how, scene.nodata)
         idx = [i for i, _ in pairs]
-        if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
-            vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
-        else:
-            part = np.full((len(idx), h, w), np.nan, np.float32)
-            vrt.read([b for _, b in pairs], window, part)
-            block[idx] = part
+        try:
+            if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
+                vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
+            else:
+                part = np.full((len(idx), h, w), np.nan, np.float32)
+                vrt.read([b for _, b in pairs], window, part)
+                block[idx] = part
+        except rasterio.errors.RasterioIOError as exc:
+            if _is_remote(path):  # a network fault is the environment's, not the file's
+                raise
+            # a block the scale guard did not decode (a file with overviews): name the file
+            raise unreadable(path, exc) from exc
     if scale is not None:
         _apply_scale(block, bands, scale)
     return block
+
+
+def _is_remote(path: str) -> bool:
+    """Whether ``path`` is read over a network (a URL or a GDAL ``/vsicurl``-style path)."""
+    return "://" in path or path.startswith(("/vsicurl", "/vsis3", "/vsigs", "/vsiaz",
+                                               "/vsiadls", "/vsioss", "/vsiswift"))
 
 
 def _apply_scale(block: np.ndarray, bands: Sequence[str], scale: SceneScale) -> None:
