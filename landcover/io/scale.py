@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import rasterio
 
-from ..errors import BandError, SceneCorruptError, SceneError
+from ..errors import BandError, SceneCorruptError
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",

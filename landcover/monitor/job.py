@@ -296,14 +296,15 @@ def _late_rows(plan: RunPlan) -> list[dict[str, Any]]:
     """The ``scenes`` rows of the late scenes and of the unreadable (corrupt) ones."""
     return [{"scene_id": s.id, "date": s.acquired.isoformat(), "obs_number": None,
              "status": "late", "clear_fraction": None, "run_id": plan.run_id,
-             "model_version": plan.model_version,
-             "fingerprint": plan.fingerprints.get(s.id)} for s in plan.late] + \
+             "model_version": plan.model_version} for s in plan.late] + \
         [_corrupt_row(plan, u.id, u.date.isoformat() if u.date else None, u.reason)
          for u in plan.corrupt]
 
 
 def _corrupt_row(plan: RunPlan, scene_id: str, date: str | None, reason: str
                  ) -> dict[str, Any]:
+    # only a corrupt row keeps its files' fingerprint (what a later run compares): the other
+    # rows stay a function of the scenes, whatever the copies' paths and times
     return {"scene_id": scene_id, "date": date, "obs_number": None, "status": "corrupt",
             "clear_fraction": None, "run_id": plan.run_id, "model_version": plan.model_version,
             "reason": reason, "fingerprint": plan.fingerprints.get(scene_id)}
@@ -396,8 +397,7 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
                 obs.cloudy += 1
         obs.scene_rows += [{"scene_id": s.id, "date": d, "obs_number": n_obs,
                             "status": status, "clear_fraction": round(clear, 4),
-                            "run_id": plan.run_id, "model_version": plan.model_version,
-                            "fingerprint": plan.fingerprints.get(s.id)}
+                            "run_id": plan.run_id, "model_version": plan.model_version}
                            for s in group]
         log.info("%s: observation %d (%s) %s, %.1f%% clear", plan.run_id, n_obs, d, status,
                  clear * 100)

@@ -84,7 +84,8 @@ SCENE_COLUMNS: dict[str, tuple[str, str]] = {
 }
 #: ``scenes`` columns a store created before them lacks: read as None, added by the
 #: first commit that writes scenes (``reason``: why a scene is ``corrupt``;
-#: ``fingerprint``: its files' size and mtime then, see ``monitor.inputs.fingerprint``)
+#: ``fingerprint``: a corrupt scene's files' name, size and mtime, see
+#: ``monitor.inputs.fingerprint``)
 SCENE_ADDED: tuple[str, ...] = ("reason", "fingerprint")
 #: rows of a pixel-state array per stored block
 BLOCK_ROWS = 512
