@@ -374,10 +374,10 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
     obs.corrupt = len(plan.corrupt)
     n_obs = plan.last_obs
     for i, d in enumerate(plan.new_dates):
-        group, res = _classify_readable(obs, plan, d, plan.by_date[d], classify, clock)
-        if res is None:  # every scene of the date is corrupt: no observation
+        group, maps = _classify_readable(obs, plan, d, plan.by_date[d], classify, clock)
+        if maps is None:  # every scene of the date is corrupt: no observation
             continue
-        cls, conf, hit = res
+        cls, conf, hit = maps
         n_obs += 1
         obs.cache_hits += hit
         checkpoint(f"classified-{i + 1}")
