@@ -229,6 +229,12 @@ class _Group(click.Group):
         except KeyboardInterrupt as exc:
             click.echo("interrupted: no partial output was left under a final name", err=True)
             sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else 130)
+        finally:
+            # the command is over (its outputs renamed or removed): a SIGTERM during the
+            # interpreter's shut-down takes the default action instead of raising inside an
+            # atexit callback (a traceback on stderr, then exit 0)
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

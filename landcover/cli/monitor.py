@@ -104,14 +104,15 @@ def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progre
         summary = run_job(wf, rebaseline=rebaseline, scheduler=scheduler, workers=workers,
                           progress=progress, checkpoint=_kill_at_checkpoint())
     s, a = summary["scenes"], summary["alerts"]
+    corrupt = f", {s['corrupt']} corrupt (skipped)" if s.get("corrupt") else ""
     if summary["status"] == "no-new-scenes":
         late = f", {s['late']} late" if s["late"] else ""
         click.echo(f"{summary['run_id']}: no new scenes ({s['eligible']} known"
-                   f"{late}); "
+                   f"{late}{corrupt}); "
                    f"{summary['seconds']['total']:.1f} s")
         return
     click.echo(f"{summary['run_id']}: {s['processed']} date(s) processed, {s['cloudy']} "
-               f"skipped for clouds, {s['late']} late; alerts new {a['new']}, confirmed "
+               f"skipped for clouds, {s['late']} late{corrupt}; alerts new {a['new']}, confirmed "
                f"{a['confirmed']}, rejected {a['rejected']}, grown {a['grown']}; "
                f"{summary['seconds']['total']:.1f} s")
     for t, v in a["by_type"].items():

@@ -35,7 +35,15 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
-from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
+from .scale import (
+    SCALES,
+    UNSCALED_BANDS,
+    SceneScale,
+    dark_value,
+    detect_scale,
+    scale_tags,
+    unreadable,
+)
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",
@@ -355,6 +363,8 @@ def read_scene(
         If the scene lacks a band.
     SceneError
         If a file cannot be opened.
+    SceneCorruptError
+        If a local file's block cannot be decoded (corrupt or truncated).
     """
     if window is None:
         window = Window(0, 0, canvas.width, canvas.height)
@@ -377,13 +387,19 @@ def read_scene(
             dst = block[idx[0]:idx[0] + len(idx)]
         else:
             dst = np.full((len(idx), h, w), np.nan, np.float32)
-        if isinstance(vrt, _Warped) and scale is not None:  # scaled before resampling
-            vrt.read([b for _, b in pairs], window, dst,
-                     [(1.0, 0.0) if bands[i] in UNSCALED_BANDS else scale.of(bands[i])
-                      for i in idx])
-            prescaled.update(idx)
-        else:
-            vrt.read([b for _, b in pairs], window, dst)
+        try:
+            if isinstance(vrt, _Warped) and scale is not None:  # scaled before resampling
+                vrt.read([b for _, b in pairs], window, dst,
+                         [(1.0, 0.0) if bands[i] in UNSCALED_BANDS else scale.of(bands[i])
+                          for i in idx])
+                prescaled.update(idx)
+            else:
+                vrt.read([b for _, b in pairs], window, dst)
+        except rasterio.errors.RasterioIOError as exc:
+            if _is_remote(path):  # a network fault is the environment's, not the file's
+                raise
+            # a block the scale guard did not decode (a file with overviews): name the file
+            raise unreadable(path, exc) from exc
         if dst.base is not block:
             block[idx] = dst
     if scale is not None and not prescaled:
@@ -397,6 +413,12 @@ def read_scene(
                 if o:
                     block[i] += np.float32(o)
     return block
+
+
+def _is_remote(path: str) -> bool:
+    """Whether ``path`` is read over a network (a URL or a GDAL ``/vsicurl``-style path)."""
+    return "://" in path or path.startswith(("/vsicurl", "/vsis3", "/vsigs", "/vsiaz",
+                                               "/vsiadls", "/vsioss", "/vsiswift"))
 
 
 def _apply_scale(block: np.ndarray, bands: Sequence[str], scale: SceneScale) -> None:

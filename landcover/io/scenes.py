@@ -45,6 +45,7 @@ __all__ = [
     "scene_from_files",
     "BandRef",
     "Scene",
+    "UnreadableScene",
     "SceneSource",
     "FolderSource",
     "StacSource",
@@ -130,6 +131,20 @@ class Scene:
 
     def missing(self, bands: Iterable[str]) -> list[str]:
         return [b for b in bands if b not in self.bands]
+
+
+@dataclass(frozen=True)
+class UnreadableScene:
+    """A scene of a folder whose file(s) GDAL cannot open (truncated, not a raster).
+
+    ``id`` and ``date`` come from the file names (as a readable scene's would);
+    ``files`` are all the files of the scene, ``reason`` the first file's error.
+    """
+
+    id: str
+    date: dt.date | None
+    files: tuple[str, ...]
+    reason: str
 
 
 class SceneSource(Protocol):
@@ -293,13 +308,19 @@ class FolderSource:
         Acquisition date for files that carry none in metadata or name.
     sensor
         ``"sentinel-2"`` or ``"landsat"`` (how per-band file names are read).
+    unreadable
+        When given, a scene with a file GDAL cannot open is appended to it as an
+        :class:`UnreadableScene` and left out (a monitoring job skips it); by default
+        such a file is a :class:`~landcover.errors.SceneError`.
     """
 
     def __init__(self, path: str | Path, *, date: dt.date | None = None,
-                 sensor: str = "sentinel-2") -> None:
+                 sensor: str = "sentinel-2",
+                 unreadable: list[UnreadableScene] | None = None) -> None:
         self.path = Path(path)
         self.date = date
         self.sensor = sensor
+        self.unreadable = unreadable
 
     def scenes(self) -> list[Scene]:
         if not self.path.exists():
@@ -315,8 +336,17 @@ class FolderSource:
                 f"no GeoTIFF/COG/JP2 files in {self.path}; point source.path at scene files"
             )
         groups: dict[str, list[tuple[Path, dict[str, BandRef]]]] = defaultdict(list)
+        bad: dict[str, list[tuple[Path, str]]] = defaultdict(list)
         for f in files:
-            with _open_meta(str(f)) as ds:
+            try:
+                opened = _open_meta(str(f))
+            except SceneError as exc:
+                if self.unreadable is None:
+                    raise
+                key = _RES_TOKEN.sub("", _BAND_TOKEN.sub("", f.stem)) or f.parent.name
+                bad[str(f.parent / key)].append((f, str(exc)))
+                continue
+            with opened as ds:
                 bands = self._bands_of(f, ds)
                 if not bands:
                     log.debug("skipping %s: no recognisable band", f)
@@ -325,8 +355,14 @@ class FolderSource:
                 key = _BAND_TOKEN.sub("", stem) if ds.count == 1 and len(bands) == 1 else stem
                 key = _RES_TOKEN.sub("", key) or f.parent.name
                 groups[str(f.parent / key)].append((f, bands))
+        for key, errs in sorted(bad.items()):  # the scene's readable files go with it
+            members = sorted({*(f for f, _ in errs), *(f for f, _ in groups.pop(key, []))})
+            assert self.unreadable is not None
+            self.unreadable.append(UnreadableScene(
+                id=Path(key).name, date=_parse_date(Path(key).name) or self.date,
+                files=tuple(str(f) for f in members), reason=errs[0][1]))
         out = [self._scene(key, members) for key, members in sorted(groups.items())]
-        if not out:
+        if not out and not bad:
             raise SceneNotFoundError(
                 f"no file in {self.path} names its bands (by description or file name, "
                 "e.g. B02.tif); set band descriptions or rename the files"

@@ -91,19 +91,24 @@ def publish_run_item(wf: Workflow, paths: JobPaths, plan: RunPlan, grid: Grid, *
     """
     item_path = paths.out_dir / "items" / f"{plan.run_id}.json"
     maps = []
+    # a date's map is of its scenes less those skipped as corrupt (monitor.job)
+    corrupt = {r["scene_id"] for r in scene_rows if r["status"] == "corrupt"}
+    used = {d: [s for s in plan.by_date[d] if s.id not in corrupt] for d in plan.new_dates}
     for d in plan.new_dates:
-        cls_p, conf_p = cached_map_paths(paths.cache_dir, model["version"], grid,
-                                         plan.by_date[d])
+        if not used[d]:
+            continue
+        cls_p, conf_p = cached_map_paths(paths.cache_dir, model["version"], grid, used[d])
         if cls_p.exists():
             maps.append(MapAsset(label=d, map_path=cls_p, date=dt.date.fromisoformat(d),
                                  confidence_path=conf_p if conf_p.exists() else None))
     if not maps:
         return None
-    status = {str(r["date"]): (r["status"], r.get("clear_fraction")) for r in scene_rows}
+    status = {str(r["date"]): (r["status"], r.get("clear_fraction")) for r in scene_rows
+              if r["status"] != "corrupt"}
     props = {"landcover:job": wf.name, "landcover:run_id": plan.run_id,
              "landcover:model": model["name"], "landcover:model_version": model["version"],
              "landcover:model_sha256": model["sha256"],
-             "landcover:observations": {m.label: {"scenes": [s.id for s in plan.by_date[m.label]],
+             "landcover:observations": {m.label: {"scenes": [s.id for s in used[m.label]],
                                                   "status": status.get(m.label, ("", None))[0],
                                                   "clear_fraction":
                                                       status.get(m.label, ("", None))[1]}

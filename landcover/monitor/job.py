@@ -13,9 +13,14 @@ Scenes dated on or before the last processed date (late arrivals) are recorded
 as ``late`` and not used: the baseline only moves forward in time (see
 :mod:`landcover.monitor.plan`).
 
+A scene whose file is corrupt or truncated (it cannot be opened, or a block fails
+to decode while its date is classified) is skipped: recorded as ``corrupt`` with
+the reason and its files' fingerprint, one warning, the other scenes processed,
+the run ends normally.  It is tried again once its files change.
+
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  About 450 lines: the
+observe (rebaseline, new dates), summarise and commit.  About 500 lines: the
 steps stay beside the flow that calls them (planning, inputs, maps, reports,
 observation counts, the lifecycle and the store already live in their own modules).
 """
@@ -37,10 +42,10 @@ import numpy as np
 
 from .. import __version__
 from ..config import Workflow
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, SceneCorruptError
 from ..faults import durable_replace
 from ..grid import Grid
-from ..io.scenes import Scene
+from ..io.scenes import Scene, UnreadableScene
 from ..legend import CLASS_NAMES
 from .catalog import publish_run_item
 from .inputs import (
@@ -49,6 +54,7 @@ from .inputs import (
     check_meta,
     discover_scenes,
     eligible_scenes,
+    fingerprint,
     grid_from_meta,
     grid_to_meta,
     job_model_path,
@@ -57,6 +63,7 @@ from .inputs import (
     monitor_options,
     needed_bands,
     plan_grid,
+    scene_files,
     with_bbox,
 )
 from .lifecycle import (
@@ -117,7 +124,11 @@ def init_job(wf: Workflow) -> dict[str, Any]:
     paths = job_paths(wf)
     mv, spec = model_version(job_model_path(wf))
     load_bundle(job_model_path(wf))  # the weights exist and match the sidecar's sha256
-    scenes = eligible_scenes(wf, discover_scenes(wf), needed_bands(wf, spec))
+    unreadable: list[UnreadableScene] = []
+    scenes = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
+                             needed_bands(wf, spec))
+    for u in unreadable:
+        log.warning("scene %s cannot be read (a run records it as corrupt): %s", u.id, u.reason)
     store = open_store(paths.store, job=wf.name)
     with store.lock():
         if store.exists():
@@ -196,9 +207,14 @@ def run_job(
         snap = _load_for_run(wf, store, paths, checkpoint)
         model_path = job_model_path(wf)
         mv, spec = model_version(model_path)
+        unreadable: list[UnreadableScene] = []
         with clock.timed("discover"):
-            eligible = eligible_scenes(wf, discover_scenes(wf), needed_bands(wf, spec))
-        plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline)
+            eligible = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
+                                       needed_bands(wf, spec))
+            fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
+            fps.update({u.id: fingerprint(u.files) for u in unreadable})
+        plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
+                        unreadable=unreadable, fingerprints=fps)
         if plan.mixes_models:
             raise ModelError(
                 f"store {store.url} holds results of model {plan.stored_model_version}; this "
@@ -208,10 +224,13 @@ def run_job(
         for s in plan.late:
             log.warning("scene %s (%s) is not newer than the last processed date %s; "
                         "recorded as late, not used", s.id, s.date, plan.last_date)
+        for u in plan.corrupt:
+            _warn_corrupt(u.id, u.reason)
         base = {"job": wf.name, "run_id": plan.run_id, "store": store.url, "model_version": mv,
                 "started_at": started, "landcover_version": __version__}
         if plan.idle:
             return _record_idle_run(store, plan, base, clock, paths, checkpoint)
+        from ..io.read import close_cached
         from ..plan import resolve_device
         from ..runner import make_runner
 
@@ -226,6 +245,7 @@ def run_job(
             obs = _observe(wf, plan, snap, grid, classify, clock, checkpoint)
         finally:
             runner.close()
+            close_cached()  # no open handle outlives the run (a file may be replaced)
         summary = _summarise(plan, obs, base, clock, paths)
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
         publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,  # STAC out
@@ -279,8 +299,10 @@ def _repair_feed(store: Store, snap: Snapshot, paths: JobPaths) -> None:
     feed = paths.feeds_dir / f"{last['run_id']}.geojson"
     if not feed.exists():
         log.info("rewriting the feed of %s from the store", last["run_id"])
-        _write_json(feed, alerts_geojson(store.read_alerts(new_only=True),
-                                         grid_from_meta(snap.meta["grid"]).crs))
+        skipped = json.loads(last["summary"]).get("skipped", []) if last.get("summary") else []
+        _write_json(feed, {**alerts_geojson(store.read_alerts(new_only=True),
+                                            grid_from_meta(snap.meta["grid"]).crs),
+                           "skipped": skipped})
     summ = paths.runs_dir / f"{last['run_id']}.json"
     if not summ.exists() and last.get("summary"):
         _write_json(summ, json.loads(last["summary"]))
@@ -302,23 +324,48 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _late_rows(plan: RunPlan) -> list[dict[str, Any]]:
+    """The ``scenes`` rows of the late scenes and of the unreadable (corrupt) ones."""
     return [{"scene_id": s.id, "date": s.acquired.isoformat(), "obs_number": None,
              "status": "late", "clear_fraction": None, "run_id": plan.run_id,
-             "model_version": plan.model_version} for s in plan.late]
+             "model_version": plan.model_version} for s in plan.late] + \
+        [_corrupt_row(plan, u.id, u.date.isoformat() if u.date else None, u.reason)
+         for u in plan.corrupt]
+
+
+def _corrupt_row(plan: RunPlan, scene_id: str, date: str | None, reason: str
+                 ) -> dict[str, Any]:
+    # only a corrupt row keeps its files' fingerprint (what a later run compares): the other
+    # rows stay a function of the scenes, whatever the copies' paths and times
+    return {"scene_id": scene_id, "date": date, "obs_number": None, "status": "corrupt",
+            "clear_fraction": None, "run_id": plan.run_id, "model_version": plan.model_version,
+            "reason": reason, "fingerprint": plan.fingerprints.get(scene_id)}
+
+
+def _warn_corrupt(scene_id: str, reason: str) -> None:
+    log.warning("scene %s skipped, recorded as corrupt (tried again when its files change): "
+                "%s", scene_id, reason)
+
+
+def _skipped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The corrupt scenes of a run, for its summary and feed: id, date, reason."""
+    return [{"scene_id": r["scene_id"], "date": r["date"], "reason": r["reason"]}
+            for r in rows if r["status"] == "corrupt"]
 
 
 def _record_idle_run(store: Store, plan: RunPlan, base: dict[str, Any], clock: _Clock,
                      paths: JobPaths, checkpoint: Checkpoint) -> dict[str, Any]:
     """No new date: record the run (and any late scenes) and write its summary."""
     clock.secs["total"] = clock.elapsed()
+    rows = _late_rows(plan)
     summary = {**base, "status": "no-new-scenes",
                "scenes": {"eligible": len(plan.eligible), "new": 0, "processed": 0,
-                          "cloudy": 0, "late": len(plan.late)},
+                          "cloudy": 0, "late": len(plan.late), "corrupt": len(plan.corrupt)},
+               "skipped": _skipped(rows),
                "alerts": alert_stats([], {}, {}),
                "seconds": clock.rounded()}
     # alerts_new is "new since the last run": empty after a run that found nothing, so a
     # cron job that mails --since last-run never mails the same alerts twice
-    store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=_late_rows(plan),
+    store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=rows,
                           alerts_new=[]), checkpoint=checkpoint)
     _write_json(paths.runs_dir / f"{plan.run_id}.json", summary)
     log.info("%s: no new scenes", plan.run_id)
@@ -337,6 +384,7 @@ class _Observed:
     event_rows: list[dict[str, Any]] = field(default_factory=list)
     processed: int = 0
     cloudy: int = 0
+    corrupt: int = 0
     cache_hits: int = 0
 
 
@@ -355,11 +403,14 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
                     run_id=plan.run_id, model_version=plan.model_version)
     if plan.rebaseline:
         _rebaseline(obs, plan, grid, types, classify, apply, clock)
+    obs.corrupt = len(plan.corrupt)
+    n_obs = plan.last_obs
     for i, d in enumerate(plan.new_dates):
-        group = plan.by_date[d]
-        n_obs = plan.last_obs + i + 1
-        with clock.timed("classify"):
-            cls, conf, hit = classify(group)
+        group, maps = _classify_readable(obs, plan, d, plan.by_date[d], classify, clock)
+        if maps is None:  # every scene of the date is corrupt: no observation
+            continue
+        cls, conf, hit = maps
+        n_obs += 1
         obs.cache_hits += hit
         checkpoint(f"classified-{i + 1}")
         clear = float((cls < len(CLASS_NAMES)).mean())
@@ -384,6 +435,31 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
         log.info("%s: observation %d (%s) %s, %.1f%% clear", plan.run_id, n_obs, d, status,
                  clear * 100)
     return obs
+
+
+def _classify_readable(obs: _Observed, plan: RunPlan, date: str, group: Sequence[Scene],
+                       classify: Classify, clock: _Clock
+                       ) -> tuple[list[Scene], tuple[np.ndarray, np.ndarray, bool] | None]:
+    """Classify a date's scenes, leaving out (and recording) any that turn out corrupt.
+
+    A block that fails to decode aborts the date's classification before its maps are
+    renamed into the cache; the scene holding the file is recorded ``corrupt`` and the
+    date is classified again without it.  Returns the scenes used and the result (None
+    when none is left).
+    """
+    scenes = list(group)
+    while scenes:
+        try:
+            with clock.timed("classify"):
+                return scenes, classify(scenes)
+        except SceneCorruptError as exc:
+            bad = [s for s in scenes if exc.path in scene_files(s)] or scenes
+            for s in bad:
+                _warn_corrupt(s.id, str(exc))
+                obs.scene_rows.append(_corrupt_row(plan, s.id, date, str(exc)))
+                obs.corrupt += 1
+            scenes = [s for s in scenes if s not in bad]
+    return [], None
 
 
 def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
@@ -420,8 +496,9 @@ def _summarise(plan: RunPlan, obs: _Observed, base: dict[str, Any], clock: _Cloc
     return {**base, "status": "ok",
             "scenes": {"eligible": len(plan.eligible), "new": len(plan.new_scenes),
                        "dates": list(plan.new_dates), "processed": obs.processed,
-                       "cloudy": obs.cloudy, "late": len(plan.late),
+                       "cloudy": obs.cloudy, "late": len(plan.late), "corrupt": obs.corrupt,
                        "cache_hits": obs.cache_hits, "rebaseline": bool(plan.rebaseline)},
+            "skipped": _skipped(obs.scene_rows),
             "alerts": stats,
             "feed": str(paths.feeds_dir / f"{plan.run_id}.geojson"),
             "observations": str(paths.runs_dir / f"{plan.run_id}.observations.tif"),
@@ -445,7 +522,9 @@ def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: di
                  checkpoint=checkpoint)
     summary["seconds"]["commit"] = round(time.perf_counter() - t0, 3)
     checkpoint("after-commit")
-    _write_json(paths.feeds_dir / f"{plan.run_id}.geojson", alerts_geojson(new_rows, grid.crs))
+    # the scenes this run skipped as corrupt ride along as a foreign member (RFC 7946 6.1)
+    _write_json(paths.feeds_dir / f"{plan.run_id}.geojson",
+                {**alerts_geojson(new_rows, grid.crs), "skipped": summary["skipped"]})
     write_observations(Path(summary["observations"]), obs.state.clear_count, grid,
                        run_id=plan.run_id, last_date=plan.new_dates[-1] if plan.new_dates
                        else None)

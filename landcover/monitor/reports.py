@@ -117,7 +117,8 @@ def job_status(wf: Workflow, *, last: int = 5) -> dict[str, Any]:
                                "scenes_processed", "scenes_cloudy", "alerts_new",
                                "alerts_confirmed", "alerts_rejected")}
             for r in snap.runs[-last:]]
-    last_scene = max((s["date"] for s in snap.scenes if s["status"] != "late"), default=None)
+    last_scene = max((s["date"] for s in snap.scenes if s["status"] not in ("late", "corrupt")),
+                     default=None)
     return {"job": wf.name, "store": store.url, "model_version": snap.meta.get("model_version"),
             "grid": {k: snap.meta["grid"][k] for k in ("epsg", "width", "height")},
             "runs_total": len(snap.runs), "runs": runs, "scenes": scenes,

@@ -42,6 +42,7 @@ from .schema import (
     EVENT_COLUMNS,
     NEW_EXTRA,
     RUN_COLUMNS,
+    SCENE_ADDED,
     SCENE_COLUMNS,
     RunWrite,
     Snapshot,
@@ -271,9 +272,12 @@ class GpkgStore:
                 rows = c.execute("SELECT name, row0, nrows, ncols, dtype, data FROM "
                                  "pixel_state").fetchall()
                 arrays = decode_state(rows) if rows else None
-            scenes = [dict(zip(["fid", *SCENE_COLUMNS], r, strict=False)) for r in
-                      c.execute(f"SELECT fid, {', '.join(SCENE_COLUMNS)} FROM scenes "
-                                "ORDER BY fid")]
+            have = {r[1] for r in c.execute("PRAGMA table_info(scenes)")}
+            sel = [k for k in SCENE_COLUMNS if k in have]  # SCENE_ADDED: maybe not yet
+            scenes = [{**dict.fromkeys(SCENE_COLUMNS), **dict(zip(["fid", *sel], r,
+                                                                   strict=True))}
+                      for r in c.execute(f"SELECT fid, {', '.join(sel)} FROM scenes "
+                                         "ORDER BY fid")]
             runs = [dict(zip(["fid", *RUN_COLUMNS], r, strict=False)) for r in
                     c.execute(f"SELECT fid, {', '.join(RUN_COLUMNS)} FROM runs ORDER BY fid")]
         return Snapshot(meta, alerts, arrays, scenes, runs)
@@ -475,6 +479,14 @@ class _GpkgTables:
                               "WHERE table_name=?", (*ext, table))
 
     def append_scenes(self, rows: Sequence[dict[str, Any]]) -> None:
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(scenes)")}
+        for col in SCENE_ADDED:  # a store made before the column: add it
+            if col not in have:
+                self.conn.execute(f"ALTER TABLE scenes ADD COLUMN {_q(col)} TEXT")
+        ids = sorted({r["scene_id"] for r in rows})
+        # a scene recorded corrupt and tried again keeps one row: the new one
+        self.conn.execute(f"DELETE FROM scenes WHERE status = 'corrupt' AND scene_id IN "
+                          f"({', '.join('?' * len(ids))})", ids)
         sc = list(SCENE_COLUMNS)
         self.conn.executemany(f"INSERT INTO scenes ({', '.join(sc)}) VALUES "
                               f"({', '.join('?' * len(sc))})",

@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from rasterio.crs import CRS
 
-from ...errors import ConfigError, ServiceError, StoreLockedError
+from ...errors import ConfigError, ServiceError, StoreDamagedError, StoreLockedError
 from ..lifecycle import Alert
 from .commit import commit_run
 from .migrate import migrate_store
@@ -31,6 +31,7 @@ from .schema import (
     EVENT_COLUMNS,
     NEW_EXTRA,
     RUN_COLUMNS,
+    SCENE_ADDED,
     SCENE_COLUMNS,
     RunWrite,
     Snapshot,
@@ -104,11 +105,49 @@ class PostgisStore:
     def _s(self, table: str) -> str:
         return f"{_q(self.schema)}.{_q(table)}"
 
+    def _damaged(self, what: str) -> StoreDamagedError:
+        return StoreDamagedError(
+            f"store {self.url} is damaged ({what}); nothing was written to it: restore it "
+            "from a backup, or init the job into a new schema")
+
+    @contextlib.contextmanager
+    def _damage_named(self) -> Iterator[None]:
+        """A table or column of the job gone (dropped by hand) as :class:`StoreDamagedError`
+        naming the store; other errors unchanged."""
+        import psycopg
+
+        try:
+            yield
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise self._damaged(first) from exc
+
+    def _check(self, c, types: Sequence[str]) -> None:
+        """Fail with :class:`StoreDamagedError` unless every table of the job is there
+        (before a run does any work)."""
+        need = ["job", "runs", "scenes", "pixel_state", "alerts_new",
+                *(f"alerts_{t}" for t in types)]
+        missing = [t for t in need
+                   if c.execute("SELECT to_regclass(%s)", (self._s(t),)).fetchone()[0] is None]
+        if missing:
+            raise self._damaged(f"no such table: {', '.join(missing)}")
+
     def exists(self) -> bool:
-        """Whether the job's schema holds a job."""
+        """Whether the job's schema holds a job.
+
+        Raises
+        ------
+        StoreDamagedError
+            The schema holds tables but not the job's settings (``job`` dropped).
+        """
         with self._connect() as c:
-            return c.execute("SELECT to_regclass(%s)", (f"{_q(self.schema)}.job",)).fetchone()[0] \
-                is not None
+            if c.execute("SELECT to_regclass(%s)", (self._s("job"),)).fetchone()[0] is not None:
+                return True
+            n = c.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                          "table_schema = %s", (self.schema,)).fetchone()[0]
+        if n:
+            raise self._damaged("no such table: job")
+        return False
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -165,10 +204,17 @@ class PostgisStore:
                                 [(k, json.dumps(v)) for k, v in sorted(meta.items())])
 
     def load(self, *, state: bool = True) -> Snapshot:
-        """Read the job's settings, alerts, scenes, runs (and pixel state if ``state``)."""
-        with self._connect() as c:
+        """Read the job's settings, alerts, scenes, runs (and pixel state if ``state``).
+
+        Raises
+        ------
+        StoreDamagedError
+            A table of the job is missing.
+        """
+        with self._damage_named(), self._connect() as c:
             meta = {k: json.loads(v) for k, v in
                     c.execute(f"SELECT key, value FROM {self._s('job')}")}
+            self._check(c, meta.get("types", []))
             cols = ", ".join(_q(k) for k in ALERT_COLUMNS)
             alerts = {}
             for t in meta.get("types", []):
@@ -181,18 +227,27 @@ class PostgisStore:
                 rows = c.execute(f"SELECT name, row0, nrows, ncols, dtype, data FROM "
                                  f"{self._s('pixel_state')}").fetchall()
                 arrays = decode_state(rows) if rows else None
-            scenes = [dict(zip(["fid", *SCENE_COLUMNS], r, strict=False)) for r in c.execute(
-                f"SELECT fid, {', '.join(SCENE_COLUMNS)} FROM {self._s('scenes')} ORDER BY fid")]
+            sel = [k for k in SCENE_COLUMNS if k in self._scene_columns(c)]
+            scenes = [{**dict.fromkeys(SCENE_COLUMNS), **dict(zip(["fid", *sel], r,
+                                                                   strict=True))}
+                      for r in c.execute(f"SELECT fid, {', '.join(sel)} FROM "
+                                         f"{self._s('scenes')} ORDER BY fid")]
             runs = [dict(zip(["fid", *RUN_COLUMNS], r, strict=False)) for r in c.execute(
                 f"SELECT fid, {', '.join(RUN_COLUMNS)} FROM {self._s('runs')} ORDER BY fid")]
         return Snapshot(meta, alerts, arrays, scenes, runs)
+
+    def _scene_columns(self, c) -> set[str]:
+        """The columns ``scenes`` has (a store made before :data:`SCENE_ADDED` lacks them)."""
+        return {r[0] for r in c.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
+            "table_name = 'scenes'", (self.schema,))}
 
     def commit(self, write: RunWrite, *, checkpoint: Checkpoint | None = None) -> None:
         """Write one run in one transaction (rolled back on error)."""
         import psycopg
 
         try:
-            with self._connect() as c, c.transaction(), c.cursor() as cur:
+            with self._damage_named(), self._connect() as c, c.transaction(), c.cursor() as cur:
                 commit_run(_PgTables(self, c, cur), write, checkpoint)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             # the server went away (restart, network, terminated backend): the transaction
@@ -264,7 +319,7 @@ class PostgisStore:
     def read_alerts(self, *, run_id: str | None = None, new_only: bool = False
                     ) -> list[tuple[Alert, str]]:
         """All alerts (events ``""``), or with ``new_only`` the ``alerts_new`` table."""
-        with self._connect() as c:
+        with self._damage_named(), self._connect() as c:
             cols = ", ".join(_q(k) for k in ALERT_COLUMNS)
             if new_only:
                 rows = c.execute(f"SELECT fid, {cols}, ST_AsBinary(geom), events FROM "
@@ -367,6 +422,14 @@ class _PgTables:
         """Nothing: PostGIS keeps extents and indexes itself."""
 
     def append_scenes(self, rows: Sequence[dict[str, Any]]) -> None:
+        have = self.store._scene_columns(self.conn)
+        for col in SCENE_ADDED:  # a store made before the column: add it
+            if col not in have:
+                self.conn.execute(f"ALTER TABLE {self.store._s('scenes')} ADD COLUMN "
+                                  f"{_q(col)} text")
+        # a scene recorded corrupt and tried again keeps one row: the new one
+        self.conn.execute(f"DELETE FROM {self.store._s('scenes')} WHERE status = 'corrupt' AND "
+                          "scene_id = ANY(%s)", (sorted({r["scene_id"] for r in rows}),))
         sc = list(SCENE_COLUMNS)
         self.cur.executemany(f"INSERT INTO {self.store._s('scenes')} ({', '.join(sc)}) VALUES "
                              f"({', '.join(['%s'] * len(sc))})",

@@ -24,6 +24,7 @@ __all__ = [
     "NEW_EXTRA",
     "RUN_COLUMNS",
     "SCENE_COLUMNS",
+    "SCENE_ADDED",
     "BLOCK_ROWS",
     "Snapshot",
     "RunWrite",
@@ -108,7 +109,14 @@ SCENE_COLUMNS: dict[str, tuple[str, str]] = {
     "clear_fraction": ("REAL", "double precision"),
     "run_id": ("TEXT", "text"),
     "model_version": ("TEXT", "text"),
+    "reason": ("TEXT", "text"),
+    "fingerprint": ("TEXT", "text"),
 }
+#: ``scenes`` columns a store created before them lacks: read as None, added by the
+#: first commit that writes scenes (``reason``: why a scene is ``corrupt``;
+#: ``fingerprint``: a corrupt scene's files' name, size and mtime, see
+#: ``monitor.inputs.fingerprint``)
+SCENE_ADDED: tuple[str, ...] = ("reason", "fingerprint")
 #: rows of a pixel-state array per stored block
 BLOCK_ROWS = 512
 
