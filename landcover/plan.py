@@ -130,6 +130,8 @@ class RunResult:
     seconds: float = 0.0
     #: per scene id: how its values were scaled (:class:`landcover.io.read.SceneScale`)
     scales: dict[str, Any] = field(default_factory=dict)
+    #: bytes fetched from remote scene files (:func:`landcover.io.remote.network_stats`)
+    network: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,15 @@ def postgis_dsn() -> str:
             pytest.fail(msg + " (CI=true: scripts/system.d/postgis.sh must have started it)")
         pytest.skip(msg)
     return PG_DSN
+
+
+@pytest.fixture
+def range_server(tmp_path):
+    """A :class:`tests.rangeserver.RangeServer` serving ``tmp_path / "served"`` (created
+    empty: put files there) on 127.0.0.1; stopped after the test."""
+    from rangeserver import RangeServer
+
+    root = tmp_path / "served"
+    root.mkdir()
+    with RangeServer(root) as server:
+        yield server

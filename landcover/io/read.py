@@ -36,6 +36,7 @@ from rasterio.windows import Window
 from ..errors import BandError, SceneError
 from ..grid import Grid
 from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
+from .remote import is_remote, remote_error
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",
@@ -245,6 +246,8 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
         try:
             src = rasterio.open(path)
         except rasterio.errors.RasterioIOError as exc:
+            if is_remote(path):
+                raise remote_error(path, exc) from exc
             raise SceneError(
                 f"cannot read {path}: {str(exc).splitlines()[0]}; check the file"
             ) from exc
@@ -303,6 +306,8 @@ def band_grid(scene: Scene, band: str) -> Grid:
         with rasterio.open(ref.path) as ds:
             return Grid(ds.crs, ds.transform, ds.width, ds.height)
     except rasterio.errors.RasterioIOError as exc:
+        if is_remote(ref.path):
+            raise remote_error(ref.path, exc) from exc
         raise SceneError(
             f"cannot read {ref.path}: {str(exc).splitlines()[0]}; check the file"
         ) from exc
@@ -362,12 +367,17 @@ def read_scene(
     for (path, how), pairs in by_path.items():
         vrt = _vrt(path, canvas, how, scene.nodata)
         idx = [i for i, _ in pairs]
-        if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
-            vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
-        else:
-            part = np.full((len(idx), h, w), np.nan, np.float32)
-            vrt.read([b for _, b in pairs], window, part)
-            block[idx] = part
+        try:
+            if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
+                vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
+            else:
+                part = np.full((len(idx), h, w), np.nan, np.float32)
+                vrt.read([b for _, b in pairs], window, part)
+                block[idx] = part
+        except rasterio.errors.RasterioError as exc:
+            if is_remote(path):  # a server fault during the read: one line, not a traceback
+                raise remote_error(path, exc) from exc
+            raise
     if scale is not None:
         _apply_scale(block, bands, scale)
     return block
