@@ -19,7 +19,7 @@ from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
 from .io.read import SceneScale, detect_scale, scale_tags
-from .io.remote import network_stats, reset_network_stats
+from .io.remote import network_stats
 from .lock import output_folder_lock, remove_stale_parts
 from .outputs import finalize_run, run_metadata, write_summary
 from .plan import RunPlan, RunResult, plan_run
@@ -68,7 +68,6 @@ def run_workflow(
         held.enter_context(output_folder_lock(out_dir))
         # only under the lock: a live run's temporary files look the same
         remove_stale_parts(out_dir)
-        reset_network_stats()  # bytes fetched from remote scene files, for summary.json
         scales: dict[str, SceneScale] = result.scales
         # every scene of every date first: this reads each file whole (a corrupt or
         # truncated one fails here as bad input, before any map is written)

@@ -185,6 +185,8 @@ def _libgdal():
     try:
         with open("/proc/self/maps") as f:
             libs = sorted({ln.split()[-1] for ln in f if "libgdal" in ln.rsplit("/", 1)[-1]})
+        # pyogrio may load its own libgdal beside rasterio's: the reads are rasterio's
+        libs = sorted(libs, key=lambda p: "rasterio" not in p)
         lib = ctypes.CDLL(libs[0]) if libs else ctypes.CDLL(None)
         lib.VSINetworkStatsGetAsSerializedJSON.restype = ctypes.c_void_p
         lib.VSINetworkStatsGetAsSerializedJSON.argtypes = [ctypes.c_void_p]
@@ -259,7 +261,8 @@ def network_stats(*, in_process: bool = True) -> dict:
             methods = f.get("methods") or {}
             got = sum(int(m.get("downloaded_bytes", 0)) for m in methods.values())
             size = _size(lib, name)
-            entry = out["files"].setdefault(redact(name), {"bytes_fetched": 0, "size": size})
+            key = re.sub(r"^/vsicurl/", "", redact(name))  # the URL as the user gave it
+            entry = out["files"].setdefault(key, {"bytes_fetched": 0, "size": size})
             entry["bytes_fetched"] += got
         for m in (handler.get("methods") or {}).values():
             out["requests"] += int(m.get("count", 0))
