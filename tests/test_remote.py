@@ -107,6 +107,9 @@ def test_urls_are_redacted_and_s3_goes_through_vsis3():
     assert redact("/vsicurl/http://h:8/a.tif?" + TOKEN) == "/vsicurl/http://h:8/a.tif"
     assert "SECRET" not in redact_text(f"IReadBlock failed: /vsicurl/http://h/a.tif?{TOKEN}, "
                                        "band 1")
+    # GDAL names a dataset by its file name, query string included
+    assert redact_text(f"a.tif?{TOKEN}, band 1: IReadBlock failed. Why? x") == \
+        "a.tif band 1: IReadBlock failed. Why? x"
     assert gdal_path("s3://sentinel-cogs/a/B02.tif") == "/vsis3/sentinel-cogs/a/B02.tif"
     assert gdal_path("https://h/a.tif") == "https://h/a.tif"
 
@@ -160,6 +163,7 @@ def test_run_over_http_equals_folder_run_and_reports_bytes_fetched(tmp_path, sta
         remote = _run(write_workflow(tmp_path / "stac.yaml", "stac", stac),
                       tmp_path / "out_stac", standin_model)
         served_bytes, served_requests = srv.bytes_served(), srv.requests()
+        urls = {srv.url(p.name): p.stat().st_size for p in served.glob("*.tif")}
     assert remote.returncode == 0, remote.stderr
     a, b = read_maps(tmp_path / "out_folder"), read_maps(tmp_path / "out_stac")
     assert sorted(a) == sorted(b) and len(a) == 4
@@ -173,8 +177,9 @@ def test_run_over_http_equals_folder_run_and_reports_bytes_fetched(tmp_path, sta
     # GDAL's count of this run's fetches is the server's count of what it sent
     assert net["bytes_fetched"] == served_bytes
     assert 0 < net["requests"] <= served_requests
-    assert net["remote_files_bytes"] == sum(p.stat().st_size for p in served.glob("*.tif")
-                                            if srv.url(p.name) in net["files"])
+    assert net["remote_files_bytes"] == sum(size for url, size in urls.items()
+                                            if url in net["files"])
+    assert all(url in urls for url in net["files"])
     assert json.loads((tmp_path / "out_folder" / "summary.json").read_text())[
         "remote_reads"] is None
     for text in (remote.stderr, (tmp_path / "out_stac" / "run.log").read_text(),

@@ -35,8 +35,8 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
-from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
 from .remote import is_remote, remote_error
+from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",

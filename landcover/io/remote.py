@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import socket
 import urllib.error
 import urllib.request
 from http.client import HTTPException
@@ -39,6 +38,8 @@ log = logging.getLogger(__name__)
 
 _SCHEMES = ("http://", "https://", "s3://", "/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/")
 _QUERY = re.compile(r"((?:https?|s3)://[^\s?#'\"]+|/vsi\w+/[^\s?#'\"]+)[?#][^\s'\"]*")
+#: a query string left without its URL (GDAL names a dataset by its file name + query)
+_BARE_QUERY = re.compile(r"\?[^\s'\"?=]+=[^\s'\"]*")
 #: seconds the diagnosis request waits for a stalled server
 PROBE_TIMEOUT_S = 5.0
 
@@ -76,7 +77,7 @@ def redact(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with the query string of every URL in it removed."""
-    return _QUERY.sub(r"\1", text)
+    return _BARE_QUERY.sub("", _QUERY.sub(r"\1", text))
 
 
 class RedactingFormatter(logging.Formatter):
@@ -119,13 +120,13 @@ def _probe(url: str) -> tuple[int | None, str]:
             return resp.status, "the transfer failed part-way (body cut short or timed out)"
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return None, f"timed out (no data for {timeout:g} s)"
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, ConnectionRefusedError):
             return None, "connection refused"
-        if isinstance(reason, (TimeoutError, socket.timeout)):
+        if isinstance(reason, TimeoutError):
             return None, f"timed out (no data for {timeout:g} s)"
         return None, str(getattr(reason, "strerror", None) or reason)
     except (HTTPException, ConnectionError) as exc:
