@@ -5,7 +5,8 @@ matching builtin, so callers may catch either.  Messages name the bad value and
 the fix; the CLI prints them on one line and exits with code 2, except
 :class:`OutputWriteError` (a full disk during a run: exit code 1) and
 :class:`LockedError` (another run holds the output folder or the store: exit code 3)
-and :class:`ServiceError` (a database the job needs does not answer: exit code 1).
+and :class:`ServiceError` (a database the job needs does not answer, or a remote
+scene's server fails: exit code 1).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ __all__ = [
     "OutputFolderLockedError",
     "ServiceError",
     "StoreDamagedError",
+    "RemoteAccessError",
+    "RemoteReadError",
 ]
 
 
@@ -116,3 +119,13 @@ class ServiceError(LandcoverError, ConnectionError):
 class StoreDamagedError(LandcoverError, ValueError):
     """A monitoring store that is not a valid store any more (corrupt pages, a table
     missing): nothing is written to it (CLI exit code 2)."""
+
+
+class RemoteAccessError(SceneError):
+    """A remote scene file answered HTTP 401/403: the URL needs signing or credentials
+    (CLI exit code 2: the user fixes it)."""
+
+
+class RemoteReadError(ServiceError):
+    """A remote scene file could not be read: retries exhausted on 429/5xx, a timeout, a
+    refused connection or a truncated body (CLI exit code 1: the service failed)."""

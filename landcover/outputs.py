@@ -440,6 +440,9 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         },
         # per scene: product level, scale and offset used, and where they came from
         "inputs": {sid: sc.as_dict() for sid, sc in result.scales.items()},
+        # remote scene files: bytes fetched against their sizes (None: all local)
+        "remote_reads": result.network if result.network and result.network["files"]
+        else None,
         "change": result.change,
         "change_path": result.change_path.name if result.change_path else None,
         "outputs": {k: p.name for k, p in outputs.items()},

@@ -23,6 +23,7 @@ from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
+from .io.remote import reset_network_stats
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
 from .io.stac_api import is_api_source, query_from_source
 from .model import ModelSpec, default_model_path, get_model
@@ -142,6 +143,8 @@ class RunResult:
     seconds: float = 0.0
     #: per scene id: how its values were scaled (:class:`landcover.io.read.SceneScale`)
     scales: dict[str, Any] = field(default_factory=dict)
+    #: bytes fetched from remote scene files (:func:`landcover.io.remote.network_stats`)
+    network: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def plan_run(wf: Workflow) -> RunPlan:
     LandcoverError
         The first problem found, as a one-line message naming the fix.
     """
+    reset_network_stats()  # a run's bytes fetched count from its first look at the scenes
     base = wf.base_dir
     model_path = resolve_model_path(wf.model, base)
     spec = get_model(model_path).spec

@@ -19,6 +19,7 @@ from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
 from .io.read import SceneScale, detect_scale, scale_tags
+from .io.remote import network_stats
 from .lock import output_folder_lock, remove_stale_parts
 from .outputs import finalize_run, run_metadata, write_summary
 from .plan import RunPlan, RunResult, plan_run
@@ -98,6 +99,7 @@ def run_workflow(
             _change_step(result, plan, progress)
         outputs = finalize_run(result, plan)  # QGIS styles, project.qgz, report.html
         result.seconds = time.perf_counter() - t0
+        result.network = network_stats(in_process=runner.client is None)
         result.summary_path = write_summary(result, plan, outputs)
     finally:
         held.close()

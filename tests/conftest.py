@@ -120,3 +120,15 @@ def stac_api(tmp_path_factory):
                          tmp_path_factory.mktemp("stac-api"))
     yield api
     stop_stac_api(api, PG_DSN)
+
+
+@pytest.fixture
+def range_server(tmp_path):
+    """A :class:`tests.rangeserver.RangeServer` serving ``tmp_path / "served"`` (created
+    empty: put files there) on 127.0.0.1; stopped after the test."""
+    from rangeserver import RangeServer
+
+    root = tmp_path / "served"
+    root.mkdir()
+    with RangeServer(root) as server:
+        yield server

@@ -19,6 +19,7 @@ from typing import Protocol
 import click
 
 from ..errors import LandcoverError, LockedError, OutputWriteError, ServiceError
+from ..io.remote import RedactingFormatter
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -134,7 +135,7 @@ def setup_logging(verbose: int, log_file: Path | None = None, *,
     root = logging.getLogger()
     if _stderr_handler is None:
         _stderr_handler = logging.StreamHandler(sys.stderr)
-        _stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        _stderr_handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
         _stderr_handler.addFilter(_terminal_filter)
         root.addHandler(_stderr_handler)
         logging.captureWarnings(True)  # through the filter above
@@ -154,7 +155,8 @@ def setup_logging(verbose: int, log_file: Path | None = None, *,
         return None
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file, mode="a")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # URL query strings (signatures, tokens) never reach the log
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     logging.getLogger("landcover").addHandler(handler)
     return handler

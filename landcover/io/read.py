@@ -35,6 +35,7 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
+from .remote import is_remote, remote_error
 from .scale import (
     SCALES,
     UNSCALED_BANDS,
@@ -263,6 +264,8 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
         try:
             src = rasterio.open(path)
         except rasterio.errors.RasterioIOError as exc:
+            if is_remote(path):
+                raise remote_error(path, exc) from exc
             raise SceneError(
                 f"cannot read {path}: {str(exc).splitlines()[0]}; check the file"
             ) from exc
@@ -321,6 +324,8 @@ def band_grid(scene: Scene, band: str) -> Grid:
         with rasterio.open(ref.path) as ds:
             return Grid(ds.crs, ds.transform, ds.width, ds.height)
     except rasterio.errors.RasterioIOError as exc:
+        if is_remote(ref.path):
+            raise remote_error(ref.path, exc) from exc
         raise SceneError(
             f"cannot read {ref.path}: {str(exc).splitlines()[0]}; check the file"
         ) from exc
@@ -395,9 +400,9 @@ def read_scene(
                 prescaled.update(idx)
             else:
                 vrt.read([b for _, b in pairs], window, dst)
-        except rasterio.errors.RasterioIOError as exc:
-            if _is_remote(path):  # a network fault is the environment's, not the file's
-                raise
+        except rasterio.errors.RasterioError as exc:
+            if is_remote(path):  # a server fault during the read: one line, not a traceback
+                raise remote_error(path, exc) from exc
             # a block the scale guard did not decode (a file with overviews): name the file
             raise unreadable(path, exc) from exc
         if dst.base is not block:
@@ -413,12 +418,6 @@ def read_scene(
                 if o:
                     block[i] += np.float32(o)
     return block
-
-
-def _is_remote(path: str) -> bool:
-    """Whether ``path`` is read over a network (a URL or a GDAL ``/vsicurl``-style path)."""
-    return "://" in path or path.startswith(("/vsicurl", "/vsis3", "/vsigs", "/vsiaz",
-                                               "/vsiadls", "/vsioss", "/vsiswift"))
 
 
 def _apply_scale(block: np.ndarray, bands: Sequence[str], scale: SceneScale) -> None:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import rasterio
 
-from ..errors import BandError, SceneCorruptError
+from ..errors import BandError, LandcoverError, SceneCorruptError
+from .env import gdal_env
+from .remote import is_remote, remote_error
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
@@ -101,7 +103,7 @@ def _float_kind(scene: Scene) -> str:
     """
     ref = scene.bands.get("B04") or next(iter(scene.bands.values()))
     try:
-        with rasterio.open(ref.path) as ds:
+        with rasterio.Env(**gdal_env()), rasterio.open(ref.path) as ds:
             if np.dtype(ds.dtypes[ref.bidx - 1]).kind in "iu":
                 return "dn"
             h = max(1, min(ds.height, 256))
@@ -229,7 +231,7 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
     best, best_band, npix = float("nan"), "", 0
     for path, refs in by_path.items():
         try:
-            with rasterio.open(path) as ds:
+            with rasterio.Env(**gdal_env()), rasterio.open(path) as ds:
                 npix = max(npix, ds.width * ds.height)
                 k = max(ds.width, ds.height) / size
                 h, w = (ds.height, ds.width) if k <= 1 else \
@@ -252,8 +254,12 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
     return best, best_band, npix
 
 
-def unreadable(path: str, exc: BaseException) -> SceneCorruptError:
-    """A scene file GDAL cannot decode (corrupt block, truncated file) as one line."""
+def unreadable(path: str, exc: BaseException) -> LandcoverError:
+    """A scene file GDAL cannot decode (corrupt block, truncated file) as one line
+    (:class:`SceneCorruptError`); a remote one that failed to arrive as
+    :func:`landcover.io.remote.remote_error`."""
+    if is_remote(path):
+        return remote_error(path, exc)
     causes: list[str] = []
     cur: BaseException | None = exc
     while cur is not None and len(causes) < 8:

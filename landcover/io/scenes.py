@@ -38,6 +38,8 @@ from rasterio.errors import RasterioIOError
 from ..bands import band_from_text, canonical_s2
 from ..errors import BandError, ConfigError, SceneError, SceneNotFoundError
 from ..grid import BBox, reproject_bbox
+from .env import gdal_env
+from .remote import gdal_path, is_remote, remote_error
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -202,8 +204,13 @@ def parse_date_range(text: str | dt.date) -> tuple[dt.date, dt.date]:
 
 def _open_meta(path: str):
     try:
+        if is_remote(path):  # retries, timeouts, no directory listing
+            with rasterio.Env(**gdal_env()):
+                return rasterio.open(path)
         return rasterio.open(path)
     except RasterioIOError as exc:
+        if is_remote(path):
+            raise remote_error(path, exc) from exc
         raise SceneError(
             f"cannot read raster {path}: {str(exc).splitlines()[0]}; "
             "check that the file is a complete GeoTIFF/COG/JP2"
@@ -554,6 +561,7 @@ def _stac_ref(asset, href_fn: Callable[[str], str] | None = None) -> BandRef:
         href = href[len("file://"):]
     if href_fn is not None:
         href = href_fn(href)
+    href = gdal_path(href)  # s3:// -> /vsis3/ (AWS_* from the env)
     rb = asset.extra_fields.get("raster:bands") or []
     if not rb or not isinstance(rb[0], dict):
         return BandRef(href, 1)
