@@ -106,11 +106,15 @@ def test_gpkg_schema_1_store_migrated_on_the_next_run(tmp_path, model3):
         ev = c.execute("SELECT seq, run_id, alert_id, event, status, confidence_tier FROM "
                        "alert_events ORDER BY seq").fetchall()
         assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        # the runs and scenes schema 1 wrote are kept as they were
+        # the runs and scenes schema 1 wrote are kept as they were; scenes gains the
+        # corrupt status's two columns (reason, fingerprint), empty on the old rows
         assert c.execute("SELECT * FROM runs ORDER BY fid LIMIT 1").fetchall() == \
             before["runs"][:1]
-        assert c.execute("SELECT * FROM scenes WHERE run_id='run-00001' ORDER BY fid"
-                         ).fetchall() == before["scenes"]
+        old_cols = len(before["scenes"][0])
+        rows = c.execute("SELECT * FROM scenes WHERE run_id='run-00001' ORDER BY fid"
+                         ).fetchall()
+        assert [r[:old_cols] for r in rows] == before["scenes"]
+        assert {r[old_cols:] for r in rows} == {(None, None)}
     # the log starts with the alerts the store held, then this run's confirmations
     assert ev == [(i + 1, "run-00001", a, "existing", "unconfirmed", "low")
                   for i, a in enumerate(V1_ALERTS)] + \
