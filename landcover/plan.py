@@ -23,8 +23,9 @@ from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
+from .io.read import SceneScale, detect_scale
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
-from .model import ModelSpec, default_model_path, get_model
+from .model import ModelSpec, default_model_path, get_model, read_spec
 from .tiling import layout_tiles
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class RunPlan:
     clouds: dict[str, str] = field(default_factory=dict)
     #: per date label: why there is no cloud mask (for the log and summary.json)
     cloud_notes: dict[str, str] = field(default_factory=dict)
+    #: per scene id of :attr:`chosen`: how its stored values become DN (the guard passed)
+    scales: dict[str, SceneScale] = field(default_factory=dict)
 
     @property
     def chosen(self) -> dict[str, list[Scene]]:
@@ -180,7 +183,8 @@ def plan_run(wf: Workflow) -> RunPlan:
     """
     base = wf.base_dir
     model_path = resolve_model_path(wf.model, base)
-    spec = get_model(model_path).spec
+    spec = read_spec(model_path)  # no torch yet: bad input fails fast
+    device = resolve_device(wf.compute.device)
     if wf.region.vector is not None:
         wf = region_from_vector(wf)
     bbox_crs = parse_crs(wf.region.crs, key="region.crs")
@@ -191,9 +195,12 @@ def plan_run(wf: Workflow) -> RunPlan:
     all_scenes = discover(wf.source.type, src_path, **opts)
     require_dates(all_scenes)  # scenes are ordered and picked by date
     needed = needed_bands(spec, wf.clouds)
+    periods = {label: parse_date_range(d) for label, d in wf.dates.items()}
+    if {"before", "after"} <= set(periods) and periods["before"][0] > periods["after"][1]:
+        raise ConfigError(f"dates.before {wf.dates['before']!r} is later than dates.after "
+                          f"{wf.dates['after']!r}; swap them (change runs from before to after)")
     picked: dict[str, list[Scene]] = {}
-    for label, spec_date in wf.dates.items():
-        period = parse_date_range(spec_date)
+    for label, period in periods.items():
         picked[label] = select_scenes(all_scenes, bbox=wf.region.require_bbox(), bbox_crs=bbox_crs,
                                       period=period, bands=needed)
     clouds: dict[str, str] = {}
@@ -211,9 +218,19 @@ def plan_run(wf: Workflow) -> RunPlan:
     out_dir = Path(wf.output.dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
-    return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
+    plan = RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,
-                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes)
+                   device=device, clouds=clouds, cloud_notes=notes)
+    # every scene of every date read whole, and its scale checked by the guard: a corrupt
+    # or truncated file, or values contradicting their offset, fail here as bad input,
+    # before the output folder or its run.log exist
+    for scenes in plan.chosen.values():
+        for s in scenes:
+            if s.id not in plan.scales:
+                plan.scales[s.id] = detect_scale(s, declared=wf.source.scale,
+                                                 offset=wf.source.offset)
+    get_model(model_path)  # the network builds from these weights, before anything is written
+    return plan
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,

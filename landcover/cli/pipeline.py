@@ -137,9 +137,11 @@ def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
 @click.option("--scale", type=click.Choice(list(SCALES)), default="auto",
               show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
 @click.option("--offset", "offset", default="auto", show_default=True, help=OFFSET_HELP)
-@click.option("--resolution", type=float, default=10.0, show_default=True,
+@click.option("--resolution", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True,
               help="Output pixel size in metres.")
-@click.option("--workers", type=int, help="Start a local Dask cluster of N worker processes.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Start a local Dask cluster of N worker processes.")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
@@ -191,6 +193,9 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
         raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
                         f"model and cloud mask; add them or use --clouds auto")
     scene_scale = detect_scale(scene, declared=scale, offset=the_offset)
+    if not scene_scale.dark_dn == scene_scale.dark_dn:  # NaN: no band has 16 valid pixels
+        raise SceneError(f"scene {scene.id} has no valid pixels (every value nodata, 0 or "
+                         "NaN, or fewer than 16); nothing to classify: check the files")
     tags = {**scale_tags(scene_scale), "CLOUD_MASK": clouds}
     if scene.date is not None:
         tags["ACQUISITION_DATE"] = scene.date.isoformat()
@@ -232,8 +237,8 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
               help="GeoPackage to write.")
 @click.option("--before-confidence", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--after-confidence", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--min-area-ha", type=float, default=0.5, show_default=True)
-@click.option("--simplify", type=float, default=0.0, show_default=True,
+@click.option("--min-area-ha", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--simplify", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Simplification tolerance in map units (0 = none).")
 @click.option("--crs", "out_crs", default="scene", show_default=True,
               help="'scene' or e.g. EPSG:4326 for the polygons.")

@@ -230,6 +230,13 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
     for path, refs in by_path.items():
         try:
             with rasterio.open(path) as ds:
+                for band, bidx in refs:
+                    if np.dtype(ds.dtypes[bidx - 1]).itemsize == 1:
+                        raise BandError(
+                            f"scene {scene.id}: band {band} of {path} is "
+                            f"{ds.dtypes[bidx - 1]}: 8-bit values are neither Sentinel-2 DN "
+                            "nor reflectance (a quick-look?); give the L1C/L2A product "
+                            "(uint16 DN or float reflectance)")
                 npix = max(npix, ds.width * ds.height)
                 k = max(ds.width, ds.height) / size
                 h, w = (ds.height, ds.width) if k <= 1 else \

@@ -64,7 +64,8 @@ from .plan import RunPlan, plan_run
 from .reports import alert_stats, alerts_geojson, job_status, run_row, select_alerts
 from .store import Checkpoint, RunWrite, Snapshot, Store, no_checkpoint, open_store
 
-__all__ = ["JobPaths", "job_paths", "init_job", "run_job", "job_status", "select_alerts",
+__all__ = ["JobPaths", "job_paths", "init_job", "run_job", "require_store", "job_status",
+           "select_alerts",
            "alerts_geojson", "model_version"]
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,9 @@ def init_job(wf: Workflow) -> dict[str, Any]:
     load_bundle(job_model_path(wf))  # the weights exist and match the sidecar's sha256
     scenes = eligible_scenes(wf, discover_scenes(wf), needed_bands(wf, spec))
     store = open_store(paths.store, job=wf.name)
+    # a new store's grid is planned before the lock file is made: a bad bbox or grid
+    # leaves nothing behind
+    new_grid = None if store.exists() else plan_grid(wf, scenes, spec)
     with store.lock():
         if store.exists():
             snap = store.load(state=False)
@@ -109,7 +113,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
             grid = grid_from_meta(snap.meta["grid"])
             created = False
         else:
-            grid = plan_grid(wf, scenes, spec)
+            grid = new_grid if new_grid is not None else plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
                     "types": change_types(wf), "landcover_version": __version__,
                     "legend": list(CLASS_NAMES)}
@@ -173,6 +177,7 @@ def run_job(
     wf = with_bbox(wf)
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     paths = job_paths(wf)
+    require_store(paths)
     store = open_store(paths.store, job=wf.name)
     with store.lock():
         snap = _load_for_run(wf, store, paths)
@@ -230,6 +235,21 @@ class _Clock:
 
     def rounded(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.secs.items()}
+
+
+def require_store(paths: JobPaths) -> None:
+    """Refuse a run whose GeoPackage store is missing, before any file is written (its
+    lock, the job's log); a PostGIS store is checked once connected.
+
+    Raises
+    ------
+    ConfigError
+        The store file does not exist.
+    """
+    if not paths.store.startswith(("postgresql://", "postgres://")) \
+            and not Path(paths.store).is_file():
+        raise ConfigError(f"store {paths.store} does not exist; run 'landcover monitor init' "
+                          "with this workflow first")
 
 
 def _load_for_run(wf: Workflow, store: Store, paths: JobPaths) -> Snapshot:
