@@ -76,7 +76,9 @@ def detect_change(
         if grid != grid_b:
             raise SceneError(
                 f"maps {before_map} and {after_map} are on different grids "
-                f"({grid.crs} {grid.shape} vs {grid_b.crs} {grid_b.shape}); classify both "
+                f"({grid.crs} {grid.shape} at origin {da.transform.c:g},{da.transform.f:g} vs "
+                f"{grid_b.crs} {grid_b.shape} at {db.transform.c:g},{db.transform.f:g}); "
+                "classify both "
                 "dates with one workflow so they share a grid"
             )
         confs = []

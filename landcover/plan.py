@@ -184,7 +184,8 @@ def plan_run(wf: Workflow) -> RunPlan:
     base = wf.base_dir
     model_path = resolve_model_path(wf.model, base)
     spec = read_spec(model_path)  # no torch yet: bad input fails fast
-    device = resolve_device(wf.compute.device)
+    if wf.compute.device != "auto":  # a bad name fails here; auto (torch) at the end
+        resolve_device(wf.compute.device)
     if wf.region.vector is not None:
         wf = region_from_vector(wf)
     bbox_crs = parse_crs(wf.region.crs, key="region.crs")
@@ -218,19 +219,20 @@ def plan_run(wf: Workflow) -> RunPlan:
     out_dir = Path(wf.output.dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
-    plan = RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
-                   spec=spec, picked=picked, region=region,
-                   device=device, clouds=clouds, cloud_notes=notes)
     # every scene of every date read whole, and its scale checked by the guard: a corrupt
     # or truncated file, or values contradicting their offset, fail here as bad input,
     # before the output folder or its run.log exist
-    for scenes in plan.chosen.values():
-        for s in scenes:
-            if s.id not in plan.scales:
-                plan.scales[s.id] = detect_scale(s, declared=wf.source.scale,
-                                                 offset=wf.source.offset)
+    scales: dict[str, SceneScale] = {}
+    for scenes in picked.values():
+        for s in scenes_of_best_date(scenes):
+            if s.id not in scales:
+                scales[s.id] = detect_scale(s, declared=wf.source.scale,
+                                            offset=wf.source.offset)
     get_model(model_path)  # the network builds from these weights, before anything is written
-    return plan
+    return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
+                   spec=spec, picked=picked, region=region,
+                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes,
+                   scales=scales)
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,

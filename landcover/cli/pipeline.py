@@ -117,7 +117,28 @@ def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
     from ..lock import output_folder_lock
 
     for folder in sorted({os.path.realpath(Path(f).parent) for f in files if f is not None}):
+        stack.enter_context(_removed_if_created(folder))  # left after the lock's release
         stack.enter_context(output_folder_lock(folder))
+
+
+@contextlib.contextmanager
+def _removed_if_created(folder: str):
+    """On an exception, remove ``folder`` and the parents the run created for it, if
+    still empty: a refused input leaves no new folder behind."""
+    created = []
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        created.append(p)
+        p = p.parent
+    try:
+        yield
+    except BaseException:
+        for d in created:  # deepest first; rmdir refuses a folder that holds anything
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
 
 
 @main.command()
@@ -178,13 +199,11 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
         scene = found[0]
     else:
         scene = scene_from_files(list(scenes), date=the_date)
-    from ..model import load_bundle
+    from ..model import get_model, read_spec
 
     model_path = resolve_model_path(model)
-    spec = load_bundle(model_path).spec
+    spec = read_spec(model_path)  # the sidecar and the weights' sha256, without torch
     clouds, note = resolve_clouds(clouds, [scene])
-    if note:
-        log.warning("%s", note)
     needed = needed_bands(spec, clouds)
     missing = scene.missing(needed)
     if missing:
@@ -192,6 +211,8 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
 
         raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
                         f"model and cloud mask; add them or use --clouds auto")
+    if note:  # after the checks above: a refused scene gets its one line only
+        log.warning("%s", note)
     scene_scale = detect_scale(scene, declared=scale, offset=the_offset)
     if not scene_scale.dark_dn == scene_scale.dark_dn:  # NaN: no band has 16 valid pixels
         raise SceneError(f"scene {scene.id} has no valid pixels (every value nodata, 0 or "
@@ -210,6 +231,7 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     from ..faults import writing
     from ..io.qml import write_raster_style  # .qml sidecars: QGIS opens the maps styled
 
+    get_model(model_path)  # the network builds from these weights, before anything is written
     progress = Progress(not no_progress)
     with contextlib.ExitStack() as held:
         hold_folders(held, out_map, out_conf)  # another run writing there: exit 3

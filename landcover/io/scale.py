@@ -144,6 +144,9 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         the ``--offset``/``source.offset`` fix).
     """
     kind = declared if declared != "auto" else None
+    if declared == "dn" and offset == "auto" and _float_kind(scene) == "reflectance":
+        raise BandError(f"scene {scene.id}: source.scale/--scale is 'dn' but its float "
+                        "values are reflectance (0-1); set it to 'reflectance' or 'auto'")
     pairs: dict[str, tuple[float, float]] = {}
     sources: set[str] = set()
     for band, ref in scene.bands.items():
@@ -186,7 +189,12 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
                  "not checked", scene.id, npix, off, scale.source)
         return scale
     problem = None
-    if dark > DARK_MAX_DN:
+    if dark > DARK_MAX_DN and scale.kind == "reflectance" and scale.factor > 1:
+        problem = (f"scene {scene.id}: read as reflectance (x{scale.factor:g}), its darkest "
+                   f"band {band} has 1st percentile {dark:.0f} DN, far above real scenes' "
+                   f"{DARK_MAX_DN:.0f}: the values are DN, not reflectance; rerun with "
+                   "--scale dn (source.scale: dn) or auto")
+    elif dark > DARK_MAX_DN:
         problem = (f"scene {scene.id}: its darkest band {band} has 1st percentile "
                    f"{dark:.0f} DN after offset {off:+g} ({scale.source}), where real scenes "
                    f"show dark water or shadow below {DARK_MAX_DN:.0f}: the values still carry "

@@ -95,12 +95,12 @@ def init_job(wf: Workflow) -> dict[str, Any]:
     LandcoverError
         A bad input (model, source, bbox, dates, grid), one line naming the fix.
     """
-    from ..model import load_bundle
+    from ..model import read_spec
 
     wf = with_bbox(wf)
     paths = job_paths(wf)
     mv, spec = model_version(job_model_path(wf))
-    load_bundle(job_model_path(wf))  # the weights exist and match the sidecar's sha256
+    read_spec(job_model_path(wf))  # the weights exist and match the sidecar's sha256
     scenes = eligible_scenes(wf, discover_scenes(wf), needed_bands(wf, spec))
     store = open_store(paths.store, job=wf.name)
     # a new store's grid is planned before the lock file is made: a bad bbox or grid
@@ -246,8 +246,10 @@ def require_store(paths: JobPaths) -> None:
     ConfigError
         The store file does not exist.
     """
-    if not paths.store.startswith(("postgresql://", "postgres://")) \
-            and not Path(paths.store).is_file():
+    if paths.store.startswith(("postgresql://", "postgres://")):
+        return
+    open_store(paths.store, job="")  # a path that is not a .gpkg: ConfigError
+    if not Path(paths.store).is_file():
         raise ConfigError(f"store {paths.store} does not exist; run 'landcover monitor init' "
                           "with this workflow first")
 
