@@ -8,7 +8,10 @@ shortened: ``IN/`` the inputs, ``OUT/`` the case's output path, ``REPO/`` the ch
 and whether every rule held (one line, ``error:``, the value named, nothing written,
 no torch).  The inputs are constructed from the real sample, and named so.
 
-    python benchmarks/bad_inputs.py [--only ID ...] > table.md
+    python benchmarks/bad_inputs.py [--only ID ...] [--repo CHECKOUT] > table.md
+
+``--repo`` runs the CLI of another checkout (e.g. the main branch before these fixes)
+on the same inputs, for a before/after comparison.
 
 Exits 1 when a case breaks a rule (its row says which).
 """
@@ -24,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
 
+import bad_cases  # noqa: E402
 from bad_cases import CASES, build_inputs, problems, run_case, shorten  # noqa: E402
 
 
@@ -34,7 +38,10 @@ def _cell(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", help="case ids to run (default: all)")
+    ap.add_argument("--repo", type=Path, help="checkout whose CLI to run (default: this one)")
     args = ap.parse_args(argv)
+    if args.repo:
+        bad_cases.REPO = args.repo.resolve()  # the subprocesses' cwd and PYTHONPATH
     cases = [c for c in CASES if not args.only or c.id in args.only]
     failed = 0
     t0 = time.perf_counter()
