@@ -10,9 +10,10 @@ at a time, and most runs find nothing new.  After every run the store is checked
   ``confirmed`` and ``rejected`` are final (docs/monitoring.md);
 * after a run that found nothing: exit 0, a ``no-new-scenes`` row, and
   ``landcover monitor alerts JOB --since last-run`` empty;
-* the corrupt scene: exit 2, one ``error:`` line naming the scene's file, the alert
-  layers and the ``scenes`` table unchanged; it is then removed from the landing folder
-  (the operator's move) and the job carries on.
+* the corrupt scene: the run that finds it exits 0 with one ``WARNING`` line naming the
+  scene and its file, processes any good scene that arrived with it and records the
+  corrupt one in ``scenes`` as ``corrupt`` (with the reason), once: it stays in the
+  landing folder, and no later run warns about it again or records it again.
 
 Per run: wall time, CPU time and peak RSS of the ``monitor run`` process (``os.wait4``:
 that child's own rusage; CPU time is the figure a machine shared with other jobs leaves
@@ -56,15 +57,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
 TYPES = ("deforestation", "water_loss", "water_gain")
-#: allowed status changes between two runs (docs/monitoring.md: confirmed/rejected final)
-ALLOWED = {"unconfirmed": {"unconfirmed", "confirmed", "rejected"},
-           "confirmed": {"confirmed"}, "rejected": {"rejected"}}
+#: allowed status changes between two runs (docs/monitoring.md, the state machine:
+#: rejected, expired and recovered are final)
+ALLOWED = {"unconfirmed": {"unconfirmed", "confirmed", "rejected", "expired"},
+           "confirmed": {"confirmed", "recovered"}, "rejected": {"rejected"},
+           "expired": {"expired"}, "recovered": {"recovered"}}
 
 #: the arrivals, in order: (kind, date of the files it copies, date it arrives as)
 ARRIVALS = [
     ("real", "20151130", "20151130"),
     ("real", "20180319", "20180319"),
-    ("constructed-truncated", "20180319", "20180601"),   # corrupt: refused
+    ("constructed-truncated", "20180319", "20180601"),   # corrupt: skipped, recorded
     ("constructed-copy", "20180319", "20190101"),        # agrees: confirms alerts
     ("constructed-late", "20151130", "20160601"),        # before the last date: late
     ("constructed-nodata", "20180319", "20190601"),      # no clear sky: cloudy
@@ -98,7 +101,6 @@ def schedule(n_runs: int, seed: int) -> dict[int, list[int]]:
     while i < n:  # fewer runs than arrivals: the rest arrive at the last run
         out.setdefault(n_runs - 1, []).append(i)
         i += 1
-    # the corrupt scene must not share a run with a good one (so its refusal is clear)
     return out
 
 
@@ -135,7 +137,13 @@ def arrive(src: Path, i: int) -> list[Path]:
 def write_job(d: Path, model: Path) -> Path:
     from landcover.testing import write_monitor_job
 
-    return write_monitor_job(d, model, name="soak")
+    wf = write_monitor_job(d, model, name="soak")
+    # the arrivals are up to a year apart (constructed dates): with the default expiry
+    # (180 days of acquisition dates) every alert would expire before the copy that
+    # confirms it arrives, and the soak would no longer exercise confirmation
+    wf.write_text(wf.read_text().replace("monitor: {confirmations: 1}",
+                                         "monitor: {confirmations: 1, expire_days: 3650}"))
+    return wf
 
 
 def store_state(store: Path) -> dict:
@@ -146,9 +154,11 @@ def store_state(store: Path) -> dict:
         new = [r[0] for r in c.execute("SELECT alert_id FROM alerts_new")]
         run = c.execute("SELECT run_id, status FROM runs ORDER BY fid DESC LIMIT 1").fetchone()
         scenes = c.execute("SELECT scene_id, status FROM scenes ORDER BY fid").fetchall()
+        corrupt = c.execute("SELECT scene_id, run_id, reason FROM scenes WHERE status = "
+                            "'corrupt' ORDER BY fid").fetchall()
         integrity = c.execute("PRAGMA integrity_check").fetchone()[0]
     return {"alerts": alerts, "new": new, "run": run, "scenes": scenes,
-            "integrity": integrity}
+            "corrupt": corrupt, "integrity": integrity}
 
 
 @dataclass
@@ -170,6 +180,7 @@ class Soak:
     runs: list[Run] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     corrupt_line: str = ""
+    corrupt_rows: list = field(default_factory=list)
     scenes: list = field(default_factory=list)
     statuses: dict = field(default_factory=dict)
 
@@ -213,23 +224,26 @@ def soak(d: Path, model: Path, n_runs: int, seed: int, log=print) -> Soak:
         if after["integrity"] != "ok":
             result.problems.append(f"run {i}: integrity_check {after['integrity']}")
         corrupt = [s for s in arrived if "truncated" in s]
-        if corrupt:
-            lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-            ok = (rc == 2 and len(lines) == 1 and f"{corrupt[0]}_10m.tif" in lines[0]
-                  and "Traceback" not in err)
-            if not ok:
-                result.problems.append(f"run {i}: corrupt scene not refused in one line: "
-                                       f"rc {rc}, {err[-500:]!r}")
-            if (after["alerts"], after["scenes"]) != (before["alerts"], before["scenes"]):
-                result.problems.append(f"run {i}: the refused run changed the store")
-            result.corrupt_line = lines[0] if lines else err.strip()
-            for f in (d / "src").glob(f"{corrupt[0]}_*.tif"):
-                f.unlink()  # the operator removes the corrupt file
-            note = "corrupt scene refused (exit 2), then removed"
-        elif rc != 0:
+        bad_id = next(scene_id(k) for k, a in enumerate(ARRIVALS) if "truncated" in a[0])
+        warned = [ln for ln in err.splitlines() if ln.startswith("WARNING") and bad_id in ln]
+        if rc != 0 or "Traceback" in err:
             result.problems.append(f"run {i}: exit {rc}: {err[-800:]}")
+        if corrupt:
+            ok = (len(warned) == 1 and f"{bad_id}_10m.tif" in warned[0]
+                  and [r[0] for r in after["corrupt"]] == [bad_id]
+                  and after["corrupt"][0][1] == after["run"][0])
+            if not ok:
+                result.problems.append(f"run {i}: corrupt scene not skipped with one warning "
+                                       f"and one corrupt row: {warned}, {after['corrupt']}")
+            result.corrupt_line = warned[0] if warned else err.strip()
+            note = "corrupt scene skipped, recorded corrupt (stays in the folder)"
+        elif warned:
+            result.problems.append(f"run {i}: warned about the corrupt scene again: {warned}")
+        if before["corrupt"] and after["corrupt"] != before["corrupt"]:
+            result.problems.append(f"run {i}: the corrupt scene's row changed: "
+                                   f"{after['corrupt']}")
         recorded = {s for s, _ in after["scenes"]}
-        if not corrupt and set(arrived) - recorded:
+        if set(arrived) - recorded:
             result.problems.append(f"run {i}: arrived {arrived}, not recorded in scenes")
         ids = [a for a, _ in after["alerts"]]
         if len(ids) != len(set(ids)):
@@ -245,20 +259,19 @@ def soak(d: Path, model: Path, n_runs: int, seed: int, log=print) -> Soak:
         seen = now
         since = None
         status = after["run"][1] if after["run"] else "-"
-        if not corrupt and after["run"] != before["run"] and status == "no-new-scenes":
+        if after["run"] != before["run"] and status == "no-new-scenes":
             r = subprocess.run(cli("alerts", wf, "--since", "last-run", "--format",
                                    "geojson"), capture_output=True, text=True, cwd=d)
             since = len(json.loads(r.stdout)["features"]) if r.returncode == 0 else -1
             if since != 0:
                 result.problems.append(f"run {i}: --since last-run gave {since} after a "
                                        "run that found nothing")
-        if corrupt:
-            status = "refused"
         run = Run(i, arrived, rc, sec, cpu, rss, status, len(ids), since, note)
         result.runs.append(run)
         log(row(run))
     final = store_state(store)
     result.scenes = final["scenes"]
+    result.corrupt_rows = final["corrupt"]
     ids = [s for s, _ in final["scenes"]]
     if len(ids) != len(set(ids)):
         result.problems.append("a scene recorded twice")
@@ -325,6 +338,7 @@ def main() -> None:
     print(f"# scenes in the store: {s.scenes}")
     print(f"# alerts by status: {s.statuses}")
     print(f"# corrupt scene: {s.corrupt_line}")
+    print(f"# corrupt rows in scenes (scene, run, reason): {s.corrupt_rows}")
     print("# alerts exactly once, lifecycle consistent, --since last-run empty after quiet "
           f"runs: {'yes' if not s.problems else 'NO'}")
     for p in s.problems:

@@ -3,8 +3,10 @@
 :func:`classified_blocks` runs the tasks of :mod:`landcover.tasks` on a
 :class:`~landcover.runner.Runner`, blends their tiles
 (:class:`~landcover.mosaic.RowBlender`) and yields finished rows of classes and
-confidence; :func:`classify_region` writes them to COGs and :func:`classify_array`
-returns them in memory (evaluation), so both give the same map.
+confidence (and, on request, every class's probability); :func:`classify_region` writes
+them to COGs and :func:`classify_array` returns them in memory (evaluation), so both
+give the same map.  (A little over 400 lines: the per-class probability rows are the
+blend's third product and belong beside the other two.)
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from .tiling import Tile, layout_tiles
 __all__ = [
     "ClassifyResult",
     "labels_from_blend",
+    "probabilities_from_blend",
+    "probability_band_tags",
     "classified_blocks",
     "classify_region",
     "classify_array",
@@ -64,6 +68,7 @@ class ClassifyResult:
     tasks: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    probabilities_path: Path | None = None
 
 
 def labels_from_blend(block: np.ndarray, n_classes: int,
@@ -105,6 +110,52 @@ def labels_from_blend(block: np.ndarray, n_classes: int,
     return cls, conf
 
 
+def probabilities_from_blend(block: np.ndarray, classes: np.ndarray, n_classes: int,
+                             chunk: int = 2048) -> np.ndarray:
+    """Every class's probability of blended rows, uint8 0-255 (Dynamic World's scale x 255).
+
+    Parameters
+    ----------
+    block
+        uint16 (n_classes + 2, H, W) blended rows (see :func:`labels_from_blend`).
+    classes
+        uint8 (H, W): :func:`labels_from_blend`'s classes of the same rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 (n_classes, H, W): ``round(p * 255)``; 0 in every band where ``classes``
+        is cloud or nodata (the COG masks those pixels).  The argmax (first on ties) is
+        ``classes`` wherever it is a class: where rounding ties an earlier class with the
+        winner, that class is lowered by 1 (1/255); the winner's value is never changed,
+        so the maximum is the confidence map's probability on the 0-255 scale.
+    """
+    h, w = block.shape[1:]
+    out = np.empty((n_classes, h, w), np.uint8)
+    for c0 in range(0, w, chunk):  # column chunks: small temporaries on wide regions
+        b = block[:n_classes, :, c0:c0 + chunk]
+        q = ((b + np.uint16(128)) >> 8).astype(np.uint8)  # rint(b / 256); b <= 255 * 256
+        k = classes[:, c0:c0 + chunk]
+        valid = k < n_classes
+        kk = np.where(valid, k, 0)[None].astype(np.intp)
+        win = np.take_along_axis(q, kk, 0)[0]
+        # a valid pixel's winner is >= 1/9 before rounding; guard the impossible 0 anyway
+        np.put_along_axis(q, kk, np.where(valid & (win == 0), 1, win)[None], 0)
+        win = np.maximum(win, valid.astype(np.uint8))
+        for c in range(n_classes - 1):
+            tie = valid & (k > c) & (q[c] == win)
+            q[c][tie] -= 1
+        q[:, ~valid] = 0
+        out[:, :, c0:c0 + chunk] = q
+    return out
+
+
+def probability_band_tags(class_names: Sequence[str]) -> list[dict[str, Any]]:
+    """The band metadata of a class-probability COG: each band's class and scale."""
+    return [{"CLASS": n, "CLASS_INDEX": i, "SCALE": "probability x 255"}
+            for i, n in enumerate(class_names)]
+
+
 @dataclass
 class _Tally:
     """Counts and timings gathered while blocks stream by."""
@@ -127,7 +178,8 @@ def classified_blocks(
     runner: Runner,
     progress: Progress | None = None,
     tally: _Tally | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    probabilities: bool = False,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Classify ``region`` and yield finished rows of it, top to bottom.
 
     Tiles are read and classified as Dask tasks (runs of neighbouring tiles, a
@@ -139,6 +191,8 @@ def classified_blocks(
         First region row of the block.
     classes, confidence : numpy.ndarray
         uint8 (h, W) (see :func:`labels_from_blend`).
+    probs : numpy.ndarray or None
+        With ``probabilities``: uint8 (classes, h, W) (:func:`probabilities_from_blend`).
     """
     from dask import delayed
 
@@ -174,8 +228,9 @@ def classified_blocks(
     blender = RowBlender(layout, n_classes + 2, window=options.blend)
     for y0, block in blender.run(tiles()):
         cls, conf = labels_from_blend(block, n_classes)
+        probs = probabilities_from_blend(block, cls, n_classes) if probabilities else None
         tally.counts += np.bincount(cls.ravel(), minlength=256)
-        yield y0, cls, conf
+        yield y0, cls, conf, probs
     tally.timings["blend"] = blender.seconds
 
 
@@ -186,6 +241,7 @@ def classify_region(
     out_map: str | os.PathLike,
     *,
     out_confidence: str | os.PathLike | None = None,
+    out_probabilities: str | os.PathLike | None = None,
     options: ClassifyOptions | None = None,
     runner: Runner | None = None,
     progress: Progress | None = None,
@@ -201,9 +257,13 @@ def classify_region(
         The output grid.
     model_path
         A model bundle (``.json`` beside its ``.safetensors``).
-    out_map, out_confidence
+    out_map, out_confidence, out_probabilities
         The COGs to write (each written under a temporary name, renamed when complete;
-        the confidence first, so a map under its final name always has its confidence).
+        the map last, so a map under its final name always has the others).
+        ``out_probabilities``: one uint8 band per class, ``round(p * 255)``, named after
+        its class (description and ``CLASS`` tag), cloud and nodata masked (internal
+        mask band: 0-255 are all probabilities); read a band with
+        :func:`landcover.outputs.read_class_probability`.
     options
         :class:`ClassifyOptions` (defaults: the model's tiling, s2cloudless, auto precision).
     runner
@@ -236,30 +296,40 @@ def classify_region(
             map_cog = StreamingCOG(out_map, region, dtype="uint8", nodata=NODATA,
                                    colormap=colormap(), overview_resampling="mode", tags=meta,
                                    band_tags=band_meta, descriptions=["land_cover_class"])
-            conf_cog = None
+            conf_cog = prob_cog = None
             try:
                 if out_confidence:
                     conf_cog = StreamingCOG(out_confidence, region, dtype="uint8", nodata=255,
                                             overview_resampling="average",
                                             tags={"UNITS": "percent", **meta},
                                             descriptions=["winning_class_probability_percent"])
-                for y0, cls, conf in classified_blocks(source, region, model_path,
-                                                       options=options, runner=runner,
-                                                       progress=progress, tally=tally):
+                if out_probabilities:
+                    prob_cog = StreamingCOG(
+                        out_probabilities, region, count=len(spec.classes), dtype="uint8",
+                        overview_resampling="average", mask=True,
+                        tags={"UNITS": "probability x 255", **meta},
+                        per_band_tags=probability_band_tags(spec.classes),
+                        descriptions=list(spec.classes))
+                for y0, cls, conf, probs in classified_blocks(
+                        source, region, model_path, options=options, runner=runner,
+                        progress=progress, tally=tally, probabilities=prob_cog is not None):
                     tw = time.perf_counter()
                     map_cog.write(y0, cls)
                     if conf_cog is not None:
                         conf_cog.write(y0, conf)
+                    if prob_cog is not None and probs is not None:
+                        prob_cog.write(y0, probs, mask=cls < len(spec.classes))
                     tally.add_time("write", time.perf_counter() - tw)
                 tc = time.perf_counter()
-                if conf_cog is not None:
-                    conf_cog.close()
+                for cog in (conf_cog, prob_cog):
+                    if cog is not None:
+                        cog.close()
                 map_cog.close()
                 tally.add_time("write", time.perf_counter() - tc)
             except BaseException:
-                map_cog.abort()
-                if conf_cog is not None:
-                    conf_cog.abort()
+                for cog in (map_cog, conf_cog, prob_cog):
+                    if cog is not None:
+                        cog.abort()
                 raise
     finally:
         if own_runner:
@@ -268,6 +338,7 @@ def classify_region(
     return ClassifyResult(
         map_path=Path(out_map),
         confidence_path=Path(out_confidence) if out_confidence else None,
+        probabilities_path=Path(out_probabilities) if out_probabilities else None,
         class_pixels={n: int(counts[i]) for i, n in enumerate(spec.classes)},
         cloud_pixels=int(counts[CLOUD]),
         nodata_pixels=int(counts[NODATA]),
@@ -333,8 +404,8 @@ def classify_array(
     own_runner = runner is None
     runner = runner or make_runner(device=options.device)
     try:
-        for y0, c, p in classified_blocks(source, grid, model_path, options=options,
-                                          runner=runner):
+        for y0, c, p, _ in classified_blocks(source, grid, model_path, options=options,
+                                             runner=runner):
             cls[y0:y0 + len(c)] = c
             conf[y0:y0 + len(p)] = p
     finally:

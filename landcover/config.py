@@ -44,10 +44,11 @@ def _registry(name: str) -> tuple[str, ...]:
 
     Imported when a workflow is validated, so that ``import landcover.config`` stays light.
     """
-    if name == "source":
+    if name == "source":  # local sources, then the STAC APIs
         from .io.scenes import SOURCES
+        from .io.stac_api import PRESETS
 
-        return tuple(SOURCES)
+        return (*SOURCES, *PRESETS)
     if name == "blend":
         from .mosaic import WINDOWS
 
@@ -126,10 +127,25 @@ class Region(_Strict):
 
 
 class Source(_Strict):
-    """Where scenes come from."""
+    """Where scenes come from.
+
+    ``folder``/``stac``: ``path``.  A STAC API (``stac-api``, or a preset:
+    ``earth-search``, ``planetary-computer``, ``cdse``): ``url`` (presets know
+    theirs), ``collections`` (or ``collection``), optional ``query`` (STAC query
+    extension, e.g. ``{eo:cloud_cover: {lt: 40}}``), ``filter`` (CQL2), ``max_items``
+    per date window and ``cloud_look`` (rank a window's items by the cloud over the
+    region from their SCL overview; else by ``eo:cloud_cover``).
+    """
 
     type: str = "folder"
-    path: str
+    path: str | None = None
+    url: str | None = None
+    collection: str | None = None
+    collections: tuple[str, ...] = ()
+    query: dict[str, Any] | None = None
+    filter: str | dict[str, Any] | None = None
+    max_items: int = Field(100, ge=1, le=10000)
+    cloud_look: bool = True
     date: dt.date | None = None
     sensor: Literal["sentinel-2", "landsat"] = "sentinel-2"
     scale: str = "auto"
@@ -151,6 +167,36 @@ class Source(_Strict):
     @classmethod
     def _scale(cls, v: str) -> str:
         return _one_of(v, "scale")
+
+    @model_validator(mode="after")
+    def _where(self) -> Source:
+        from .io.stac_api import PRESETS
+
+        if self.type in PRESETS:
+            if self.type == "stac-api" and not self.url:
+                raise ValueError("source type 'stac-api' needs url (the STAC API root)")
+            if self.collection and self.collections:
+                raise ValueError("give collection or collections, not both")
+        elif not self.path:
+            raise ValueError(f"source type {self.type!r} needs path (a folder or STAC file)")
+        return self
+
+    @property
+    def api_collections(self) -> tuple[str, ...]:
+        """``collections``, or ``(collection,)``; empty: the preset's default."""
+        return self.collections or ((self.collection,) if self.collection else ())
+
+    def describe(self) -> str:
+        """``type: path`` or ``type: url collections`` (no credentials: URLs lose their query)."""
+        if self.path is not None and not self.url and self.type in ("folder", "stac"):
+            return f"{self.type}: {self.path}"
+        from .io.stac_api import PRESETS
+
+        preset = PRESETS.get(self.type)
+        url = (self.url or (preset.url if preset else None) or "").split("?", 1)[0]
+        cols = ",".join(self.api_collections or (
+            (preset.default_collection,) if preset and preset.default_collection else ()))
+        return f"{self.type}: " + " ".join(p for p in (url, cols) if p)
 
 
 class GridOptions(_Strict):
@@ -189,10 +235,24 @@ class ChangeOptions(_Strict):
 
 
 class Output(_Strict):
-    """Where results go."""
+    """Where results go.
+
+    ``probabilities``: ``true`` writes the winning class's probability (the confidence
+    map, percent), ``all`` that and a COG of every class's probability (one uint8 band
+    per class, p x 255), ``false`` neither.
+    """
 
     dir: str = "out"
-    probabilities: bool = True
+    probabilities: bool | Literal["all"] = True
+
+    @field_validator("probabilities", mode="before")
+    @classmethod
+    def _probabilities(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() in ("all", "confidence", "none"):
+            return {"all": "all", "confidence": True, "none": False}[v.strip().lower()]
+        if isinstance(v, str) and v.strip().lower() not in ("true", "false", "yes", "no"):
+            raise ValueError(f"probabilities {v!r}: use all, confidence (true) or none (false)")
+        return v
 
 
 class Compute(_Strict):
@@ -202,6 +262,7 @@ class Compute(_Strict):
     scheduler: str | None = None
     device: str = "auto"
     precision: str = "auto"
+    tta: bool = False
 
     @field_validator("precision")
     @classmethod
@@ -215,11 +276,15 @@ class MonitorOptions(_Strict):
     ``store``: a GeoPackage path (default ``<output.dir>/<name>-store.gpkg``) or a
     ``postgresql://`` URL.  ``min_area_ha`` defaults to ``change.min_area_ha``;
     ``cache_dir`` (per-scene class maps) to ``<output.dir>/<name>-cache``.
+    ``expire_days``: acquisition days after which an unconfirmed alert expires.
+    ``high_confidence`` is accepted for old files and no longer sets tiers (the
+    lifecycle does: low, high, highest).
     """
 
     store: str | None = None
     confirmations: int = Field(1, ge=1)
     min_area_ha: float | None = Field(None, ge=0)
+    expire_days: int = Field(180, ge=1)
     high_confidence: float = Field(0.6, ge=0, le=1)
     min_clear_fraction: float = Field(0.01, ge=0, le=1)
     cache_dir: str | None = None

@@ -19,6 +19,7 @@ __all__ = [
     "ModelError",
     "OutputError",
     "SceneNotFoundError",
+    "SceneCorruptError",
     "AssessmentError",
     "OutputNotFoundError",
     "StoreLockedError",
@@ -44,6 +45,18 @@ class SceneError(LandcoverError, ValueError):
 
 class SceneNotFoundError(SceneError, FileNotFoundError):
     """A scene file or folder does not exist."""
+
+
+class SceneCorruptError(SceneError):
+    """A scene file GDAL cannot decode: a corrupt block, a truncated file.
+
+    ``path`` names the file (a monitoring job skips the scene that holds it and
+    records it as ``corrupt``; ``run`` and ``classify`` refuse, exit code 2).
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class BandError(SceneError):

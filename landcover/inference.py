@@ -28,7 +28,14 @@ import numpy as np
 
 from .model import LoadedModel
 
-__all__ = ["Precision", "PRECISIONS", "resolve_precision", "optimized_net", "predict_probabilities"]
+__all__ = [
+    "Precision",
+    "PRECISIONS",
+    "TTA_TRANSFORMS",
+    "resolve_precision",
+    "optimized_net",
+    "predict_probabilities",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,12 @@ def resolve_precision(precision: Precision, device: str) -> str:
         return "bf16" if torch.cpu._is_avx512_bf16_supported() else "fp32"
     except AttributeError:  # older torch
         return "fp32"
+
+
+#: test-time augmentation: the 8 symmetries of a square, as (quarter turns, flip left-right);
+#: applied to the input, undone on the output, probabilities averaged
+TTA_TRANSFORMS: tuple[tuple[int, bool], ...] = tuple(
+    (k, f) for f in (False, True) for k in range(4))
 
 
 _OPTIMIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -99,6 +112,7 @@ def predict_probabilities(
     precision: Precision = "auto",
     optimize: bool = False,
     quantize: bool = False,
+    tta: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities for a batch of normalised tiles.
 
@@ -114,30 +128,52 @@ def predict_probabilities(
         tiles per process; see the module notes).
     quantize
         Return uint8 probabilities x 255, rounded (converted by torch, in one pass).
+    tta
+        Test-time augmentation: run the network on each of :data:`TTA_TRANSFORMS`
+        (flips and quarter turns; on tiles that are not square, the four that keep
+        the shape) of the batch, undo each on its output and average the
+        probabilities.  8x the network's time on square tiles; one transform at a time,
+        so memory is that of one pass plus the running sum.
 
     Returns
     -------
     numpy.ndarray
         float32 (N, classes, H, W), summing to 1 over classes (uint8 with ``quantize``).
+
+    Examples
+    --------
+    >>> p = predict_probabilities(model, x, tta=True)  # doctest: +SKIP
     """
     import torch
 
     device = next(model.net.parameters()).device
     prec = resolve_precision(precision, device.type)
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
-    t = t.contiguous(memory_format=torch.channels_last)
     net = model.net  # channels_last since load (never mutated here: tasks share it)
-    fast = (optimized_net(model, tuple(t.shape))
-            if optimize and prec == "bf16" and device.type == "cpu" else None)
+    square = t.shape[-1] == t.shape[-2]
+    views = [(k, f) for k, f in TTA_TRANSFORMS if square or k % 2 == 0] if tta else [(0, False)]
+    probs = None
     with torch.inference_mode():
-        if fast is not None:
-            logits = fast(t.to(torch.bfloat16))
-        elif prec == "bf16":
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
-                logits = net(t)
-        else:
-            logits = net(t)
-        probs = torch.softmax(logits.float(), dim=1)
+        for k, flip in views:
+            v = torch.rot90(t, k, dims=(2, 3)) if k else t
+            v = torch.flip(v, dims=(3,)) if flip else v
+            v = v.contiguous(memory_format=torch.channels_last)
+            fast = (optimized_net(model, tuple(v.shape))
+                    if optimize and prec == "bf16" and device.type == "cpu" else None)
+            if fast is not None:
+                logits = fast(v.to(torch.bfloat16))
+            elif prec == "bf16":
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                    logits = net(v)
+            else:
+                logits = net(v)
+            p = torch.softmax(logits.float(), dim=1)
+            p = torch.flip(p, dims=(3,)) if flip else p  # undo: the flip came last
+            p = torch.rot90(p, -k, dims=(2, 3)) if k else p
+            probs = p if probs is None else probs.add_(p)
+        assert probs is not None
+        if len(views) > 1:
+            probs = probs.div_(len(views))
         if quantize:
             probs = probs.mul_(255).round_().to(torch.uint8)
     return probs.cpu().numpy()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .faults import durable_replace
 from .legend import CLASS_NAMES, CLASSES
 
 __all__ = [
@@ -165,8 +166,8 @@ def save_bundle(
     spec = replace(spec, weights_sha256=digest)
     tmp_js = js_path.with_name(js_path.name + ".tmp")
     tmp_js.write_text(json.dumps(spec.to_json(), indent=2) + "\n")
-    os.replace(tmp_st, st_path)
-    os.replace(tmp_js, js_path)
+    durable_replace(tmp_st, st_path)
+    durable_replace(tmp_js, js_path)
     return spec
 
 

@@ -9,7 +9,12 @@ the maps and the change GeoPackage are written.  It
 * writes ``project.qgz`` (one group per date, the change layers, relative
   paths, the styles, the region's extent);
 * writes ``report.html`` (maps, areas in equal-area hectares, transitions,
-  alerts, inputs, model card, timings).
+  alerts, inputs, model card, timings);
+* writes ``item.json``, a STAC Item of the maps and the GeoPackage
+  (:mod:`landcover.io.stac_item`).
+
+:func:`read_class_probability` reads one class's band of the per-class probability COG
+(``output.probabilities: all``) for the steps that use probabilities.
 """
 
 from __future__ import annotations
@@ -30,19 +35,62 @@ from .faults import replacing, writing
 from .io.gpkg_styles import apply_default_styles, layer_style_qml, write_gpkg_metadata
 from .io.project import ProjectGroup, ProjectLayer, write_project
 from .io.qml import categorized_style, class_map_style, confidence_style, write_raster_style
+from .io.stac_item import MapAsset, output_item, write_json
 from .legend import CLASSES, CLOUD, NODATA
 
 if TYPE_CHECKING:
     from .plan import RunPlan, RunResult
 
-__all__ = ["finalize_run", "map_statistics", "write_run_report", "write_run_project",
-           "write_summary", "PREVIEW_SIZE"]
+__all__ = ["finalize_run", "map_statistics", "read_class_probability", "write_run_report",
+           "write_run_project", "write_run_item", "write_summary", "PREVIEW_SIZE"]
 
 log = logging.getLogger(__name__)
 
 #: longest side (pixels) of the map images in the report
 PREVIEW_SIZE = 900
 _N = len(CLASSES)
+
+
+def read_class_probability(path: str | Path, class_name: str,
+                           window: Window | None = None) -> np.ma.MaskedArray:
+    """One class's probability from a per-class probability COG, in ``[0, 1]``.
+
+    Parameters
+    ----------
+    path
+        A COG written with ``output.probabilities: all`` (``probabilities_<date>.tif``)
+        or ``landcover classify --probabilities all``.
+    class_name
+        A legend class (``water``, ``trees``, ...), found by the band's ``CLASS`` tag.
+    window
+        A window of the raster (default: all of it).
+
+    Returns
+    -------
+    numpy.ma.MaskedArray
+        float32 (rows, cols) ``value / 255``, masked where cloud or nodata.
+
+    Raises
+    ------
+    ConfigError
+        If the file has no band for ``class_name`` (the message lists those it has).
+
+    Examples
+    --------
+    >>> p = read_class_probability("out/probabilities_after_2018-03-19.tif", "water",
+    ...                            Window(0, 0, 512, 512))  # doctest: +SKIP
+    """
+    from .errors import ConfigError
+
+    with rasterio.open(path) as ds:
+        names = [ds.tags(b).get("CLASS") or ds.descriptions[b - 1] for b in ds.indexes]
+        if class_name not in names:
+            raise ConfigError(f"{path} has no probability band for class {class_name!r}; "
+                              f"it has {', '.join(str(n) for n in names)}")
+        band = names.index(class_name) + 1
+        values = ds.read(band, window=window)
+        valid = ds.read_masks(band, window=window) > 0
+    return np.ma.MaskedArray(values.astype(np.float32) / np.float32(255), mask=~valid)
 
 
 def finalize_run(result: RunResult, plan: RunPlan) -> dict[str, Path]:
@@ -59,7 +107,7 @@ def finalize_run(result: RunResult, plan: RunPlan) -> dict[str, Path]:
     -------
     dict
         Output key -> path: ``style_<label>``, ``style_confidence_<label>``,
-        ``project``, ``report``.
+        ``project``, ``report``, ``stac_item``.
     """
     t0 = time.perf_counter()
     written: dict[str, Path] = {}
@@ -73,6 +121,7 @@ def finalize_run(result: RunResult, plan: RunPlan) -> dict[str, Path]:
             apply_default_styles(result.change_path)
             write_gpkg_metadata(result.change_path, run_metadata(result, plan))
     written["project"] = write_run_project(result, plan)
+    written["stac_item"] = write_run_item(result, plan)
     written["report"] = write_run_report(result, plan, extra_seconds=time.perf_counter() - t0)
     return written
 
@@ -93,6 +142,37 @@ def run_metadata(result: RunResult, plan: RunPlan) -> dict[str, Any]:
         "grid": plan.region.to_dict(),
         "change": {"types": list(wf.change.types), "min_area_ha": wf.change.min_area_ha},
     }
+
+
+def write_run_item(result: RunResult, plan: RunPlan) -> Path:
+    """``item.json``: the run's maps and change GeoPackage as a STAC Item (relative hrefs),
+    its provenance (scenes, product/scale/offset per scene, model and sha256) as
+    ``landcover:*`` properties, ``derived_from`` links to STAC source items."""
+    from .change import RULES
+
+    meta = run_metadata(result, plan)
+    maps = [MapAsset(label=k, map_path=m.map_path, confidence_path=m.confidence_path,
+                     date=plan.picked[k][0].acquired,
+                     provenance={"scenes": [s.id for s in plan.chosen[k]],
+                                 "clouds": plan.clouds.get(k, plan.workflow.clouds),
+                                 **(result.scales[plan.chosen[k][0].id].as_dict()
+                                    if plan.chosen[k][0].id in result.scales else {})})
+            for k, m in result.maps.items()]
+    props = {"gsd": abs(plan.region.transform.a),
+             **{f"landcover:{k}": meta[k] for k in ("run_id", "workflow", "model",
+                                                      "model_version", "model_sha256",
+                                                      "scenes")},
+             "landcover:version": meta["landcover_version"],
+             "landcover:inputs": {sid: sc.as_dict() for sid, sc in result.scales.items()},
+             "landcover:clouds": {k: plan.clouds.get(k, plan.workflow.clouds)
+                                  for k in result.maps}}
+    links = [{"href": s.extra["stac_href"], "title": s.id}
+             for scenes in plan.chosen.values() for s in scenes if s.extra.get("stac_href")]
+    path = Path(result.out_dir) / "item.json"
+    types = [(t, RULES[t].title, RULES[t].color) for t in plan.workflow.change.types]
+    item = output_item(path, item_id=plan.run_id, maps=maps, change_path=result.change_path,
+                       change_types=types, properties=props, source_links=links)
+    return write_json(path, item)
 
 
 # --------------------------------------------------------------------------- project
@@ -263,7 +343,7 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         "region (bbox)": f"{list(wf.region.require_bbox())} {wf.region.crs}",
         "grid": f"{region.crs.to_string()}, {region.width} x {region.height} px at "
                 f"{abs(region.transform.a):g} m",
-        "source": f"{wf.source.type}: {wf.source.path}",
+        "source": wf.source.describe(),
         "clouds": wf.clouds,
         "change": f"types {', '.join(wf.change.types)}; minimum area "
                   f"{wf.change.min_area_ha} ha",
@@ -340,11 +420,14 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         **{k: meta[k] for k in ("run_id", "workflow", "landcover_version", "model",
                                 "model_version", "model_sha256", "bbox", "bbox_crs", "dates",
                                 "scenes")},
+        "source": plan.workflow.source.describe(),  # URL without its query (no tokens)
         "region_grid": region.to_dict(),
         "maps": {
             k: {
                 "path": m.map_path.name,
                 "confidence_path": m.confidence_path.name if m.confidence_path else None,
+                "probabilities_path": m.probabilities_path.name if m.probabilities_path
+                else None,
                 "date": dates[k],
                 "class_area_ha": None if ha is None else
                 {n: round(c * ha, 4) for n, c in m.class_pixels.items()},

@@ -25,7 +25,9 @@ from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
 from .io.read import SceneScale, detect_scale
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
+from .io.stac_api import is_api_source, query_from_source
 from .model import ModelSpec, default_model_path, get_model, read_spec
+from .search import Window, rank_window, search_api
 from .tiling import layout_tiles
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ __all__ = [
     "needed_bands",
     "resolve_clouds",
     "scenes_of_best_date",
+    "search_windows",
     "region_from_vector",
     "resolve_device",
     "resolve_model_path",
@@ -50,10 +53,19 @@ log = logging.getLogger(__name__)
 
 
 def resolve_model_path(value: str | None, base_dir: str | os.PathLike = ".") -> Path:
-    """``"default"``/None -> the shipped model; else a bundle path relative to ``base_dir``."""
+    """``"default"``/None -> the shipped model; ``NAME`` or ``NAME@VERSION`` -> a bundle
+    found offline (:func:`landcover.model_store.resolve_bundle`: ``$LANDCOVER_MODELS``,
+    then ``data/model``); else a bundle path relative to ``base_dir``."""
     if value in (None, "", "default"):
         return default_model_path()
-    return resolve_path(value, base_dir)
+    path = resolve_path(value, base_dir)
+    looks_like_name = ("/" not in value and os.sep not in value
+                       and Path(value).suffix not in (".json", ".safetensors"))
+    if looks_like_name and not path.exists():
+        from .model_store import resolve_bundle
+
+        return resolve_bundle(value)
+    return path
 
 
 def resolve_device(value: str) -> str:
@@ -188,22 +200,12 @@ def plan_run(wf: Workflow) -> RunPlan:
         resolve_device(wf.compute.device)
     if wf.region.vector is not None:
         wf = region_from_vector(wf)
-    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
-    src_path = resolve_path(wf.source.path, base)
-    opts: dict[str, Any] = {}
-    if wf.source.type == "folder":
-        opts = {"date": wf.source.date, "sensor": wf.source.sensor}
-    all_scenes = discover(wf.source.type, src_path, **opts)
-    require_dates(all_scenes)  # scenes are ordered and picked by date
     needed = needed_bands(spec, wf.clouds)
     periods = {label: parse_date_range(d) for label, d in wf.dates.items()}
     if {"before", "after"} <= set(periods) and periods["before"][0] > periods["after"][1]:
         raise ConfigError(f"dates.before {wf.dates['before']!r} is later than dates.after "
                           f"{wf.dates['after']!r}; swap them (change runs from before to after)")
-    picked: dict[str, list[Scene]] = {}
-    for label, period in periods.items():
-        picked[label] = select_scenes(all_scenes, bbox=wf.region.require_bbox(), bbox_crs=bbox_crs,
-                                      period=period, bands=needed)
+    picked = {label: w.scenes for label, w in search_windows(wf, bands=needed).items()}
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
     for label, scenes in picked.items():
@@ -233,6 +235,53 @@ def plan_run(wf: Workflow) -> RunPlan:
                    spec=spec, picked=picked, region=region,
                    device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes,
                    scales=scales)
+
+
+def search_windows(wf: Workflow, *, bands: Sequence[str],
+                   look: bool | None = None) -> dict[str, Window]:
+    """The scenes of each date window of a workflow, ranked as a run uses them.
+
+    A STAC API source is searched per window and ranked by the cloud over the region
+    (:mod:`landcover.search`); a local source is listed once and each window ranked by
+    closeness to its middle (:func:`landcover.io.scenes.select_scenes`).
+
+    Parameters
+    ----------
+    wf
+        The workflow (region already a bbox).
+    bands
+        The bands a scene must have.
+    look
+        Read each candidate's SCL overview (default: ``source.cloud_look``).
+
+    Raises
+    ------
+    LandcoverError
+        No scene, no band, an unknown collection (exit 2); a STAC API down (exit 1).
+    """
+    bbox_crs = parse_crs(wf.region.crs, key="region.crs")
+    bbox = wf.region.require_bbox()
+    periods = {label: parse_date_range(d) for label, d in wf.dates.items()}
+    src = wf.source
+    look = src.cloud_look if look is None else look
+    if is_api_source(src.type):
+        q = query_from_source(src.type, url=src.url, collections=src.api_collections,
+                              query=src.query, filter=src.filter, max_items=src.max_items)
+        return search_api(q, bbox=bbox, bbox_crs=bbox_crs, periods=periods, bands=bands,
+                          look=look)
+    opts: dict[str, Any] = {}
+    if src.type == "folder":
+        opts = {"date": src.date, "sensor": src.sensor}
+    assert src.path is not None  # the config requires it for local sources
+    all_scenes = discover(src.type, resolve_path(src.path, wf.base_dir), **opts)
+    require_dates(all_scenes)  # scenes are ordered and picked by date
+    out = {}
+    for label, period in periods.items():
+        ranked = select_scenes(all_scenes, bbox=bbox, bbox_crs=bbox_crs, period=period,
+                               bands=bands)
+        out[label] = rank_window(label, period, ranked, bbox=bbox, bbox_crs=bbox_crs,
+                                 by_cloud=False, look=look)
+    return out
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,

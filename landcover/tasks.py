@@ -74,6 +74,9 @@ class ClassifyOptions:
         ``cpu``, ``cuda`` or ``cuda:N`` (already resolved).
     optimize
         Traced bf16 network on CPUs; None: from :data:`OPTIMIZE_MIN_TILES` tiles on.
+    tta
+        Test-time augmentation (flips and quarter turns, probabilities averaged; 8x the
+        model's time): see :func:`landcover.inference.predict_probabilities`.
     """
 
     tile_size: int | None = None
@@ -84,13 +87,14 @@ class ClassifyOptions:
     precision: Precision = "auto"
     device: str = "cpu"
     optimize: bool | None = None
+    tta: bool = False
 
     @classmethod
     def from_workflow(cls, wf: Any, *, device: str) -> ClassifyOptions:
         """The options a workflow (:class:`landcover.config.Workflow`) names."""
         return cls(tile_size=wf.tiling.tile_size, halo=wf.tiling.halo, blend=wf.tiling.blend,
                    batch_size=wf.tiling.batch_size, cloud_method=wf.clouds,
-                   precision=wf.compute.precision, device=device)
+                   precision=wf.compute.precision, device=device, tta=wf.compute.tta)
 
 
 class TileInput(Protocol):
@@ -230,7 +234,8 @@ def predict_batch(
         batch = np.stack([x[i][:, r, c] for i, r, c in where[k:k + step]])
         ti = time.perf_counter()
         values[k:k + step, :nc] = predict_probabilities(
-            model, batch, precision=options.precision, optimize=optimize, quantize=True)
+            model, batch, precision=options.precision, optimize=optimize, quantize=True,
+            tta=options.tta)
         infer += time.perf_counter() - ti
     t3 = time.perf_counter()
     return values, {"read": t1 - t0, "clouds": t2 - t1, "normalise": t3 - t2 - infer,

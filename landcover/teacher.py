@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BandError, ModelError, OutputError, SceneError
+from .faults import durable_replace
 from .legend import CLASS_NAMES, NODATA, colormap
 
 __all__ = [
@@ -238,7 +239,7 @@ def _write_atomic(path: Path, data: np.ndarray, profile: dict, *, descriptions=N
                     ds.set_band_description(i, d)
             if cmap is not None:
                 ds.write_colormap(1, cmap)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc}; check the folder is writable") from exc

@@ -87,6 +87,8 @@ def run_workflow(
                 out_dir / f"landcover_{label}_{date}.tif",
                 out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
                 if wf.output.probabilities else None,
+                out_probabilities=(out_dir / f"probabilities_{label}_{date}.tif")
+                if wf.output.probabilities == "all" else None,
                 options=replace(options, cloud_method=cloud_method), runner=runner,
                 progress=_renamed(progress, f"classify {label}"),
                 tags={"ACQUISITION_DATE": date, "SCENES": [s.id for s in scenes],

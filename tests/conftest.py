@@ -94,3 +94,29 @@ def postgis_dsn() -> str:
             pytest.fail(msg + " (CI=true: scripts/system.d/postgis.sh must have started it)")
         pytest.skip(msg)
     return PG_DSN
+
+
+@pytest.fixture(scope="session")
+def stac_api(tmp_path_factory):
+    """A real STAC API (stac-fastapi-pgstac + pypgstac on the test PostgreSQL) serving items
+    shaped like the real ones in tests/data/stac, with hrefs to COGs cut from the real
+    sample scenes (tests/stac_server.py).  Fails when CI=true and PostgreSQL is down."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from stac_server import start_stac_api, stop_stac_api
+
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=5) as c:
+            c.execute("SELECT 1")
+    except Exception as exc:
+        msg = f"PostgreSQL at {PG_DSN} unreachable: {str(exc).splitlines()[0]}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " (CI=true: scripts/system.d/postgis.sh must have started it)")
+        pytest.skip(msg)
+    api = start_stac_api(PG_DSN, REPO / "data" / "sample" / "mumbai",
+                         tmp_path_factory.mktemp("stac-api"))
+    yield api
+    stop_stac_api(api, PG_DSN)

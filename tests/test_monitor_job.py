@@ -114,7 +114,8 @@ def dump(store: Path) -> dict[str, list]:
                                    "alerts_rejected, alerts_grown FROM runs WHERE status='ok' "
                                    "ORDER BY fid").fetchall()
             else:
-                out[t] = c.execute(f'SELECT * FROM "{t}" ORDER BY fid').fetchall()
+                # rowid: the integer primary key (fid; seq in alert_events)
+                out[t] = c.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall()
     return out
 
 
@@ -179,7 +180,11 @@ def test_incremental_runs_process_only_new_scenes(tmp_path, model3, counts):
     st = job_status(wf)
     assert st["scenes"] == {"processed": 2} and st["runs_total"] == 4
     assert st["alerts"]["deforestation"] == {"unconfirmed": N_DEFOR, "confirmed": 0,
-                                             "rejected": 0}
+                                             "rejected": 0, "expired": 0, "recovered": 0}
+    assert st["tiers"]["deforestation"] == {"low": N_DEFOR, "high": 0, "highest": 0}
+    # the share of pixels no clear look reached, as the last observing run's COG counts it
+    with rasterio.open(tmp_path / "out" / "runs" / "run-00003.observations.tif") as ds:
+        assert st["never_seen_clearly"] == round(float((ds.read(1) == 0).mean()), 6)
     # run-00004 found nothing: "new since the last run" is empty (never the same alerts
     # twice to a cron job), while the run that found them still lists them
     assert select_alerts(wf, "last-run")[0] == []
@@ -372,7 +377,8 @@ def test_constructed_reverted_copy_rejects_alerts(tmp_path, model3, counts):
         ["unconfirmed"] * N_REVERT_NEW
     assert all(a.first_detected == "2018-05-01" for a, _ in rows[N_DEFOR:])
     assert job_status(wf)["alerts"]["deforestation"] == {
-        "unconfirmed": N_REVERT_NEW, "confirmed": 0, "rejected": N_DEFOR}
+        "unconfirmed": N_REVERT_NEW, "confirmed": 0, "rejected": N_DEFOR, "expired": 0,
+        "recovered": 0}
 
 
 def test_late_scene_is_recorded_not_used(tmp_path, model3):

@@ -15,7 +15,10 @@ from rasterio.crs import CRS
 from landcover.grid import Grid
 from landcover.legend import CLOUD, NODATA
 from landcover.monitor.lifecycle import (
+    FINAL,
+    TRANSITIONS,
     Observation,
+    PixelState,
     apply_observation,
     attach_components,
     new_state,
@@ -191,11 +194,93 @@ def test_verdicts_need_a_clear_majority():
 
 
 def test_transition_table():
-    assert transition("unconfirmed", 1, "agree", confirmations=1) == ("confirmed", 2)
-    assert transition("unconfirmed", 1, "contradict", confirmations=3) == ("rejected", 1)
-    assert transition("unconfirmed", 2, None, confirmations=1) == ("unconfirmed", 2)
-    assert transition("rejected", 1, "agree", confirmations=1) == ("rejected", 1)
-    assert transition("confirmed", 2, "contradict", confirmations=1) == ("confirmed", 2)
+    assert transition("unconfirmed", 1, "agree", confirmations=1) == ("confirmed", 2, 0)
+    assert transition("unconfirmed", 1, "contradict", confirmations=3) == ("rejected", 1, 0)
+    assert transition("unconfirmed", 1, "expire", confirmations=1) == ("expired", 1, 0)
+    assert transition("unconfirmed", 2, None, confirmations=1) == ("unconfirmed", 2, 0)
+    assert transition("confirmed", 2, "agree", confirmations=1) == ("confirmed", 3, 0)
+    assert transition("confirmed", 3, "agree", confirmations=1) == ("confirmed", 3, 0)
+    assert transition("confirmed", 3, "recovering", confirmations=1) == ("confirmed", 3, 1)
+    assert transition("confirmed", 3, "agree", confirmations=1, recovery_looks=1) == (
+        "confirmed", 3, 0)
+    assert transition("confirmed", 3, "recovering", confirmations=1, recovery_looks=1) == (
+        "recovered", 3, 2)
+    # final statuses: nothing leaves them
+    for st in FINAL:
+        for lk in ("agree", "contradict", "recovering", "expire"):
+            assert transition(st, 2, lk, confirmations=1) == (st, 2, 0)
+    # every (status, look) the code can produce is in the one table
+    assert {k for k in TRANSITIONS} == {("unconfirmed", "agree"), ("unconfirmed", "contradict"),
+                                        ("unconfirmed", "expire"), ("confirmed", "agree"),
+                                        ("confirmed", "recovering")}
+
+
+def test_tiers_low_high_highest():
+    _, alerts, events = run([base_map(), cleared(), cleared(), cleared(), cleared()])
+    a = alerts["deforestation"][0]
+    assert (a.status, a.confidence_tier, a.observations) == ("confirmed", "highest", 3)
+    assert [e.get(("deforestation", 1)) for e in events] == [
+        None, ["new"], ["confirmed"], ["highest"], None]  # nothing more to say at highest
+    assert (a.last_observed, a.status_date) == ("2020-01-04", "2020-01-04")
+
+
+def test_unconfirmed_alert_expires_by_acquisition_dates():
+    state, alerts = new_state((20, 20), TYPES), {t: [] for t in TYPES}
+    cloudy = cleared()
+    cloudy[:, :] = CLOUD
+    cloudy[18:20, :] = GRASS  # clear elsewhere, never over the alert: no verdict
+    seq = [(base_map(), "2020-01-01"), (cleared(), "2020-01-10"), (cloudy, "2020-07-07"),
+           (cloudy, "2020-07-08")]
+    evs = []
+    for i, (m, d) in enumerate(seq, start=1):
+        res = apply_observation(state, alerts, obs(i, m, d), GRID, types=TYPES,
+                                min_area_ha=0.5, expire_days=180)
+        state, alerts = res.state, res.alerts
+        evs.append(res.events)
+    a = alerts["deforestation"][0]
+    # 2020-07-07 is 179 days after detection, 2020-07-08 is 180: expired then, kept
+    assert evs[2] == {}
+    assert evs[3] == {("deforestation", 1): ["expired"]}
+    assert (a.status, a.confidence_tier, a.status_date) == ("expired", "low", "2020-07-08")
+    assert int((state.alert_px["deforestation"] > 0).sum()) == 0
+
+
+def test_confirmed_alert_recovers_after_two_looks_back_in_the_first_class():
+    maps = [base_map(), cleared(), cleared(), base_map(), cleared(), base_map(), base_map()]
+    state, alerts, events = run(maps)
+    (a,) = alerts["deforestation"]  # kept; regrowth once then cleared again: no new alert
+    assert [e.get(("deforestation", 1)) for e in events] == [
+        None, ["new"], ["confirmed"], ["observed"], ["highest"], ["observed"], ["recovered"]]
+    assert (a.status, a.recovery_looks, a.status_date) == ("recovered", 2, "2020-01-07")
+    assert int((state.alert_px["deforestation"] > 0).sum()) == 0
+    # after recovery a new clearing there is a new alert
+    _, alerts, _ = run(maps + [cleared()])
+    assert [(x.fid, x.status) for x in alerts["deforestation"]] == [
+        (1, "recovered"), (2, "unconfirmed")]
+
+
+def test_confirmed_pixel_is_not_alerted_again_for_the_same_change():
+    regrown = cleared()
+    regrown[2:10, 2:10] = TREES  # back once (one recovering look) ...
+    _, alerts, events = run([base_map(), cleared(), cleared(), regrown, cleared()])
+    # ... then cleared again: the same change on confirmed pixels is no new alert
+    assert [(x.fid, x.status) for x in alerts["deforestation"]] == [(1, "confirmed")]
+    assert events[4] == {("deforestation", 1): ["highest"]}
+
+
+def test_clear_looks_are_counted_per_pixel():
+    cloudy = cleared()
+    cloudy[0:5, :] = CLOUD
+    cloudy[5:7, :] = NODATA
+    state, _, _ = run([base_map(), cloudy, cleared()])
+    assert state.clear_count.dtype == np.uint16
+    assert (state.clear_count[0:7] == 2).all() and (state.clear_count[7:] == 3).all()
+    # a state stored before looks were counted gets 1 where it has a baseline
+    arrays = {k: v for k, v in state.arrays().items() if k != "clear_count"}
+    arrays["base_class"] = arrays["base_class"].copy()
+    arrays["base_class"][0] = 255
+    old = PixelState.from_arrays(arrays, TYPES)
+    assert (old.clear_count[0] == 0).all() and (old.clear_count[1:] == 1).all()
 
 
 def test_attach_to_the_alert_sharing_most_edges():

@@ -104,3 +104,41 @@ def test_plan_is_frozen():
     assert isinstance(plan, RunPlan)
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.run_id = "run-99999"  # type: ignore[misc]
+
+
+def corrupt_row(sid: str, date: str, fp: str) -> dict:
+    return {**row(sid, date, "corrupt", None), "reason": "scene file x is corrupt",
+            "fingerprint": fp}
+
+
+def test_corrupt_scene_is_seen_until_its_files_change():
+    """A corrupt scene is not tried again while its fingerprint is the recorded one; a new
+    fingerprint (re-downloaded) makes it unseen; a corrupt date is not a used date."""
+    snap = snapshot([row("a", "2018-01-05", "processed", 1),
+                     corrupt_row("k", "2018-03-01", "f1")], runs=1)
+    eligible = [scene("a", "2018-01-05"), scene("k", "2018-03-01")]
+    same = plan_run(snap, eligible, model_version=MV, fingerprints={"a": "fa", "k": "f1"})
+    assert same.idle and ids(same.seen) == ["a", "k"] and same.last_date == "2018-01-05"
+    changed = plan_run(snap, eligible, model_version=MV, fingerprints={"a": "fa", "k": "f2"})
+    assert changed.new_dates == ("2018-03-01",) and ids(changed.new_scenes) == ["k"]
+    # no fingerprint known for it (not computed): unchanged
+    assert plan_run(snap, eligible, model_version=MV).idle
+
+
+def test_unreadable_scene_is_recorded_once_per_version_of_its_files():
+    from landcover.io.scenes import UnreadableScene
+
+    u = UnreadableScene(id="k", date=dt.date(2018, 3, 1), files=("/src/k_10m.tif",),
+                        reason="cannot read raster /src/k_10m.tif: truncated")
+    first = plan_run(snapshot([]), [], model_version=MV, unreadable=[u],
+                     fingerprints={"k": "f1"})
+    assert first.corrupt == (u,) and first.idle
+    snap = snapshot([corrupt_row("k", "2018-03-01", "f1")], runs=1)
+    assert plan_run(snap, [], model_version=MV, unreadable=[u],
+                    fingerprints={"k": "f1"}).corrupt == ()
+    assert plan_run(snap, [], model_version=MV, unreadable=[u],
+                    fingerprints={"k": "f2"}).corrupt == (u,)
+    # a scene processed before whose file broke afterwards stays processed
+    done = snapshot([row("k", "2018-03-01", "processed", 1)], runs=1)
+    assert plan_run(done, [], model_version=MV, unreadable=[u],
+                    fingerprints={"k": "f2"}).corrupt == ()

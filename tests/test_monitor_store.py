@@ -203,7 +203,8 @@ def test_gpkg_store_opens_in_gdal(tmp_path):
     layers = dict(pyogrio.list_layers(s.path))
     assert layers == {"alerts_deforestation": "MultiPolygon", "alerts_water_loss": "MultiPolygon",
                       "alerts_water_gain": "MultiPolygon", "alerts_new": "MultiPolygon",
-                      "runs": None, "scenes": None, "job": None, "pixel_state": None}
+                      "runs": None, "scenes": None, "job": None, "pixel_state": None,
+                      "alert_events": None, "consumers": None}
     df = pyogrio.read_dataframe(s.path, layer="alerts_deforestation")
     assert df.crs.to_epsg() == 32643 and len(df) == 3
     assert df.geometry.iloc[2].equals(alerts[2].geometry)

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rasterio.crs import CRS
 
-from landcover.classify import labels_from_blend
+from landcover.classify import labels_from_blend, probabilities_from_blend
 from landcover.errors import ConfigError
 from landcover.grid import Grid
 from landcover.legend import CLOUD, NODATA
@@ -257,6 +257,29 @@ def test_labels_from_blend() -> None:
         # argmax; a tie goes to the first class; nodata; cloud
         assert cls.tolist() == [[1, 0, 2, NODATA, CLOUD]]
         assert conf.tolist() == [[50, 40, 80, 255, 255]]
+
+
+def test_probabilities_from_blend_keep_the_class_map_argmax() -> None:
+    """Constructed blended rows: rounding to 0-255 would tie class 0 with the winner
+    (0.5000 vs 0.5015 both round to 128); the earlier class is lowered by 1, the winner's
+    value stays; cloud and nodata pixels are 0 in every band."""
+    n = 3
+    p = np.array([[0.5000, 0.5015, 0.0], [0.2, 0.5, 0.3], [0.1, 0.1, 0.8],
+                  [0.6, 0.3, 0.1], [0.6, 0.3, 0.1]])
+    valid = np.array([1.0, 1.0, 1.0, 0.0, 1.0])
+    cloud = np.array([0.0, 0.0, 0.0, 0.0, 0.6])
+    block = np.concatenate([p.T, valid[None], cloud[None]])[:, None, :]
+    block = np.rint(block * FULL).astype(np.uint16)
+    for chunk in (2048, 2):
+        cls, conf = labels_from_blend(block, n, chunk=chunk)
+        probs = probabilities_from_blend(block, cls, n, chunk=chunk)
+        assert probs.dtype == np.uint8 and probs.shape == (n, 1, 5)
+        assert cls.tolist() == [[1, 1, 2, NODATA, CLOUD]]
+        assert probs[:, 0, 0].tolist() == [127, 128, 0]  # tie broken, winner kept
+        assert probs[:, 0, 1].tolist() == [51, 128, 77]
+        assert probs[:, 0, 2].tolist() == [26, 26, 204]
+        assert (probs[:, 0, 3:] == 0).all()
+        assert (probs[:, 0, :3].argmax(axis=0) == cls[0, :3]).all()
 
 
 # --- streamed blending ------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def test_run_writes_every_output(tmp_path, standin_model):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["change.gpkg", "confidence_after_2018-03-19.qml",
                      "confidence_after_2018-03-19.tif", "confidence_before_2015-11-30.qml",
-                     "confidence_before_2015-11-30.tif", "landcover_after_2018-03-19.qml",
+                     "confidence_before_2015-11-30.tif", "item.json",
+                     "landcover_after_2018-03-19.qml",
                      "landcover_after_2018-03-19.tif", "landcover_before_2015-11-30.qml",
                      "landcover_before_2015-11-30.tif", "project.qgz", "report.html",
                      "summary.json"]
@@ -170,3 +171,40 @@ def test_region_from_a_vector_file(tmp_path, standin_model):
     assert by_vector.crs == by_bbox.crs
     # same area up to the 3857 round trip of the corners (one pixel at most)
     assert abs(by_vector.width - by_bbox.width) <= 1 and abs(by_vector.height - by_bbox.height) <= 1
+
+
+def test_run_probabilities_all_and_tta_from_the_command_line(tmp_path, standin_model):
+    """``landcover run --probabilities all --tta`` (stand-in model, real Mumbai sample):
+    a valid 9-band COG of class probabilities per date beside each map, named in
+    summary.json, whose argmax is the map wherever the map has a class."""
+    from landcover.legend import CLASS_NAMES
+
+    r = subprocess.run([sys.executable, "-m", "landcover", "run",
+                        str(_wf(tmp_path, standin_model, bbox="[72.905, 19.03, 72.92, 19.045]")),
+                        "--probabilities", "all", "--tta", "--no-progress"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    summary = json.loads((out / "summary.json").read_text())
+    for label, m in summary["maps"].items():
+        probs_path = out / m["probabilities_path"]
+        assert probs_path.name == f"probabilities_{label}_{m['date']}.tif"
+        assert m["confidence_path"] is not None
+        ok, errors, _ = cog_validate(str(probs_path))
+        assert ok, errors
+        with rasterio.open(out / m["path"]) as dm, rasterio.open(probs_path) as dp:
+            cls, probs = dm.read(1), dp.read()
+            assert dp.count == 9 and dp.descriptions == CLASS_NAMES
+        valid = cls < 9
+        assert valid.any()
+        np.testing.assert_array_equal(probs.argmax(axis=0)[valid], cls[valid])
+    assert not list(out.glob(".*"))  # no temporary file left
+
+
+def test_bad_probabilities_choice_is_one_line_exit_2(tmp_path, standin_model):
+    r = subprocess.run([sys.executable, "-m", "landcover", "run",
+                        str(_wf(tmp_path, standin_model)), "--probabilities", "every"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "'every'" in r.stderr and "all" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "out").exists()

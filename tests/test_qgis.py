@@ -193,7 +193,7 @@ def test_styles_for_monitoring_stores_and_idempotence(tmp_path):
         ("alerts", "by confidence tier", 0), ("Status_Only", "by status", 1)]
     by_status = ET.fromstring(rows[1][3].split("\n", 1)[1])
     values = [c.get("value") for c in by_status.iter("category")]
-    assert values == ["unconfirmed", "confirmed", "rejected", "odd"]
+    assert values == ["unconfirmed", "confirmed", "rejected", "expired", "recovered", "odd"]
     by_type = ET.fromstring(rows[0][3].split("\n", 1)[1])
     assert "mystery" in [c.get("value") for c in by_type.iter("category")]
     write_gpkg_metadata(gpkg, {"run_id": "a"})

@@ -168,6 +168,13 @@ def test_two_step_training_writes_a_loadable_bundle(shared_data, tmp_path):
     assert len(spec.norm_mean) == len(spec.norm_std) == 10
     files = spec.training["train_scenes"][0]["files"]
     assert all(len(h) == 64 for h in files.values())
+    # named relative to the shared data root, nothing of this machine's folders
+    assert files and all(n.startswith("shared:oscd/bercy/bercy_") for n in files)
+    teacher = spec.training["train_scenes"][0]["teacher_files"]
+    assert teacher and all(n.startswith("shared:dynamicworld/teacher_labels/") for n in teacher)
+    recipe = spec.training["recipe"]
+    assert recipe["output"] == "m.json" and recipe["cache_dir"] is None
+    assert str(tmp_path) not in out.read_text()
     dn = np.full((10, 70, 50), 1500.0, np.float32)
     dn[:, :5] = np.nan
     classes = model_classes(model, dn)
@@ -181,9 +188,11 @@ def test_compact_export_round_trip(shared_data, tmp_path):
 
     refs = [oscd_scenes([c], root=shared_data / "oscd")[0] for c in ("bercy", "paris")]
     scenes = [load_scene(r, cache_dir=tmp_path / "cache") for r in refs]
-    back = import_compact(export_compact(scenes, refs, tmp_path / "c.npz"))
+    back = import_compact(export_compact(scenes, refs, tmp_path / "c.npz",
+                                         data_root=shared_data))
     for a, b in zip(scenes, back, strict=True):
         assert b.name == a.name and b.dn.shape == a.dn.shape
+        assert all(n.startswith(f"shared:oscd/{a.group}/") for n in b.meta["files"])
         np.testing.assert_array_equal(b.valid, a.valid)
         err = np.abs(np.log1p(0.005 * b.dn) - np.log1p(0.005 * a.dn))[:, 2:-2, 2:-2]
         assert np.percentile(err, 99.9) <= 0.01  # quantisation: 1/128 in log units

@@ -150,6 +150,8 @@ def setup_logging(verbose: int, log_file: Path | None = None, *,
     logging.getLogger("landcover").setLevel(min(level, logging.INFO))
     for noisy in ("pyogrio", "distributed", "rasterio", "fiona"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # pystac-client's retries (urllib3 warns at each): one line at the end, or all with -v
+    logging.getLogger("urllib3").setLevel(logging.WARNING if verbose else logging.ERROR)
     if log_file is None:
         return None
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +243,12 @@ class _Group(click.Group):
         except KeyboardInterrupt as exc:
             click.echo("interrupted: no partial output was left under a final name", err=True)
             sys.exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else 130)
+        finally:
+            # the command is over (its outputs renamed or removed): a SIGTERM during the
+            # interpreter's shut-down takes the default action instead of raising inside an
+            # atexit callback (a traceback on stderr, then exit 0)
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""``landcover train``, ``evaluate`` and ``teach``: models and their figures."""
+"""``landcover train``, ``evaluate``, ``teach`` and ``models list``: models and their figures."""
 
 from __future__ import annotations
 
@@ -51,10 +51,12 @@ def train(recipe: Path, output, steps, data_root, verbose) -> None:
               show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report here.")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: flips and quarter turns, "
+              "probabilities averaged (8x the model's time).")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
               help="Shared data folder, for --against-teacher (default: $LANDCOVER_DATA, "
               "else ../shared/data).")
-def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out,
+def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out, tta,
              data_root) -> None:
     """Assess a model: against reference labels, or against the teacher.
 
@@ -81,7 +83,7 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
         if not cities:
             raise ConfigError(f"model {model_path} records no held-out OSCD city; "
                               "evaluate it with --labels instead")
-        report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root))
+        report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root), tta=tta)
         report["cities"] = cities
     else:
         if not scenes or not labels or not label_map:
@@ -96,8 +98,9 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
 
         with tempfile.TemporaryDirectory() as tmp:
             report = evaluate_on_labels(model_path, scenes, labels, mapping,
-                                        Path(tmp) / "map.tif", clouds=clouds)
+                                        Path(tmp) / "map.tif", clouds=clouds, tta=tta)
             report["map"] = "(temporary)"
+    report["tta"] = tta
     text = json.dumps(report, indent=2, default=float)
     if json_out:
         tmp_path = json_out.with_name(f".{json_out.name}.part")
@@ -131,3 +134,47 @@ def teach(scenes, out_dir, overwrite, data_root) -> None:
 # Exit codes: 0 ok (also "no new scenes"), 1 failed run, 2 bad input, 3 locked.
 
 
+
+
+@main.group("models")
+def models_group() -> None:
+    """Model bundles on this machine and released ones (docs/MODELS.md)."""
+
+
+@models_group.command("list")
+@click.option("--no-verify", is_flag=True, help="Do not hash the weights (faster).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+def models_list(no_verify: bool, as_json: bool) -> None:
+    """Bundles found ($LANDCOVER_MODELS, then data/model) with their weights' sha256
+    checked, and the registry's releases that are not here with where to get them.
+
+    \b
+    landcover models list
+    LANDCOVER_MODELS=~/models landcover --model landcover-default@1.0.0 ...
+    """
+    from ..model_store import find_bundles, model_dirs, read_registry
+
+    found = find_bundles(verify=not no_verify)
+    here = {(b.name, b.version, b.weights_sha256) for b in found}
+    released = read_registry()
+    missing = [e for e in released if (e.name, e.version, e.weights_sha256) not in here]
+    status = {None: "not checked", True: "ok", False: "MISMATCH"}
+    if as_json:
+        doc = {
+            "search": [str(d) for d in model_dirs()],
+            "bundles": [{"ref": b.ref, "weights_sha256": b.weights_sha256,
+                         "verified": b.verified, "size_bytes": b.size_bytes,
+                         "sidecar": str(b.sidecar)} for b in found],
+            "not_here": [{"ref": e.ref, "weights_sha256": e.weights_sha256,
+                          "source": e.source} for e in missing],
+        }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo("searched: " + ", ".join(str(d) for d in model_dirs()))
+    for b in found:
+        click.echo(f"{b.ref:28} sha256 {b.weights_sha256[:16]}  {status[b.verified]:11} "
+                   f"{b.size_bytes / 1e6:6.1f} MB  {b.sidecar}")
+    for e in missing:
+        click.echo(f"{e.ref:28} sha256 {e.weights_sha256[:16]}  not here: {e.source}")
+    if not found:
+        click.echo("no bundle found")

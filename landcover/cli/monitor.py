@@ -22,6 +22,8 @@ def monitor() -> None:
       landcover monitor run    JOB.yaml   # one incremental run (what cron calls)
       landcover monitor status JOB.yaml   # last runs, scenes seen, alert counts
       landcover monitor alerts JOB.yaml --since last-run --format geojson
+      landcover monitor alerts JOB.yaml --consumer mail        # events not yet acked
+      landcover monitor alerts JOB.yaml --consumer mail --ack mail:42
 
     Exit codes: 0 ok (also "no new scenes"), 1 failed run, 2 bad input,
     3 locked (another run of the job is still going).
@@ -104,14 +106,15 @@ def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progre
         summary = run_job(wf, rebaseline=rebaseline, scheduler=scheduler, workers=workers,
                           progress=progress, checkpoint=_kill_at_checkpoint())
     s, a = summary["scenes"], summary["alerts"]
+    corrupt = f", {s['corrupt']} corrupt (skipped)" if s.get("corrupt") else ""
     if summary["status"] == "no-new-scenes":
         late = f", {s['late']} late" if s["late"] else ""
         click.echo(f"{summary['run_id']}: no new scenes ({s['eligible']} known"
-                   f"{late}); "
+                   f"{late}{corrupt}); "
                    f"{summary['seconds']['total']:.1f} s")
         return
     click.echo(f"{summary['run_id']}: {s['processed']} date(s) processed, {s['cloudy']} "
-               f"skipped for clouds, {s['late']} late; alerts new {a['new']}, confirmed "
+               f"skipped for clouds, {s['late']} late{corrupt}; alerts new {a['new']}, confirmed "
                f"{a['confirmed']}, rejected {a['rejected']}, grown {a['grown']}; "
                f"{summary['seconds']['total']:.1f} s")
     for t, v in a["by_type"].items():
@@ -144,9 +147,15 @@ def monitor_status(workflow: Path, store, last, as_json) -> None:
                f"{st['last_scene_date']}")
     click.echo("  scenes: " + (", ".join(f"{k} {v}" for k, v in sorted(st["scenes"].items()))
                                or "none yet"))
+    never = st["never_seen_clearly"]
+    click.echo("  never seen clearly: " + ("no observation yet" if never is None else
+                                           f"{never * 100:.2f}% of the region"))
     for t, c in st["alerts"].items():
+        tr = st["tiers"][t]
         click.echo(f"  {t}: unconfirmed {c['unconfirmed']}, confirmed {c['confirmed']}, "
-                   f"rejected {c['rejected']} ({st['active_area_ha'][t]:.2f} ha not rejected)")
+                   f"rejected {c['rejected']}, expired {c['expired']}, recovered "
+                   f"{c['recovered']}; live tiers low {tr['low']}, high {tr['high']}, highest "
+                   f"{tr['highest']} ({st['active_area_ha'][t]:.2f} ha not rejected/expired)")
     for r in st["runs"]:
         click.echo(f"  {r['run_id']} {r['started_at']} {r['status']}: {r['scenes_processed']} "
                    f"processed, {r['scenes_cloudy']} cloudy, alerts +{r['alerts_new']} new, "
@@ -159,22 +168,50 @@ def monitor_status(workflow: Path, store, last, as_json) -> None:
 @click.option("--store", help="GeoPackage path or postgresql:// URL (overrides monitor.store).")
 @click.option("--since", default="last-run", show_default=True,
               help="last-run, all, a run id (run-00003) or a date YYYY-MM-DD.")
-@click.option("--status", "status_", type=click.Choice(["unconfirmed", "confirmed",
-                                                        "rejected"]), help="Only this status.")
+@click.option("--status", "status_", type=click.Choice(["unconfirmed", "confirmed", "rejected",
+                                                        "expired", "recovered"]),
+              help="Only this status.")
+@click.option("--consumer", help="A named consumer (e.g. mail): the alert events it has not "
+              "acknowledged, each once, then a cursor token for --ack.")
+@click.option("--ack", "ack", metavar="TOKEN", help="With --consumer: acknowledge the events "
+              "up to TOKEN (as the fetch printed it); they are not returned again.")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "csv", "table"]),
               default="table", show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
-def monitor_alerts(workflow: Path, store, since, status_, fmt, out_path) -> None:
-    """Alerts of a job, new since the last run by default (GeoJSON in EPSG:4326)."""
+def monitor_alerts(workflow: Path, store, since, status_, consumer, ack, fmt, out_path) -> None:
+    """Alerts of a job, new since the last run by default (GeoJSON in EPSG:4326).
+
+    With --consumer NAME: each alert event (new, confirmed, highest, rejected, expired,
+    recovered) not yet acknowledged by NAME, one row per event, and a cursor token
+    (last line of the table, "cursor" member of the GeoJSON, and on stderr); the same
+    events come again until --consumer NAME --ack TOKEN.
+    """
+    from ..errors import ConfigError
     from ..monitor.job import alerts_geojson, select_alerts
+    from ..monitor.reports import ack_consumer, consumer_events
     from ..monitor.store import ALERT_COLUMNS
 
-    rows, crs = select_alerts(_monitor_wf(workflow, store), since)
+    wf = _monitor_wf(workflow, store)
+    token = None
+    if ack is not None:
+        if consumer is None:
+            raise ConfigError("--ack needs --consumer NAME (the consumer whose token it is)")
+        res = ack_consumer(wf, consumer, ack)
+        click.echo(f"consumer {res['consumer']}: acknowledged up to event {res['acked_seq']} "
+                   f"(was {res['before']}); {res['pending']} event(s) pending")
+        return
+    if consumer is not None:
+        rows, token, crs = consumer_events(wf, consumer)
+    else:
+        rows, crs = select_alerts(wf, since)
     if status_:
         rows = [(a, e) for a, e in rows if a.status == status_]
     if fmt == "geojson":
-        text = json.dumps(alerts_geojson(rows, crs)) + "\n"
+        fc = alerts_geojson(rows, crs)
+        if token is not None:
+            fc["cursor"] = token
+        text = json.dumps(fc) + "\n"
     elif fmt == "csv":
         import csv
         import io
@@ -189,10 +226,17 @@ def monitor_alerts(workflow: Path, store, since, status_, fmt, out_path) -> None
         lines = [f"{a.alert_id}  {a.status:<11} {a.first_detected} obs {a.observations} "
                  f"{a.area_ha:8.2f} ha  conf {a.confidence:.2f} ({a.confidence_tier})"
                  f"{'  [' + e + ']' if e else ''}" for a, e in rows]
-        text = "\n".join(lines + [f"{len(rows)} alert(s)"]) + "\n"
+        what = "event(s)" if token is not None else "alert(s)"
+        text = "\n".join(lines + [f"{len(rows)} {what}"]
+                         + ([f"cursor: {token}"] if token is not None else [])) + "\n"
     if out_path:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(text)
-        click.echo(f"wrote {len(rows)} alert(s) to {out_path}")
+        tmp = out_path.with_name(f".{out_path.name}.part")
+        tmp.write_text(text)
+        os.replace(tmp, out_path)
+        click.echo(f"wrote {len(rows)} row(s) to {out_path}")
     else:
         click.echo(text, nl=False)
+    if token is not None:
+        click.echo(f"cursor: {token} (acknowledge with --consumer {consumer} --ack {token})",
+                   err=True)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 @click.option("--before", help="First date: YYYY, YYYY-MM, YYYY-MM-DD or START/END.")
 @click.option("--after", help="Second date, same forms as --before.")
 @click.option("--out", "out_dir", help="Output folder (overrides output.dir).")
-@click.option("--source", help="Scene folder or STAC JSON (overrides source.path).")
+@click.option("--source", help="Scene folder, STAC JSON, a STAC API URL or a named API "
+              "(earth-search, planetary-computer, cdse): overrides the workflow's source.")
 @click.option("--model", help="Model bundle (.json/.safetensors); default: the shipped one.")
 @click.option("--tile-size", type=int, help="Model tile size in pixels (multiple of 32).")
 @click.option("--halo", type=int, help="Overlap on each tile side, in pixels.")
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
               "(default: threads in this process).")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--device", help="auto, cpu or cuda.")
+@click.option("--tta/--no-tta", default=None, help="Test-time augmentation: flips and "
+              "quarter turns, probabilities averaged (8x the model's time; compute.tta).")
+@click.option("--probabilities", "probabilities", metavar="none|confidence|all",
+              help="Probability outputs (overrides output.probabilities): the winning class's "
+              "(confidence), also every class's as one 9-band COG per date (all), or none.")
 @click.option("--offset", help=OFFSET_HELP + " Overrides source.offset.")
 @click.option("--clouds", type=click.Choice(list(CLOUD_CHOICES)),
               help="Cloud mask (overrides clouds; auto: SCL for L2A, s2cloudless where its "
@@ -54,8 +60,8 @@ if TYPE_CHECKING:
               "wait for it to finish (default: exit at once with code 3).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
-        halo, min_area_ha, workers, scheduler, device, offset, clouds, no_progress, wait,
-        verbose) -> None:
+        halo, min_area_ha, workers, scheduler, device, tta, probabilities, offset, clouds,
+        no_progress, wait, verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -64,12 +70,16 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
 
     overrides = {
         "region.bbox": parse_bbox(bbox), "region.crs": bbox_crs, "dates.before": before,
-        "dates.after": after, "output.dir": out_dir, "source.path": source, "model": model,
+        "dates.after": after, "output.dir": out_dir, "model": model,
         "tiling.tile_size": tile_size, "tiling.halo": halo,
         "change.min_area_ha": min_area_ha, "compute.workers": workers,
         "compute.scheduler": scheduler, "compute.device": device,
         "source.offset": parse_offset_option(offset), "clouds": clouds,
+        "compute.tta": tta, "output.probabilities": probabilities,
     }
+    from .search import source_overrides, workflow_source_type
+
+    overrides.update(source_overrides(source, workflow_source_type(workflow)))
     wf = load_workflow(workflow, overrides)
     if (before or after) and not set(wf.dates) >= {"before", "after"}:
         from ..errors import ConfigError
@@ -108,7 +118,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
                           for k, v in result.change.items())
         click.echo(f"  change: {result.change_path.name}: {parts}")
     summary = result.summary_path.name if result.summary_path is not None else "-"
-    click.echo(f"  summary: {summary}, log: run.log")
+    click.echo(f"  summary: {summary}, STAC item: item.json, log: run.log")
 
 
 def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
@@ -146,8 +156,13 @@ def _removed_if_created(folder: str):
                 type=click.Path(path_type=Path))
 @click.option("--out", "out_map", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Class map COG to write.")
-@click.option("--probabilities", "out_conf", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the winning class's probability (percent) as a COG.")
+@click.option("--probabilities", "out_conf", metavar="PATH|all",
+              help="Also write the winning class's probability (percent) as a COG at PATH; "
+              "'all': that as MAP_confidence.tif and every class's probability as "
+              "MAP_probabilities.tif (one uint8 band per class, p x 255; a file named all: "
+              "./all).")
+@click.option("--tta", is_flag=True, help="Test-time augmentation: flips and quarter turns, "
+              "probabilities averaged (8x the model's time).")
 @click.option("--model", help="Model bundle; default: the shipped one.")
 @click.option("--bbox", help="Only this region, minx,miny,maxx,maxy.")
 @click.option("--bbox-crs", default=None, help="CRS of --bbox (default: the scene's).")
@@ -166,12 +181,13 @@ def _removed_if_created(folder: str):
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
-def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, scale, offset,
-             resolution, workers, scheduler, no_progress, verbose) -> None:
+def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds, scale,
+             offset, resolution, workers, scheduler, no_progress, verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
     \b
     landcover classify T18SVG_20160112/ --out map.tif --probabilities conf.tif
+    landcover classify T18SVG_20160112/ --out map.tif --probabilities all
     """
     import datetime as dt
 
@@ -190,6 +206,12 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     except ValueError:
         raise ConfigError(f"--date {date!r} is not a date; write YYYY-MM-DD") from None
     the_offset = parse_offset_option(offset)  # options first, before any file is read
+    out_probs = None
+    if out_conf == "all":
+        out_conf = out_map.with_name(f"{out_map.stem}_confidence.tif")
+        out_probs = out_map.with_name(f"{out_map.stem}_probabilities.tif")
+    elif out_conf is not None:
+        out_conf = Path(out_conf)
     if len(scenes) == 1 and scenes[0].is_dir():
         found = FolderSource(scenes[0], date=the_date).scenes()
         if len(found) > 1:
@@ -234,12 +256,12 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
     get_model(model_path)  # the network builds from these weights, before anything is written
     progress = Progress(not no_progress)
     with contextlib.ExitStack() as held:
-        hold_folders(held, out_map, out_conf)  # another run writing there: exit 3
+        hold_folders(held, out_map, out_conf, out_probs)  # another run writing there: exit 3
         runner = make_runner(workers=workers, scheduler=scheduler)
         try:
             res = classify_region([(scene, scene_scale)], region, model_path, out_map,
-                                  out_confidence=out_conf,
-                                  options=ClassifyOptions(cloud_method=clouds),
+                                  out_confidence=out_conf, out_probabilities=out_probs,
+                                  options=ClassifyOptions(cloud_method=clouds, tta=tta),
                                   progress=progress, runner=runner, tags=tags)
         finally:
             progress.close()
@@ -248,8 +270,16 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
             write_raster_style(res.map_path, "classes")
             if res.confidence_path:
                 write_raster_style(res.confidence_path, "confidence")
+        spec_props = {"landcover:model": spec.name, "landcover:model_version": spec.version,
+                      "landcover:model_sha256": spec.weights_sha256,
+                      "landcover:inputs": {scene.id: scene_scale.as_dict()},
+                      "landcover:clouds": clouds}
+        links = [{"href": scene.extra["stac_href"], "title": scene.id}] \
+            if scene.extra.get("stac_href") else []
+        item = write_item(res.map_path, [("map", res.map_path, res.confidence_path)],
+                          properties=spec_props, source_links=links)
     click.echo(f"wrote {res.map_path} ({region.width}x{region.height} px, {res.tiles} tiles, "
-               f"{res.seconds:.1f} s)")
+               f"{res.seconds:.1f} s)" + (f", STAC item {item.name}" if item else ""))
 
 
 @main.command()
@@ -285,7 +315,37 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
                               types=[t for t in types.split(",") if t])
         with writing(out_gpkg):
             apply_default_styles(out_gpkg)  # opens styled in QGIS
+        from ..change import get_rules
+
+        write_item(out_gpkg, [("before", before, before_confidence),
+                              ("after", after, after_confidence)], change_path=out_gpkg,
+                   change_types=[(r.name, r.title, r.color)
+                                 for r in get_rules([t for t in types.split(",") if t])])
     click.echo(json.dumps(stats))
+
+
+def write_item(output: Path, maps: list[tuple[str, Path, Path | None]], *,
+               change_path: Path | None = None,
+               change_types: list[tuple[str, str, str]] | None = None,
+               properties: dict | None = None, source_links: list | None = None
+               ) -> Path | None:
+    """``<output stem>.item.json`` beside ``output``: a STAC Item of the maps (and change
+    GeoPackage); none, with a warning, when no map carries a date."""
+    from ..io.stac_item import map_from_file, output_item, write_json
+
+    assets = [map_from_file(label, m, c) for label, m, c in maps]
+    if not any(a.date for a in assets):
+        log.warning("no STAC item for %s: it has no acquisition date (give --date for one)",
+                    assets[0].map_path.name)
+        return None
+    if properties is None:  # the maps' own record of their model (tags)
+        prov = assets[0].provenance
+        properties = {f"landcover:{k}": prov[k] for k in ("model", "model_sha256") if k in prov}
+    path = output.with_name(f"{output.stem}.item.json")
+    item = output_item(path, item_id=output.stem, maps=assets, change_path=change_path,
+                       change_types=change_types or (), properties=properties,
+                       source_links=source_links or ())
+    return write_json(path, item)
 
 
 @main.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import rasterio.shutil
 from rasterio.windows import Window
 
 from ..errors import OutputError
-from ..faults import writing
+from ..faults import durable_replace, writing
 from ..grid import Grid
 
 __all__ = ["StreamingCOG", "cog_profile"]
@@ -58,7 +59,12 @@ class StreamingCOG:
     overview_resampling
         ``"mode"`` or ``"nearest"`` for categorical data (never average).
     tags, band_tags, descriptions
-        Metadata written into the file.
+        Metadata written into the file (``band_tags``: of band 1).
+    per_band_tags
+        Metadata of each band, in band order (e.g. the class a probability band holds).
+    mask
+        Give each block a mask (:meth:`write`'s ``mask``): an internal per-dataset mask
+        band (0 = no data), for data whose whole value range is meaningful.
     """
 
     def __init__(
@@ -75,12 +81,15 @@ class StreamingCOG:
         band_tags: dict[str, Any] | None = None,
         descriptions: list[str] | None = None,
         compress: str = "DEFLATE",
+        per_band_tags: Sequence[dict[str, Any]] | None = None,
+        mask: bool = False,
     ) -> None:
         self.path = Path(path)
         self.grid = grid
         self.colormap = colormap
         self.overview_resampling = overview_resampling
         self.compress = compress
+        self.mask = mask
         self._tmp = self.path.with_name(f".{self.path.name}.part.tif")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,15 +108,26 @@ class StreamingCOG:
             self._ds.update_tags(**{k: _tag(v) for k, v in tags.items()})
         if band_tags:
             self._ds.update_tags(1, **{k: _tag(v) for k, v in band_tags.items()})
+        for i, bt in enumerate(per_band_tags or [], start=1):
+            self._ds.update_tags(i, **{k: _tag(v) for k, v in bt.items()})
         for i, d in enumerate(descriptions or [], start=1):
             self._ds.set_band_description(i, d)
 
-    def write(self, row0: int, block: np.ndarray) -> None:
-        """Write ``block`` (count, rows, width) or (rows, width) at region row ``row0``."""
+    def write(self, row0: int, block: np.ndarray, mask: np.ndarray | None = None) -> None:
+        """Write ``block`` (count, rows, width) or (rows, width) at region row ``row0``.
+
+        ``mask``: bool (rows, width), True where there is data; required when the COG
+        was opened with ``mask=True``.
+        """
         if block.ndim == 2:
             block = block[None]
+        if self.mask and mask is None:
+            raise ValueError(f"{self.path.name} has a mask band: give each block its mask")
+        window = Window(0, row0, self.grid.width, block.shape[1])
         with writing(self.path):  # disk full: one error naming the file and the cause
-            self._ds.write(block, window=Window(0, row0, self.grid.width, block.shape[1]))
+            self._ds.write(block, window=window)
+            if self.mask and mask is not None:
+                self._ds.write_mask(np.where(mask, np.uint8(255), np.uint8(0)), window=window)
 
     def close(self) -> Path:
         """Finish: build the COG under a temporary name and rename it."""
@@ -120,7 +140,7 @@ class StreamingCOG:
                     **cog_profile(overview_resampling=self.overview_resampling,
                                   compress=self.compress),
                 )
-                os.replace(part, self.path)
+                durable_replace(part, self.path)
         finally:
             for p in (self._tmp, part):
                 if p.exists():

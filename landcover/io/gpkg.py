@@ -20,7 +20,7 @@ import pyogrio
 import pyogrio.errors
 
 from ..errors import OutputError
-from ..faults import write_error
+from ..faults import durable_replace, write_error
 
 __all__ = ["write_layers"]
 
@@ -61,7 +61,7 @@ def write_layers(
                    for k, v in metadata.items()}
             pyogrio.write_dataframe(pd.DataFrame([row]), tmp, layer="runs", driver="GPKG",
                                     append=True)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     except BaseException as exc:  # also Ctrl-C, SIGTERM: the temporary file goes
         # the cause first, while the temporary file still takes its space
         fault = write_error(exc, path) if isinstance(exc, Exception) else None

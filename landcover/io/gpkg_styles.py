@@ -37,6 +37,7 @@ __all__ = [
 #: colours of alert lifecycle states (landcover.monitor.lifecycle); other values get grey
 STATUS_COLORS: dict[str, str] = {
     "unconfirmed": "#fd8d3c", "confirmed": "#e31a1c", "rejected": "#969696",
+    "expired": "#d9d9d9", "recovered": "#1a9641",
 }
 #: colours of confidence tiers (GFW integrated alerts style: low / high / highest)
 TIER_COLORS: dict[str, str] = {"low": "#fed976", "high": "#e31a1c", "highest": "#800026"}

@@ -35,7 +35,15 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
-from .scale import SCALES, UNSCALED_BANDS, SceneScale, dark_value, detect_scale, scale_tags
+from .scale import (
+    SCALES,
+    UNSCALED_BANDS,
+    SceneScale,
+    dark_value,
+    detect_scale,
+    scale_tags,
+    unreadable,
+)
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",
@@ -186,8 +194,14 @@ class _Warped:
         self.resampling = resampling
         self.nodata = nodata
 
-    def read(self, indexes: list[int], window: Window, out: np.ndarray) -> None:
-        """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data."""
+    def read(self, indexes: list[int], window: Window, out: np.ndarray,
+             pre: Sequence[tuple[float, float]] | None = None) -> None:
+        """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data.
+
+        ``pre``: per index ``(factor, offset)`` applied to the valid source pixels before
+        the warp, so that an offset in DN cancels exactly (``v + 1000 - 1000`` is exact in
+        float32; the resampled ``v + 1000`` minus 1000 is not, by a few 1e-4 DN).
+        """
         from rasterio.warp import reproject, transform_bounds
         from rasterio.windows import bounds as win_bounds
         from rasterio.windows import from_bounds
@@ -210,6 +224,10 @@ class _Warped:
             with self.lock:
                 data = self.src.read(indexes, window=src_win)
             data = data.astype(np.float32, copy=False)
+            for i, (f, o) in enumerate(pre or ()):
+                if (f, o) != (1.0, 0.0):
+                    valid = data[i] != fill if not np.isnan(fill) else np.isfinite(data[i])
+                    data[i][valid] = data[i][valid] * np.float32(f) + np.float32(o)
             reproject(
                 data, out,
                 src_transform=self.src.window_transform(src_win), src_crs=self.src.crs,
@@ -345,6 +363,8 @@ def read_scene(
         If the scene lacks a band.
     SceneError
         If a file cannot be opened.
+    SceneCorruptError
+        If a local file's block cannot be decoded (corrupt or truncated).
     """
     if window is None:
         window = Window(0, 0, canvas.width, canvas.height)
@@ -359,18 +379,46 @@ def read_scene(
             raise BandError(f"scene {scene.id} has no band {band}; add its file")
         how = Resampling.nearest if band in UNSCALED_BANDS else rs  # classes: never blended
         by_path.setdefault((ref.path, how), []).append((i, ref.bidx))
+    prescaled: set[int] = set()
     for (path, how), pairs in by_path.items():
         vrt = _vrt(path, canvas, how, scene.nodata)
         idx = [i for i, _ in pairs]
         if idx == list(range(idx[0], idx[0] + len(idx))):  # read straight into place
-            vrt.read([b for _, b in pairs], window, block[idx[0]:idx[0] + len(idx)])
+            dst = block[idx[0]:idx[0] + len(idx)]
         else:
-            part = np.full((len(idx), h, w), np.nan, np.float32)
-            vrt.read([b for _, b in pairs], window, part)
-            block[idx] = part
-    if scale is not None:
+            dst = np.full((len(idx), h, w), np.nan, np.float32)
+        try:
+            if isinstance(vrt, _Warped) and scale is not None:  # scaled before resampling
+                vrt.read([b for _, b in pairs], window, dst,
+                         [(1.0, 0.0) if bands[i] in UNSCALED_BANDS else scale.of(bands[i])
+                          for i in idx])
+                prescaled.update(idx)
+            else:
+                vrt.read([b for _, b in pairs], window, dst)
+        except rasterio.errors.RasterioIOError as exc:
+            if _is_remote(path):  # a network fault is the environment's, not the file's
+                raise
+            # a block the scale guard did not decode (a file with overviews): name the file
+            raise unreadable(path, exc) from exc
+        if dst.base is not block:
+            block[idx] = dst
+    if scale is not None and not prescaled:
         _apply_scale(block, bands, scale)
+    elif scale is not None:
+        for i, band in enumerate(bands):
+            if i not in prescaled and band not in UNSCALED_BANDS:
+                f, o = scale.of(band)
+                if f != 1.0:
+                    block[i] *= np.float32(f)
+                if o:
+                    block[i] += np.float32(o)
     return block
+
+
+def _is_remote(path: str) -> bool:
+    """Whether ``path`` is read over a network (a URL or a GDAL ``/vsicurl``-style path)."""
+    return "://" in path or path.startswith(("/vsicurl", "/vsis3", "/vsigs", "/vsiaz",
+                                               "/vsiadls", "/vsioss", "/vsiswift"))
 
 
 def _apply_scale(block: np.ndarray, bands: Sequence[str], scale: SceneScale) -> None:

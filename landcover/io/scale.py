@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import rasterio
 
-from ..errors import BandError, SceneError
+from ..errors import BandError, SceneCorruptError
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
@@ -267,7 +267,7 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
     return best, best_band, npix
 
 
-def unreadable(path: str, exc: BaseException) -> SceneError:
+def unreadable(path: str, exc: BaseException) -> SceneCorruptError:
     """A scene file GDAL cannot decode (corrupt block, truncated file) as one line."""
     causes: list[str] = []
     cur: BaseException | None = exc
@@ -276,5 +276,5 @@ def unreadable(path: str, exc: BaseException) -> SceneError:
         cur = cur.__cause__ or cur.__context__
     # the innermost GDAL message names the failing block or read
     detail = next((c for c in reversed(causes) if c), "read failed")
-    return SceneError(f"scene file {path} is corrupt or truncated: {detail}; "
-                      "download it again")
+    return SceneCorruptError(f"scene file {path} is corrupt or truncated: {detail}; "
+                             "download it again", path=str(path))

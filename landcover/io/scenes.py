@@ -26,7 +26,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,9 +45,11 @@ __all__ = [
     "scene_from_files",
     "BandRef",
     "Scene",
+    "UnreadableScene",
     "SceneSource",
     "FolderSource",
     "StacSource",
+    "scene_from_item",
     "SOURCES",
     "discover",
     "select_scenes",
@@ -129,6 +131,20 @@ class Scene:
 
     def missing(self, bands: Iterable[str]) -> list[str]:
         return [b for b in bands if b not in self.bands]
+
+
+@dataclass(frozen=True)
+class UnreadableScene:
+    """A scene of a folder whose file(s) GDAL cannot open (truncated, not a raster).
+
+    ``id`` and ``date`` come from the file names (as a readable scene's would);
+    ``files`` are all the files of the scene, ``reason`` the first file's error.
+    """
+
+    id: str
+    date: dt.date | None
+    files: tuple[str, ...]
+    reason: str
 
 
 class SceneSource(Protocol):
@@ -292,13 +308,19 @@ class FolderSource:
         Acquisition date for files that carry none in metadata or name.
     sensor
         ``"sentinel-2"`` or ``"landsat"`` (how per-band file names are read).
+    unreadable
+        When given, a scene with a file GDAL cannot open is appended to it as an
+        :class:`UnreadableScene` and left out (a monitoring job skips it); by default
+        such a file is a :class:`~landcover.errors.SceneError`.
     """
 
     def __init__(self, path: str | Path, *, date: dt.date | None = None,
-                 sensor: str = "sentinel-2") -> None:
+                 sensor: str = "sentinel-2",
+                 unreadable: list[UnreadableScene] | None = None) -> None:
         self.path = Path(path)
         self.date = date
         self.sensor = sensor
+        self.unreadable = unreadable
 
     def scenes(self) -> list[Scene]:
         if not self.path.exists():
@@ -314,8 +336,17 @@ class FolderSource:
                 f"no GeoTIFF/COG/JP2 files in {self.path}; point source.path at scene files"
             )
         groups: dict[str, list[tuple[Path, dict[str, BandRef]]]] = defaultdict(list)
+        bad: dict[str, list[tuple[Path, str]]] = defaultdict(list)
         for f in files:
-            with _open_meta(str(f)) as ds:
+            try:
+                opened = _open_meta(str(f))
+            except SceneError as exc:
+                if self.unreadable is None:
+                    raise
+                key = _RES_TOKEN.sub("", _BAND_TOKEN.sub("", f.stem)) or f.parent.name
+                bad[str(f.parent / key)].append((f, str(exc)))
+                continue
+            with opened as ds:
                 bands = self._bands_of(f, ds)
                 if not bands:
                     log.debug("skipping %s: no recognisable band", f)
@@ -324,8 +355,14 @@ class FolderSource:
                 key = _BAND_TOKEN.sub("", stem) if ds.count == 1 and len(bands) == 1 else stem
                 key = _RES_TOKEN.sub("", key) or f.parent.name
                 groups[str(f.parent / key)].append((f, bands))
+        for key, errs in sorted(bad.items()):  # the scene's readable files go with it
+            members = sorted({*(f for f, _ in errs), *(f for f, _ in groups.pop(key, []))})
+            assert self.unreadable is not None
+            self.unreadable.append(UnreadableScene(
+                id=Path(key).name, date=_parse_date(Path(key).name) or self.date,
+                files=tuple(str(f) for f in members), reason=errs[0][1]))
         out = [self._scene(key, members) for key, members in sorted(groups.items())]
-        if not out:
+        if not out and not bad:
             raise SceneNotFoundError(
                 f"no file in {self.path} names its bands (by description or file name, "
                 "e.g. B02.tif); set band descriptions or rename the files"
@@ -421,53 +458,84 @@ class StacSource:
         return list(obj.get_items(recursive=True))
 
     def scenes(self) -> list[Scene]:
-        out = []
-        for item in self._items():
-            bands: dict[str, BandRef] = {}
-            for key, asset in item.assets.items():
-                if asset.media_type and "image/tiff" not in asset.media_type and \
-                        "jp2" not in asset.media_type:
-                    continue
-                names = [key]
-                for b in asset.extra_fields.get("eo:bands", []) or []:
-                    names += [b.get("name", ""), b.get("common_name", "")]
-                for n in names:
-                    name = "SCL" if n.strip().lower() == "scl" else _canonical_or_none(n)
-                    if name:
-                        bands.setdefault(name, _stac_ref(asset))
-                        break
-            if not bands:
-                continue
-            date = (item.datetime or item.common_metadata.start_datetime).date()
-            props = item.properties
-            epsg = props.get("proj:epsg")
-            code = props.get("proj:code")
-            if epsg or code:
-                crs = CRS.from_user_input(code or f"EPSG:{epsg}")
-                bbox = props.get("proj:bbox")
-                bounds = tuple(bbox) if bbox else reproject_bbox(
-                    tuple(item.bbox), CRS.from_epsg(4326), crs)
-            else:
-                first = next(iter(bands.values()))
-                with _open_meta(first.path) as ds:
-                    crs, bounds = ds.crs, tuple(ds.bounds)
-            level = " ".join(str(v) for v in (
-                props.get("s2:product_type", ""), props.get("processing:level", ""),
-                item.collection_id or "")).upper().replace("-", "")
-            offset, offset_source = _baseline_offset(
-                {k: props[k] for k in ("s2:processing_baseline",) if props.get(k)})
-            out.append(Scene(
-                id=item.id, date=date, bands=bands, crs=crs, bounds=bounds,
-                product="L2A" if "L2A" in level else ("L1C" if "L1C" in level else "unknown"),
-                offset=offset, offset_source=offset_source,
-                extra={"cloud_cover": props.get("eo:cloud_cover")},
-            ))
+        out = [sc for sc in (scene_from_item(item) for item in self._items()) if sc is not None]
         if not out:
             raise SceneNotFoundError(
                 f"STAC source {self.path} has no item with band assets (B02/blue...); "
                 "check the catalog"
             )
         return out
+
+
+def scene_from_item(item, *, asset_keys: Mapping[str, Sequence[str]] | None = None,
+                    href: Callable[[str], str] | None = None) -> Scene | None:
+    """One :class:`Scene` from a STAC item (pystac), or None when no asset is a band.
+
+    Parameters
+    ----------
+    item
+        A ``pystac.Item``.
+    asset_keys
+        Band id -> asset keys to try in order (a STAC API preset, e.g. Earth Search's
+        ``{"B02": ["blue"]}`` or the Copernicus Data Space's ``{"B05": ["B05_20m",
+        "B05_10m", "B05_60m"]}``: the band's native resolution first).  Without it,
+        bands are found by asset key or ``eo:bands`` name.
+    href
+        Turns an asset href into the path GDAL opens (e.g. URL signing).
+
+    Examples
+    --------
+    >>> scene_from_item(pystac.Item.from_file("item.json")).bands["B02"]  # doctest: +SKIP
+    BandRef(path='https://.../B02.tif', bidx=1, ...)
+    """
+    bands: dict[str, BandRef] = {}
+    if asset_keys is not None:
+        for band, keys in asset_keys.items():
+            for key in keys:
+                if key in item.assets:
+                    bands[band] = _stac_ref(item.assets[key], href)
+                    break
+    else:
+        for key, asset in item.assets.items():
+            if asset.media_type and "image/tiff" not in asset.media_type and \
+                    "jp2" not in asset.media_type:
+                continue
+            names = [key]
+            for b in asset.extra_fields.get("eo:bands", []) or []:
+                names += [b.get("name", ""), b.get("common_name", "")]
+            for n in names:
+                name = "SCL" if n.strip().lower() == "scl" else _canonical_or_none(n)
+                if name:
+                    bands.setdefault(name, _stac_ref(asset, href))
+                    break
+    if not bands:
+        return None
+    date = (item.datetime or item.common_metadata.start_datetime).date()
+    props = item.properties
+    epsg = props.get("proj:epsg")
+    code = props.get("proj:code")
+    if epsg or code:
+        crs = CRS.from_user_input(code or f"EPSG:{epsg}")
+        bbox = props.get("proj:bbox")
+        bounds = tuple(bbox) if bbox else reproject_bbox(
+            tuple(item.bbox), CRS.from_epsg(4326), crs)
+    else:
+        first = next(iter(bands.values()))
+        with _open_meta(first.path) as ds:
+            crs, bounds = ds.crs, tuple(ds.bounds)
+    level = " ".join(str(v) for v in (
+        props.get("s2:product_type", ""), props.get("processing:level", ""),
+        item.collection_id or "")).upper().replace("-", "")
+    offset, offset_source = _baseline_offset(
+        {k: props[k] for k in ("s2:processing_baseline",) if props.get(k)})
+    return Scene(
+        id=item.id, date=date, bands=bands, crs=crs, bounds=bounds,
+        product="L2A" if ("L2A" in level or "MSI2A" in level) else (
+            "L1C" if ("L1C" in level or "MSI1C" in level) else "unknown"),
+        offset=offset, offset_source=offset_source,
+        extra={"cloud_cover": props.get("eo:cloud_cover"), "collection": item.collection_id,
+               "stac_href": item.get_self_href()},  # STAC out: derived_from
+    )
 
 
 def _canonical_or_none(name: str) -> str | None:
@@ -477,13 +545,20 @@ def _canonical_or_none(name: str) -> str | None:
         return None
 
 
-def _stac_ref(asset) -> BandRef:
+def _stac_ref(asset, href_fn: Callable[[str], str] | None = None) -> BandRef:
     """A band's asset, with the scale/offset of its STAC ``raster:bands`` in DN.
 
     ``raster:bands`` give reflectance = ``v * scale + offset`` (Earth Search L2A since
     baseline 04.00: scale 0.0001, offset -0.1); L1C DN are reflectance x 10000.
     """
-    href = asset.get_absolute_href()
+    raw = str(asset.href)
+    # an absolute path or URL as it is (pystac would put a path under an API's http root)
+    href = raw if raw.startswith("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", raw) \
+        else (asset.get_absolute_href() or raw)
+    if href.startswith("file://"):
+        href = href[len("file://"):]
+    if href_fn is not None:
+        href = href_fn(href)
     rb = asset.extra_fields.get("raster:bands") or []
     if not rb or not isinstance(rb[0], dict):
         return BandRef(href, 1)

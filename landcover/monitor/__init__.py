@@ -6,11 +6,13 @@ Exit codes of ``landcover monitor run``: 0 ok (also "no new scenes"), 1 failed
 run, 2 bad input, 3 locked (another run of the job holds the store).
 
 Layout: :mod:`.job` (the flow of init / run / reports), :mod:`.plan` (which
-scenes a run uses: pure), :mod:`.lifecycle` (pixel baseline and alerts),
-:mod:`.store` (GeoPackage and PostGIS stores, one commit procedure),
+scenes a run uses: pure), :mod:`.lifecycle` (pixel baseline, alerts and their
+state machine), :mod:`.store` (GeoPackage and PostGIS stores, one commit
+procedure, in-place migration of older stores),
 :mod:`.lock` (the GeoPackage store's lock file), :mod:`.inputs` (paths, model
 version, eligible scenes, grid checks), :mod:`.maps` (cached class maps),
-:mod:`.reports` (status, alert selection, feed, run counts).
+:mod:`.reports` (status, alert selection, consumer cursors, feed, run counts),
+:mod:`.observations` (clear-look counts COG).
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ Shared by ``monitor init`` / ``monitor run`` (:mod:`.job`) and the reports
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from rasterio.crs import CRS
 from ..config import MonitorOptions, Workflow, resolve_path
 from ..errors import ConfigError, ModelError
 from ..grid import Grid, parse_crs
-from ..io.scenes import Scene, discover, parse_date_range, require_dates
+from ..io.scenes import Scene, UnreadableScene, discover, parse_date_range, require_dates
 from ..model import ModelSpec
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "job_model_path",
     "with_bbox",
     "discover_scenes",
+    "fingerprint",
+    "scene_files",
     "eligible_scenes",
     "needed_bands",
     "change_types",
@@ -146,17 +150,51 @@ def grid_from_meta(m: dict[str, Any]) -> Grid:
                 int(m["height"]))
 
 
-def discover_scenes(wf: Workflow) -> list[Scene]:
-    """All scenes in the workflow's source now (an empty landing folder: none)."""
+def discover_scenes(wf: Workflow, *, unreadable: list[UnreadableScene] | None = None
+                    ) -> list[Scene]:
+    """All scenes in the workflow's source now (an empty landing folder: none).
+
+    With ``unreadable`` (a folder source), a scene with a file GDAL cannot open is
+    appended to it and left out instead of failing the listing.
+
+    Raises
+    ------
+    ConfigError
+        For a STAC API source (monitoring jobs read a folder or a STAC file for now).
+    """
+    if wf.source.path is None or wf.source.type not in ("folder", "stac"):
+        raise ConfigError(f"monitoring jobs read source type folder or stac, not "
+                          f"{wf.source.type!r}; use landcover run for a STAC API source")
     src = resolve_path(wf.source.path, wf.base_dir)
     opts: dict[str, Any] = {}
     if wf.source.type == "folder":
-        opts = {"date": wf.source.date, "sensor": wf.source.sensor}
+        opts = {"date": wf.source.date, "sensor": wf.source.sensor, "unreadable": unreadable}
         if src.is_dir() and not any(p.is_file() for p in src.rglob("*")):
             return []  # an empty landing folder: nothing arrived yet
     scenes = discover(wf.source.type, src, **opts)
     require_dates(scenes)  # scenes are ordered by date
     return scenes
+
+
+def scene_files(scene: Scene) -> tuple[str, ...]:
+    """The files (or URLs) holding a scene's bands, sorted, each once."""
+    return tuple(sorted({ref.path for ref in scene.bands.values()}))
+
+
+def fingerprint(files: Sequence[str]) -> str:
+    """What identifies the bytes of ``files`` without reading them: name, size, mtime.
+
+    A re-downloaded file changes it (a new size or modification time); a URL is its own
+    fingerprint.  Returns 16 hex digits.
+    """
+    parts = []
+    for f in sorted(files):
+        try:
+            st = os.stat(f)
+            parts.append(f"{f}\t{st.st_size}\t{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{f}\t-")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def eligible_scenes(wf: Workflow, scenes: list[Scene], bands: list[str]) -> list[Scene]:

@@ -13,11 +13,16 @@ Scenes dated on or before the last processed date (late arrivals) are recorded
 as ``late`` and not used: the baseline only moves forward in time (see
 :mod:`landcover.monitor.plan`).
 
+A scene whose file is corrupt or truncated (it cannot be opened, or a block fails
+to decode while its date is classified) is skipped: recorded as ``corrupt`` with
+the reason and its files' fingerprint, one warning, the other scenes processed,
+the run ends normally.  It is tried again once its files change.
+
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  A little over 400 lines:
-the steps stay beside the flow that calls them (planning, inputs, maps, reports and
-the store already live in their own modules).
+observe (rebaseline, new dates), summarise and commit.  About 500 lines: the
+steps stay beside the flow that calls them (planning, inputs, maps, reports,
+observation counts, the lifecycle and the store already live in their own modules).
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,16 +42,19 @@ import numpy as np
 
 from .. import __version__
 from ..config import Workflow
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError, SceneCorruptError
+from ..faults import durable_replace
 from ..grid import Grid
-from ..io.scenes import Scene
+from ..io.scenes import Scene, UnreadableScene
 from ..legend import CLASS_NAMES
+from .catalog import publish_run_item
 from .inputs import (
     JobPaths,
     change_types,
     check_meta,
     discover_scenes,
     eligible_scenes,
+    fingerprint,
     grid_from_meta,
     grid_to_meta,
     job_model_path,
@@ -56,13 +63,30 @@ from .inputs import (
     monitor_options,
     needed_bands,
     plan_grid,
+    scene_files,
     with_bbox,
 )
-from .lifecycle import Alert, Observation, PixelState, apply_observation, new_state
+from .lifecycle import (
+    Alert,
+    Observation,
+    PixelState,
+    apply_observation,
+    consumer_events,
+    new_state,
+)
 from .maps import Progress, classify_cached
+from .observations import never_seen_share, write_observations
 from .plan import RunPlan, plan_run
 from .reports import alert_stats, alerts_geojson, job_status, run_row, select_alerts
-from .store import Checkpoint, RunWrite, Snapshot, Store, no_checkpoint, open_store
+from .store import (
+    SCHEMA_VERSION,
+    Checkpoint,
+    RunWrite,
+    Snapshot,
+    Store,
+    no_checkpoint,
+    open_store,
+)
 
 __all__ = ["JobPaths", "job_paths", "init_job", "run_job", "require_store", "job_status",
            "select_alerts",
@@ -101,13 +125,18 @@ def init_job(wf: Workflow) -> dict[str, Any]:
     paths = job_paths(wf)
     mv, spec = model_version(job_model_path(wf))
     read_spec(job_model_path(wf))  # the weights exist and match the sidecar's sha256
-    scenes = eligible_scenes(wf, discover_scenes(wf), needed_bands(wf, spec))
+    unreadable: list[UnreadableScene] = []
+    scenes = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
+                             needed_bands(wf, spec))
+    for u in unreadable:
+        log.warning("scene %s cannot be read (a run records it as corrupt): %s", u.id, u.reason)
     store = open_store(paths.store, job=wf.name)
     # a new store's grid is planned before the lock file is made: a bad bbox or grid
     # leaves nothing behind
     new_grid = None if store.exists() else plan_grid(wf, scenes, spec)
     with store.lock():
         if store.exists():
+            store.migrate()
             snap = store.load(state=False)
             check_meta(wf, snap.meta, store.url)
             grid = grid_from_meta(snap.meta["grid"])
@@ -116,7 +145,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
             grid = new_grid if new_grid is not None else plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
                     "types": change_types(wf), "landcover_version": __version__,
-                    "legend": list(CLASS_NAMES)}
+                    "legend": list(CLASS_NAMES), "schema_version": SCHEMA_VERSION}
             store.create(meta, grid.crs, change_types(wf))
             created = True
         store.apply_default_styles()  # QGIS opens a GeoPackage store styled
@@ -180,12 +209,17 @@ def run_job(
     require_store(paths)
     store = open_store(paths.store, job=wf.name)
     with store.lock():
-        snap = _load_for_run(wf, store, paths)
+        snap = _load_for_run(wf, store, paths, checkpoint)
         model_path = job_model_path(wf)
         mv, spec = model_version(model_path)
+        unreadable: list[UnreadableScene] = []
         with clock.timed("discover"):
-            eligible = eligible_scenes(wf, discover_scenes(wf), needed_bands(wf, spec))
-        plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline)
+            eligible = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
+                                       needed_bands(wf, spec))
+            fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
+            fps.update({u.id: fingerprint(u.files) for u in unreadable})
+        plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
+                        unreadable=unreadable, fingerprints=fps)
         if plan.mixes_models:
             raise ModelError(
                 f"store {store.url} holds results of model {plan.stored_model_version}; this "
@@ -195,10 +229,13 @@ def run_job(
         for s in plan.late:
             log.warning("scene %s (%s) is not newer than the last processed date %s; "
                         "recorded as late, not used", s.id, s.date, plan.last_date)
+        for u in plan.corrupt:
+            _warn_corrupt(u.id, u.reason)
         base = {"job": wf.name, "run_id": plan.run_id, "store": store.url, "model_version": mv,
                 "started_at": started, "landcover_version": __version__}
         if plan.idle:
             return _record_idle_run(store, plan, base, clock, paths, checkpoint)
+        from ..io.read import close_cached
         from ..plan import resolve_device
         from ..runner import make_runner
 
@@ -213,8 +250,12 @@ def run_job(
             obs = _observe(wf, plan, snap, grid, classify, clock, checkpoint)
         finally:
             runner.close()
+            close_cached()  # no open handle outlives the run (a file may be replaced)
         summary = _summarise(plan, obs, base, clock, paths)
-        return _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
+        summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
+        publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,  # STAC out
+                         model={"name": spec.name, "version": mv, "sha256": spec.weights_sha256})
+        return summary
 
 
 class _Clock:
@@ -254,11 +295,17 @@ def require_store(paths: JobPaths) -> None:
                           "with this workflow first")
 
 
-def _load_for_run(wf: Workflow, store: Store, paths: JobPaths) -> Snapshot:
-    """The store's snapshot, after checking it fits the workflow (and repairing a lost feed)."""
+def _load_for_run(wf: Workflow, store: Store, paths: JobPaths,
+                  checkpoint: Checkpoint) -> Snapshot:
+    """The store's snapshot, migrated to the current layout, after checking it fits the
+    workflow (and repairing a lost feed)."""
     if not store.exists():
         raise ConfigError(f"store {store.url} does not exist; run 'landcover monitor init' "
                           "with this workflow first")
+    old = store.migrate(checkpoint=checkpoint)
+    if old is not None:
+        log.warning("store %s migrated in place from schema %d to %d", store.url, old,
+                    SCHEMA_VERSION)
     snap = store.load(state=True)
     check_meta(wf, snap.meta, store.url)
     _repair_feed(store, snap, paths)
@@ -274,38 +321,73 @@ def _repair_feed(store: Store, snap: Snapshot, paths: JobPaths) -> None:
     feed = paths.feeds_dir / f"{last['run_id']}.geojson"
     if not feed.exists():
         log.info("rewriting the feed of %s from the store", last["run_id"])
-        _write_json(feed, alerts_geojson(store.read_alerts(new_only=True),
-                                         grid_from_meta(snap.meta["grid"]).crs))
+        skipped = json.loads(last["summary"]).get("skipped", []) if last.get("summary") else []
+        _write_json(feed, {**alerts_geojson(store.read_alerts(new_only=True),
+                                            grid_from_meta(snap.meta["grid"]).crs),
+                           "skipped": skipped})
     summ = paths.runs_dir / f"{last['run_id']}.json"
     if not summ.exists() and last.get("summary"):
         _write_json(summ, json.loads(last["summary"]))
+    looks = paths.runs_dir / f"{last['run_id']}.observations.tif"
+    if not looks.exists() and snap.state is not None and last.get("summary") \
+            and "observations" in json.loads(last["summary"]):
+        types = list(snap.meta["types"])
+        write_observations(looks, PixelState.from_arrays(snap.state, types).clear_count,
+                           grid_from_meta(snap.meta["grid"]), run_id=last["run_id"],
+                           last_date=max((s["date"] for s in snap.scenes
+                                          if s["status"] == "processed"), default=None))
 
 
 def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 def _late_rows(plan: RunPlan) -> list[dict[str, Any]]:
+    """The ``scenes`` rows of the late scenes and of the unreadable (corrupt) ones."""
     return [{"scene_id": s.id, "date": s.acquired.isoformat(), "obs_number": None,
              "status": "late", "clear_fraction": None, "run_id": plan.run_id,
-             "model_version": plan.model_version} for s in plan.late]
+             "model_version": plan.model_version} for s in plan.late] + \
+        [_corrupt_row(plan, u.id, u.date.isoformat() if u.date else None, u.reason)
+         for u in plan.corrupt]
+
+
+def _corrupt_row(plan: RunPlan, scene_id: str, date: str | None, reason: str
+                 ) -> dict[str, Any]:
+    # only a corrupt row keeps its files' fingerprint (what a later run compares): the other
+    # rows stay a function of the scenes, whatever the copies' paths and times
+    return {"scene_id": scene_id, "date": date, "obs_number": None, "status": "corrupt",
+            "clear_fraction": None, "run_id": plan.run_id, "model_version": plan.model_version,
+            "reason": reason, "fingerprint": plan.fingerprints.get(scene_id)}
+
+
+def _warn_corrupt(scene_id: str, reason: str) -> None:
+    log.warning("scene %s skipped, recorded as corrupt (tried again when its files change): "
+                "%s", scene_id, reason)
+
+
+def _skipped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The corrupt scenes of a run, for its summary and feed: id, date, reason."""
+    return [{"scene_id": r["scene_id"], "date": r["date"], "reason": r["reason"]}
+            for r in rows if r["status"] == "corrupt"]
 
 
 def _record_idle_run(store: Store, plan: RunPlan, base: dict[str, Any], clock: _Clock,
                      paths: JobPaths, checkpoint: Checkpoint) -> dict[str, Any]:
     """No new date: record the run (and any late scenes) and write its summary."""
     clock.secs["total"] = clock.elapsed()
+    rows = _late_rows(plan)
     summary = {**base, "status": "no-new-scenes",
                "scenes": {"eligible": len(plan.eligible), "new": 0, "processed": 0,
-                          "cloudy": 0, "late": len(plan.late)},
-               "alerts": {"new": 0, "confirmed": 0, "rejected": 0, "grown": 0},
+                          "cloudy": 0, "late": len(plan.late), "corrupt": len(plan.corrupt)},
+               "skipped": _skipped(rows),
+               "alerts": alert_stats([], {}, {}),
                "seconds": clock.rounded()}
     # alerts_new is "new since the last run": empty after a run that found nothing, so a
     # cron job that mails --since last-run never mails the same alerts twice
-    store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=_late_rows(plan),
+    store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=rows,
                           alerts_new=[]), checkpoint=checkpoint)
     _write_json(paths.runs_dir / f"{plan.run_id}.json", summary)
     log.info("%s: no new scenes", plan.run_id)
@@ -321,8 +403,10 @@ class _Observed:
     alerts: dict[str, list[Alert]]
     scene_rows: list[dict[str, Any]]
     events: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    event_rows: list[dict[str, Any]] = field(default_factory=list)
     processed: int = 0
     cloudy: int = 0
+    corrupt: int = 0
     cache_hits: int = 0
 
 
@@ -337,24 +421,28 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
     clock.secs["classify"] = clock.secs["lifecycle"] = 0.0
     apply = partial(apply_observation, grid=grid, types=types, confirmations=o.confirmations,
                     min_area_ha=o.min_area_ha if o.min_area_ha is not None
-                    else wf.change.min_area_ha, high_confidence=o.high_confidence,
+                    else wf.change.min_area_ha, expire_days=o.expire_days,
                     run_id=plan.run_id, model_version=plan.model_version)
     if plan.rebaseline:
         _rebaseline(obs, plan, grid, types, classify, apply, clock)
+    obs.corrupt = len(plan.corrupt)
+    n_obs = plan.last_obs
     for i, d in enumerate(plan.new_dates):
-        group = plan.by_date[d]
-        n_obs = plan.last_obs + i + 1
-        with clock.timed("classify"):
-            cls, conf, hit = classify(group)
+        group, maps = _classify_readable(obs, plan, d, plan.by_date[d], classify, clock)
+        if maps is None:  # every scene of the date is corrupt: no observation
+            continue
+        cls, conf, hit = maps
+        n_obs += 1
         obs.cache_hits += hit
         checkpoint(f"classified-{i + 1}")
         clear = float((cls < len(CLASS_NAMES)).mean())
         status = "processed" if clear >= max(o.min_clear_fraction, 1e-12) else "cloudy"
         with clock.timed("lifecycle"):
             if status == "processed":
-                res = apply(obs.state, obs.alerts,
-                            Observation(n_obs, d, tuple(s.id for s in group), cls, conf))
+                ob = Observation(n_obs, d, tuple(s.id for s in group), cls, conf)
+                res = apply(obs.state, obs.alerts, ob)
                 obs.state, obs.alerts = res.state, res.alerts
+                obs.event_rows += consumer_events(res, ob, plan.run_id)
                 for k, v in res.events.items():
                     obs.events.setdefault(k, []).extend(v)
                 obs.processed += 1
@@ -371,6 +459,31 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
     return obs
 
 
+def _classify_readable(obs: _Observed, plan: RunPlan, date: str, group: Sequence[Scene],
+                       classify: Classify, clock: _Clock
+                       ) -> tuple[list[Scene], tuple[np.ndarray, np.ndarray, bool] | None]:
+    """Classify a date's scenes, leaving out (and recording) any that turn out corrupt.
+
+    A block that fails to decode aborts the date's classification before its maps are
+    renamed into the cache; the scene holding the file is recorded ``corrupt`` and the
+    date is classified again without it.  Returns the scenes used and the result (None
+    when none is left).
+    """
+    scenes = list(group)
+    while scenes:
+        try:
+            with clock.timed("classify"):
+                return scenes, classify(scenes)
+        except SceneCorruptError as exc:
+            bad = [s for s in scenes if exc.path in scene_files(s)] or scenes
+            for s in bad:
+                _warn_corrupt(s.id, str(exc))
+                obs.scene_rows.append(_corrupt_row(plan, s.id, date, str(exc)))
+                obs.corrupt += 1
+            scenes = [s for s in scenes if s not in bad]
+    return [], None
+
+
 def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
                 classify: Classify, apply: Callable, clock: _Clock) -> None:
     """Restart the pixel baseline from the last processed date, classified by the new model.
@@ -379,6 +492,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
     """
     log.warning("rebaseline: model %s -> %s; the pixel baseline restarts",
                 plan.stored_model_version, plan.model_version)
+    looks = obs.state.clear_count  # the sky's record: kept across models
     obs.state = new_state(grid.shape, types)
     group = plan.seed_scenes
     if not group or plan.seed_date is None:
@@ -388,6 +502,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
     res = apply(obs.state, obs.alerts,
                 Observation(plan.last_obs, plan.seed_date, tuple(s.id for s in group), cls, conf))
     obs.state = res.state
+    obs.state.clear_count = looks  # the seed date was counted when it was processed
     obs.scene_rows += [{"scene_id": s.id, "date": plan.seed_date, "obs_number": plan.last_obs,
                         "status": "rebaseline",
                         "clear_fraction": round(res.clear_pixels / cls.size, 4),
@@ -403,10 +518,13 @@ def _summarise(plan: RunPlan, obs: _Observed, base: dict[str, Any], clock: _Cloc
     return {**base, "status": "ok",
             "scenes": {"eligible": len(plan.eligible), "new": len(plan.new_scenes),
                        "dates": list(plan.new_dates), "processed": obs.processed,
-                       "cloudy": obs.cloudy, "late": len(plan.late),
+                       "cloudy": obs.cloudy, "late": len(plan.late), "corrupt": obs.corrupt,
                        "cache_hits": obs.cache_hits, "rebaseline": bool(plan.rebaseline)},
+            "skipped": _skipped(obs.scene_rows),
             "alerts": stats,
             "feed": str(paths.feeds_dir / f"{plan.run_id}.geojson"),
+            "observations": str(paths.runs_dir / f"{plan.run_id}.observations.tif"),
+            "never_seen_clearly": round(never_seen_share(obs.state.clear_count), 6),
             "seconds": clock.rounded()}
 
 
@@ -422,11 +540,16 @@ def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: di
     store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=obs.scene_rows,
                           alerts=changed, alerts_new=new_rows, state=obs.state.arrays(),
                           meta={"model_version": plan.model_version} if plan.rebaseline
-                          else {}),
+                          else {}, events=obs.event_rows),
                  checkpoint=checkpoint)
     summary["seconds"]["commit"] = round(time.perf_counter() - t0, 3)
     checkpoint("after-commit")
-    _write_json(paths.feeds_dir / f"{plan.run_id}.geojson", alerts_geojson(new_rows, grid.crs))
+    # the scenes this run skipped as corrupt ride along as a foreign member (RFC 7946 6.1)
+    _write_json(paths.feeds_dir / f"{plan.run_id}.geojson",
+                {**alerts_geojson(new_rows, grid.crs), "skipped": summary["skipped"]})
+    write_observations(Path(summary["observations"]), obs.state.clear_count, grid,
+                       run_id=plan.run_id, last_date=plan.new_dates[-1] if plan.new_dates
+                       else None)
     summary["seconds"]["total"] = round(clock.elapsed(), 3)
     _write_json(paths.runs_dir / f"{plan.run_id}.json", summary)
     stats = summary["alerts"]

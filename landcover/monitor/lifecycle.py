@@ -5,41 +5,58 @@ State per pixel (arrays on the job's fixed grid, :class:`PixelState`):
 ``base_class`` / ``base_conf`` / ``base_obs``
     The last clear observation (class, winning-class probability in percent,
     observation number); 255 / 255 / 0 where no clear observation yet.
+``clear_count``
+    uint16: how many clear looks (processed observations where the pixel was
+    neither cloud nor nodata) the pixel has had; 0 = never seen clearly.
 ``alert_px[change_type]``
-    The ``fid`` of the alert a pixel belongs to (0 = none).  Rejected alerts
-    release their pixels; confirmed ones keep them.
+    The ``fid`` of the alert a pixel belongs to (0 = none).  Rejected, expired
+    and recovered alerts release their pixels; live ones keep them.
+
+An alert's life is one table, :data:`TRANSITIONS`, applied by :func:`transition`
+only (GFW integrated alerts / RADD style; docs/monitoring.md shows it):
+``unconfirmed`` (tier ``low``, seen once) -> ``confirmed`` (tier ``high``, once
+``confirmations`` later clear observations agreed; ``highest`` after one more) ->
+``recovered`` (its pixels back in the rule's first class in
+:data:`RECOVERY_LOOKS` consecutive clear observations); ``unconfirmed`` ->
+``rejected`` (a clear majority contradicts) or ``expired`` (no confirmation
+within ``expire_days`` of acquisition dates).  Rejected, expired and recovered
+alerts are final and kept.
 
 One observation (a class map of one date; :data:`~landcover.legend.CLOUD` and
-:data:`~landcover.legend.NODATA` are masked) is applied in three steps:
+:data:`~landcover.legend.NODATA` are masked) is applied in these steps:
 
+0. **Expiry.** Each ``unconfirmed`` alert first detected ``expire_days`` or
+   more before the observation's date expires (before any verdict).
 1. **Verdicts.** Each ``unconfirmed`` alert looks at its pixels that are clear in
    the observation.  If at least :data:`MIN_CLEAR_FRACTION` of them are clear,
    the pixels where the change still holds against the (frozen) baseline
-   *agree* and the others *contradict*; a strict majority decides.  Agreement
-   adds an observation (``confirmed`` once ``confirmations`` agreeing
-   observations followed the detection); contradiction makes the alert
-   ``rejected`` (kept, never deleted).  A tie or too few clear pixels is no
-   verdict.  Confirmed and rejected alerts are final.
+   *agree* and the others *contradict*; a strict majority decides.  Each
+   ``confirmed`` alert looks the same way at whether its clear pixels are back
+   in the rule's first class (*recovering*) or not (*agree*).  A tie or too few
+   clear pixels is no verdict.
 2. **Detection.** Change pixels against the baseline (the rules of
    :mod:`landcover.change`) outside the alerts that were unconfirmed before
-   this observation form 4-connected components.  A component touching (or
-   overlapping) a live alert of its type is *growth* of that alert (the one
-   sharing most pixel edges; ties: the smaller fid): the alert keeps its id and
-   records the growth.  Any other component of at least ``min_area_ha``
-   (equal-area) becomes a new ``unconfirmed`` alert; smaller ones are not alerts.
-3. **Baseline.** Every clear pixel takes the observation as its baseline,
-   except pixels of alerts still unconfirmed: their baseline stays the
-   pre-change class, so the next observation can agree or contradict.
+   this observation and outside confirmed alerts (a confirmed pixel is not
+   alerted again for the same change) form 4-connected components.  A
+   component touching (or overlapping) a live alert of its type is *growth* of
+   that alert (the one sharing most pixel edges; ties: the smaller fid): the
+   alert keeps its id and records the growth.  Any other component of at least
+   ``min_area_ha`` (equal-area) becomes a new ``unconfirmed`` alert; smaller
+   ones are not alerts.
+3. **Baseline.** Every clear pixel takes the observation as its baseline and
+   counts one more clear look, except that pixels of alerts still unconfirmed
+   keep the pre-change class, so the next observation can agree or contradict.
 
 Masked pixels (cloud, nodata) change nothing: they keep their baseline and
 give no verdict.
 
-(Over 400 lines: the three steps share the state arrays and the alert
-records, and read best together; the module has no I/O to split off.)
+(Over 400 lines: the steps share the state arrays and the alert records, and
+read best together; the module has no I/O to split off.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -50,13 +67,20 @@ import shapely
 from rasterio.features import shapes
 from scipy import ndimage
 
-from ..change import change_confidence, change_masks, get_rules
+from ..change import ChangeRule, change_confidence, change_masks, get_rules
 from ..grid import Grid
 from ..legend import CLASS_NAMES
 from ..vectorize import equal_area_ha
 
 __all__ = [
     "Status",
+    "Tier",
+    "Look",
+    "TRANSITIONS",
+    "FINAL",
+    "CONSUMER_EVENTS",
+    "RECOVERY_LOOKS",
+    "EXPIRE_DAYS",
     "Alert",
     "Observation",
     "PixelState",
@@ -65,14 +89,39 @@ __all__ = [
     "new_state",
     "verdicts",
     "transition",
+    "first_classes",
     "attach_components",
     "apply_observation",
+    "consumer_events",
     "alert_id",
     "confidence_tier",
 ]
 
-Status = Literal["unconfirmed", "confirmed", "rejected"]
-Event = Literal["new", "confirmed", "rejected", "grown", "observed"]
+Status = Literal["unconfirmed", "confirmed", "rejected", "expired", "recovered"]
+Tier = Literal["low", "high", "highest"]
+#: what one observation says about an alert (or, for ``expire``, its date)
+Look = Literal["agree", "contradict", "recovering", "expire"]
+Event = Literal["new", "observed", "confirmed", "highest", "rejected", "expired", "recovered",
+                "grown"]
+
+#: (status, look) -> the status it may lead to; the whole state machine (see
+#: :func:`transition` for the counts that decide, docs/monitoring.md for the table).
+#: Pairs not listed change nothing; rejected, expired and recovered are final.
+TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("unconfirmed", "agree"): ("unconfirmed", "confirmed"),
+    ("unconfirmed", "contradict"): ("rejected",),
+    ("unconfirmed", "expire"): ("expired",),
+    ("confirmed", "agree"): ("confirmed",),
+    ("confirmed", "recovering"): ("confirmed", "recovered"),
+}
+#: statuses nothing leaves; their alerts release their pixels and are kept
+FINAL = frozenset({"rejected", "expired", "recovered"})
+#: the events a consumer cursor (``monitor alerts --consumer``) delivers
+CONSUMER_EVENTS = ("new", "confirmed", "highest", "rejected", "expired", "recovered")
+#: consecutive clear observations back in the first class that make a confirmed alert recovered
+RECOVERY_LOOKS = 2
+#: default ``monitor.expire_days``: acquisition days an alert may stay unconfirmed
+EXPIRE_DAYS = 180
 
 #: an unconfirmed alert needs at least this fraction of its pixels clear for a verdict
 MIN_CLEAR_FRACTION = 0.5
@@ -122,6 +171,8 @@ class Alert:
     model_version: str
     first_run_id: str
     last_run_id: str
+    recovery_looks: int = 0  # consecutive clear looks back in the first class (confirmed)
+    status_date: str = ""  # date of the observation that set the status and tier
     geometry: object = None  # shapely MultiPolygon in the grid CRS
 
     def copy(self) -> Alert:
@@ -136,15 +187,23 @@ class PixelState:
     base_conf: np.ndarray
     base_obs: np.ndarray
     alert_px: dict[str, np.ndarray]
+    clear_count: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint16))
+
+    def __post_init__(self) -> None:
+        if self.clear_count.shape != self.base_class.shape:
+            # a state stored before clear looks were counted: the baseline is one clear
+            # look where it exists (a lower bound), none elsewhere
+            self.clear_count = (self.base_class < len(CLASS_NAMES)).astype(np.uint16)
 
     def copy(self) -> PixelState:
         return PixelState(self.base_class.copy(), self.base_conf.copy(), self.base_obs.copy(),
-                          {k: v.copy() for k, v in self.alert_px.items()})
+                          {k: v.copy() for k, v in self.alert_px.items()},
+                          self.clear_count.copy())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Name -> array, as stored."""
         out = {"base_class": self.base_class, "base_conf": self.base_conf,
-               "base_obs": self.base_obs}
+               "base_obs": self.base_obs, "clear_count": self.clear_count}
         out.update({f"alerts_{k}": v for k, v in self.alert_px.items()})
         return out
 
@@ -152,7 +211,8 @@ class PixelState:
     def from_arrays(cls, arrays: dict[str, np.ndarray], types: Sequence[str]) -> PixelState:
         shape = arrays["base_class"].shape
         return cls(arrays["base_class"], arrays["base_conf"], arrays["base_obs"],
-                   {t: arrays.get(f"alerts_{t}", np.zeros(shape, np.int32)) for t in types})
+                   {t: arrays.get(f"alerts_{t}", np.zeros(shape, np.int32)) for t in types},
+                   arrays.get("clear_count", np.zeros((0, 0), np.uint16)))
 
 
 @dataclass
@@ -168,7 +228,8 @@ class ObservationResult:
 def new_state(shape: tuple[int, int], types: Sequence[str]) -> PixelState:
     """An empty state: no baseline, no alert."""
     return PixelState(np.full(shape, _NONE, np.uint8), np.full(shape, _NONE, np.uint8),
-                      np.zeros(shape, np.int32), {t: np.zeros(shape, np.int32) for t in types})
+                      np.zeros(shape, np.int32), {t: np.zeros(shape, np.int32) for t in types},
+                      np.zeros(shape, np.uint16))
 
 
 def alert_id(change_type: str, scene_id: str, row: int, col: int) -> str:
@@ -182,9 +243,19 @@ def alert_id(change_type: str, scene_id: str, row: int, col: int) -> str:
     return f"{change_type}:{scene_id}:r{row}c{col}"
 
 
-def confidence_tier(confidence: float, status: str, high: float) -> str:
-    """``high`` when confirmed or ``confidence >= high``, else ``low`` (GFW-style tiers)."""
-    return "high" if status == "confirmed" or confidence >= high else "low"
+def confidence_tier(status: str, observations: int, *, confirmations: int = 1) -> Tier:
+    """The tier of an alert: ``low`` until confirmed, ``high`` once confirmed, ``highest``
+    after one more agreeing clear observation (confirmed twice).
+
+    Examples
+    --------
+    >>> [confidence_tier("unconfirmed", 1), confidence_tier("confirmed", 2),
+    ...  confidence_tier("confirmed", 3)]
+    ['low', 'high', 'highest']
+    """
+    if status in ("confirmed", "recovered"):
+        return "highest" if observations - 1 >= confirmations + 1 else "high"
+    return "low"
 
 
 def verdicts(
@@ -235,27 +306,79 @@ def verdicts(
     return out
 
 
-def transition(status: Status, observations: int, verdict: str | None, *,
-               confirmations: int) -> tuple[Status, int]:
-    """Next (status, observations) of an alert after a verdict.
+def transition(status: Status, observations: int, look: Look | None, *, confirmations: int,
+               recovery_looks: int = 0) -> tuple[Status, int, int]:
+    """Next ``(status, observations, recovery_looks)`` of an alert after a look.
+
+    The one place alert statuses change (:data:`TRANSITIONS` lists what may follow
+    what).  ``observations`` counts agreeing clear observations, the detection
+    included; it stops growing once the alert is ``highest``.
+
+    Parameters
+    ----------
+    status, observations, recovery_looks
+        The alert now.
+    look
+        ``agree`` / ``contradict`` (unconfirmed: the change holds / does not),
+        ``agree`` / ``recovering`` (confirmed: still changed / back in the rule's
+        first class), ``expire`` (unconfirmed past ``expire_days``), or None (no
+        verdict).
+    confirmations
+        Agreeing clear observations after the detection that confirm an alert.
 
     Examples
     --------
     >>> transition("unconfirmed", 1, "agree", confirmations=1)
-    ('confirmed', 2)
+    ('confirmed', 2, 0)
     >>> transition("unconfirmed", 1, "agree", confirmations=2)
-    ('unconfirmed', 2)
+    ('unconfirmed', 2, 0)
     >>> transition("unconfirmed", 1, "contradict", confirmations=1)
-    ('rejected', 1)
-    >>> transition("confirmed", 2, "contradict", confirmations=1)
-    ('confirmed', 2)
+    ('rejected', 1, 0)
+    >>> transition("unconfirmed", 1, "expire", confirmations=1)
+    ('expired', 1, 0)
+    >>> transition("confirmed", 2, "agree", confirmations=1)
+    ('confirmed', 3, 0)
+    >>> transition("confirmed", 3, "recovering", confirmations=1, recovery_looks=1)
+    ('recovered', 3, 2)
+    >>> transition("rejected", 1, "agree", confirmations=1)
+    ('rejected', 1, 0)
     """
-    if status != "unconfirmed" or verdict is None:
-        return status, observations
-    if verdict == "contradict":
-        return "rejected", observations
-    observations += 1
-    return ("confirmed" if observations - 1 >= confirmations else "unconfirmed"), observations
+    if look is None or (status, look) not in TRANSITIONS:
+        return status, observations, recovery_looks
+    nxt: Status
+    if status == "unconfirmed":
+        if look == "agree":
+            observations += 1
+            nxt = "confirmed" if observations - 1 >= confirmations else "unconfirmed"
+        else:
+            nxt = "rejected" if look == "contradict" else "expired"
+    elif look == "agree":  # confirmed, still changed: one more look up to highest
+        if confidence_tier("confirmed", observations, confirmations=confirmations) != "highest":
+            observations += 1
+        nxt, recovery_looks = "confirmed", 0
+    else:  # confirmed, back in the first class
+        recovery_looks += 1
+        nxt = "recovered" if recovery_looks >= RECOVERY_LOOKS else "confirmed"
+    assert nxt in TRANSITIONS[(status, look)]
+    return nxt, observations, recovery_looks
+
+
+def first_classes(rule: ChangeRule) -> np.ndarray:
+    """The classes a rule's change starts from (trees for deforestation, ...).
+
+    Examples
+    --------
+    >>> from landcover.change import RULES
+    >>> first_classes(RULES["water_loss"]).tolist()
+    [0]
+    """
+    n = len(CLASS_NAMES)
+    a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    return np.flatnonzero(rule.test(a, b).any(axis=1)).astype(np.uint8)
+
+
+def _days(a: str, b: str) -> int:
+    return (dt.date.fromisoformat(b[:10]) - dt.date.fromisoformat(a[:10])).days
 
 
 def attach_components(labels: np.ndarray, alert_px: np.ndarray, live: np.ndarray) -> np.ndarray:
@@ -354,11 +477,11 @@ def apply_observation(
     types: Sequence[str],
     confirmations: int = 1,
     min_area_ha: float = 0.5,
-    high_confidence: float = 0.6,
+    expire_days: int = EXPIRE_DAYS,
     run_id: str = "",
     model_version: str = "",
 ) -> ObservationResult:
-    """Apply one observation: verdicts, detection and growth, baseline update.
+    """Apply one observation: expiry, verdicts, detection and growth, baseline update.
 
     Inputs are not modified; the result holds new state and alert lists.
 
@@ -378,6 +501,9 @@ def apply_observation(
         Agreeing clear observations after the detection that confirm an alert.
     min_area_ha
         Minimum mapping unit of a new alert (growth of an alert has none).
+    expire_days
+        An unconfirmed alert expires at the first observation dated this many
+        days or more after its detection (acquisition dates, not the clock).
 
     Returns
     -------
@@ -400,7 +526,26 @@ def apply_observation(
     def ev(t: str, fid: int, name: str) -> None:
         events.setdefault((t, fid), []).append(name)
 
-    for t in types:
+    def look(t: str, a: Alert, lk: Look) -> str:
+        """Apply a look through :func:`transition`; the event it makes."""
+        status, tier = a.status, a.confidence_tier
+        a.status, a.observations, a.recovery_looks = transition(
+            a.status, a.observations, lk, confirmations=confirmations,
+            recovery_looks=a.recovery_looks)
+        a.confidence_tier = confidence_tier(a.status, a.observations,
+                                            confirmations=confirmations)
+        a.last_observed = obs.date
+        a.last_run_id = run_id
+        if lk != "expire":
+            a.scene_ids = _add_scene(a.scene_ids, obs.scene_ids)
+        if a.status != status or a.confidence_tier != tier:
+            a.status_date = obs.date
+        name = a.status if a.status != status else \
+            ("highest" if a.confidence_tier == "highest" != tier else "observed")
+        ev(t, a.fid, name)
+        return name
+
+    for t, rule in zip(types, rules, strict=True):
         px = st.alert_px[t]
         lst = out[t]
         by_fid = {a.fid: a for a in lst}
@@ -410,39 +555,52 @@ def apply_observation(
             unconf[a.fid] = a.status == "unconfirmed"
         was_unconf_px = unconf[px]
         changed = changed_all[t]
+        released: list[int] = []
+        was_confirmed = [a.fid for a in lst if a.status == "confirmed"]
 
-        # 1. verdicts of the unconfirmed alerts
+        # 0. expiry, by acquisition dates
+        for a in lst:
+            if a.status == "unconfirmed" and _days(a.first_detected, obs.date) >= expire_days:
+                look(t, a, "expire")
+                released.append(a.fid)
+
+        # 1. verdicts of the unconfirmed alerts (against their frozen baseline) ...
         cand = [a.fid for a in lst if a.status == "unconfirmed"]
-        verdict = verdicts(px, np.asarray(cand, np.int64), changed, clear)
-        rejected = []
-        for fid, v in sorted(verdict.items()):
+        for fid, v in sorted(verdicts(px, np.asarray(cand, np.int64), changed, clear).items()):
             a = by_fid[fid]
-            a.status, a.observations = transition(a.status, a.observations, v,
-                                                   confirmations=confirmations)
-            a.last_observed = obs.date
-            a.last_run_id = run_id
-            a.scene_ids = _add_scene(a.scene_ids, obs.scene_ids)
-            if v == "agree":
+            before = a.observations
+            look(t, a, v)
+            if a.observations > before:
                 sel = (px == fid) & clear & changed
                 c = float(pair_conf[sel].mean()) if sel.any() else a.confidence
                 a.confidence = round((a.confidence * (a.observations - 1) + c)
                                      / a.observations, 4)
-                ev(t, fid, "confirmed" if a.status == "confirmed" else "observed")
-            else:
-                rejected.append(fid)
-                ev(t, fid, "rejected")
-            a.confidence_tier = confidence_tier(a.confidence, a.status, high_confidence)
-        if rejected:
-            px[np.isin(px, rejected)] = 0
+            if a.status in FINAL:
+                released.append(fid)
+        # ... and of the confirmed ones: still changed, or back in the first class
+        back = np.isin(cls, first_classes(rule))
+        for fid, v in sorted(verdicts(px, np.asarray(was_confirmed, np.int64), ~back,
+                                      clear).items()):
+            a = by_fid[fid]
+            if v == "agree" and a.confidence_tier == "highest" and not a.recovery_looks:
+                continue  # nothing new to say
+            look(t, a, "agree" if v == "agree" else "recovering")
+            if a.status in FINAL:
+                released.append(fid)
+        if released:
+            px[np.isin(px, released)] = 0
 
-        # 2. detection and growth
-        cand_mask = changed & ~was_unconf_px
+        # 2. detection and growth; confirmed pixels are not alerted again
+        confirmed = np.zeros(n, bool)
+        for a in lst:
+            confirmed[a.fid] = a.status == "confirmed"
+        cand_mask = changed & ~was_unconf_px & ~confirmed[px]
         labels, ncomp = ndimage.label(cand_mask, structure=_STRUCT4)
         touched: set[int] = set()
         if ncomp:
             live = np.zeros(n, bool)
             for a in lst:
-                live[a.fid] = a.status != "rejected"
+                live[a.fid] = a.status not in FINAL
             target = attach_components(labels, px, live)
             flat = labels.ravel()
             order = np.argsort(flat, kind="stable")
@@ -486,11 +644,11 @@ def apply_observation(
                         class_to=_majority_name(cls.ravel()[idx]),
                         first_detected=obs.date, last_observed=obs.date, observations=1,
                         confidence=conf,
-                        confidence_tier=confidence_tier(conf, "unconfirmed", high_confidence),
+                        confidence_tier=confidence_tier("unconfirmed", 1),
                         area_ha=round(area, 4), area_first_ha=round(area, 4), growth_count=0,
                         pixel_count=int(idx.size), scene_ids=",".join(obs.scene_ids),
                         model_version=model_version, first_run_id=run_id, last_run_id=run_id,
-                        geometry=geoms[k],
+                        status_date=obs.date, geometry=geoms[k],
                     )
                     lst.append(a)
                     by_fid[fid] = a
@@ -511,10 +669,45 @@ def apply_observation(
             still[a.fid] = a.status == "unconfirmed"
         frozen |= still[px]
 
-    # 3. baseline update
+    # 3. baseline update and clear looks
     upd = clear & ~frozen
     st.base_class[upd] = cls[upd]
     st.base_conf[upd] = obs.confidence[upd]
     st.base_obs[upd] = obs.number
+    st.clear_count[clear & (st.clear_count < np.iinfo(np.uint16).max)] += 1
     return ObservationResult(state=st, alerts=out, events=events,
                              clear_pixels=int(clear.sum()))
+
+
+def consumer_events(result: ObservationResult, obs: Observation, run_id: str
+                    ) -> list[dict[str, object]]:
+    """The consumer-log rows of one applied observation (:data:`CONSUMER_EVENTS` only).
+
+    Each row holds the alert's status and tier right after the event, so a run
+    that applies several dates logs each step.
+
+    Parameters
+    ----------
+    result
+        What :func:`apply_observation` returned for ``obs``.
+    obs
+        The observation.
+    run_id
+        The run that applied it.
+
+    Returns
+    -------
+    list of dict
+        Rows with the columns of ``alert_events`` (no ``seq``), by change type, fid
+        and event order.
+    """
+    rows: list[dict[str, object]] = []
+    by_key = {(t, x.fid): x for t, lst in result.alerts.items() for x in lst}
+    for (t, fid), names in sorted(result.events.items()):
+        a = by_key[(t, fid)]
+        for name in names:
+            if name in CONSUMER_EVENTS:
+                rows.append({"run_id": run_id, "date": obs.date, "change_type": t,
+                             "alert_fid": fid, "alert_id": a.alert_id, "event": name,
+                             "status": a.status, "confidence_tier": a.confidence_tier})
+    return rows

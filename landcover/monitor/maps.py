@@ -22,7 +22,7 @@ from ..io.read import detect_scale, scale_tags
 from ..io.scenes import Scene
 from .inputs import grid_to_meta
 
-__all__ = ["Progress", "classify_cached"]
+__all__ = ["Progress", "classify_cached", "cached_map_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,14 @@ def _cache_key(mv: str, grid: Grid) -> str:
     g = hashlib.sha256(json.dumps(grid_to_meta(grid), sort_keys=True).encode()).hexdigest()
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in mv)
     return f"{safe}/{g[:12]}"
+
+
+def cached_map_paths(cache_dir: Path, mv: str, grid: Grid, scenes: Sequence[Scene]
+                     ) -> tuple[Path, Path]:
+    """Where the class map and confidence of ``scenes`` (one date) are cached."""
+    folder = cache_dir / _cache_key(mv, grid)
+    key = "+".join(s.id for s in scenes)
+    return folder / f"{key}.class.tif", folder / f"{key}.conf.tif"
 
 
 def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_path: Path, mv: str,
@@ -72,9 +80,8 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
     from ..plan import resolve_clouds
     from ..tasks import ClassifyOptions
 
-    folder = cache_dir / _cache_key(mv, grid)
-    key = "+".join(s.id for s in scenes)
-    cls_p, conf_p = folder / f"{key}.class.tif", folder / f"{key}.conf.tif"
+    cls_p, conf_p = cached_map_paths(cache_dir, mv, grid, scenes)
+    folder, key = cls_p.parent, "+".join(s.id for s in scenes)
     hit = cls_p.exists() and conf_p.exists()
     if not hit:
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,14 +9,18 @@ ids and dates.
   cloudy): recorded as ``late``, never used (the baseline only moves forward).
 * **new dates**: dates after it with at least one unseen scene; all eligible
   scenes of such a date are classified together as one observation.
+* **corrupt**: a scene recorded ``corrupt`` counts as seen while its files'
+  fingerprint (size, mtime) is the one recorded; once it changes (a re-download)
+  the scene is unseen again and tried like any other.  A scene whose files cannot
+  be opened at all (``unreadable``) is recorded ``corrupt`` unless it is seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..io.scenes import Scene
+from ..io.scenes import Scene, UnreadableScene
 from .store import Snapshot
 
 __all__ = ["RunPlan", "plan_run"]
@@ -54,6 +58,11 @@ class RunPlan:
     mixes_models
         The model changed, no rebaseline was asked for, and there are new
         dates: the run must refuse.
+    corrupt
+        Scenes whose files cannot be opened, not seen with these files: recorded
+        ``corrupt``, not used.
+    fingerprints
+        The fingerprint of each scene's files now, by scene id.
     """
 
     seq: int
@@ -70,6 +79,8 @@ class RunPlan:
     rebaseline: bool
     seed_date: str | None
     mixes_models: bool
+    corrupt: tuple[UnreadableScene, ...] = ()
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def model_changed(self) -> bool:
@@ -93,7 +104,8 @@ class RunPlan:
 
 
 def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
-             rebaseline: bool = False) -> RunPlan:
+             rebaseline: bool = False, unreadable: Sequence[UnreadableScene] = (),
+             fingerprints: Mapping[str, str] | None = None) -> RunPlan:
     """Sort the eligible scenes into new dates, late and seen ones.
 
     Parameters
@@ -107,13 +119,22 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
         The model this run would use.
     rebaseline
         Whether the caller accepts a model other than the store's.
+    unreadable
+        The source's scenes whose files cannot be opened.
+    fingerprints
+        The fingerprint of each scene's files (eligible and unreadable), by id; a
+        ``corrupt`` scene missing here counts as unchanged.
 
     Returns
     -------
     RunPlan
     """
     seq = len(snap.runs) + 1
-    known = {s["scene_id"] for s in snap.scenes}
+    fps = dict(fingerprints or {})
+    # a corrupt scene stays seen until its files change (then it is tried again)
+    known = {s["scene_id"] for s in snap.scenes
+             if s["status"] != "corrupt" or fps.get(s["scene_id"], s["fingerprint"])
+             == s["fingerprint"]}
     used = [s for s in snap.scenes if s["status"] in ("processed", "cloudy")]
     last_date = max((s["date"] for s in used), default="")
     last_obs = max((s["obs_number"] or 0 for s in snap.scenes), default=0)
@@ -141,4 +162,5 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
         last_date=last_date, last_obs=last_obs, model_version=model_version,
         stored_model_version=stored, rebaseline=bool(rebaseline and changed),
         seed_date=seed[-1]["date"] if seed else None,
-        mixes_models=bool(changed and not rebaseline and new_dates))
+        mixes_models=bool(changed and not rebaseline and new_dates),
+        corrupt=tuple(u for u in unreadable if u.id not in known), fingerprints=fps)

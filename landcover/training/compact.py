@@ -76,7 +76,8 @@ def _native_20m(ref: SceneRef, grid: Grid) -> tuple[np.ndarray, int, int] | None
 
 
 def export_compact(
-    scenes: Sequence[SceneArrays], refs: Sequence[SceneRef], path: str | os.PathLike
+    scenes: Sequence[SceneArrays], refs: Sequence[SceneRef], path: str | os.PathLike,
+    *, data_root: str | os.PathLike | None = None,
 ) -> Path:
     """Write scenes to one small ``.npz`` for training on another machine.
 
@@ -85,8 +86,12 @@ def export_compact(
     augmentation's gain jitter); the 20 m bands are kept on their native
     grid (upsampled bilinearly again by :func:`import_compact`), the teacher
     probabilities as 2 x 2 means (the teacher works at half resolution
-    inside), the loss mask at 10 m.
+    inside), the loss mask at 10 m.  Source files are named as sidecars name them
+    (:func:`landcover.training.provenance.portable_name`, under ``data_root``): the
+    export carries none of this machine's folders to the training machine.
     """
+    from .provenance import portable_files
+
     arrays: dict[str, np.ndarray] = {}
     index = []
     if len(scenes) != len(refs):
@@ -107,7 +112,10 @@ def export_compact(
         arrays[f"p20_{k}"] = np.clip(np.rint(_mean2x2(s.probs)), 0, 255).astype(np.uint8)
         arrays[f"valid_{k}"] = np.packbits(s.valid, axis=None)
         index.append({"name": s.name, "group": s.group, "shape": list(s.valid.shape),
-                      "i10": i10, "i20": i20, "off20": [off_r, off_c], "meta": s.meta})
+                      "i10": i10, "i20": i20, "off20": [off_r, off_c],
+                      "meta": {**s.meta, **{k: portable_files(s.meta[k], data_root=data_root)
+                                            for k in ("files", "teacher_files")
+                                            if k in s.meta}}})
     arrays["index"] = np.array(json.dumps(index))
     out = Path(path)
     # no object arrays: import_compact reads with allow_pickle=False

@@ -48,7 +48,7 @@ SEN1FLOODS11_WEST: Path = Path("sen1floods11") / "Spain_7370579_west_S2Hand.tif"
 WATER, BUILT = 0, 6
 
 
-def model_classes(model: LoadedModel, dn: np.ndarray) -> np.ndarray:
+def model_classes(model: LoadedModel, dn: np.ndarray, *, tta: bool = False) -> np.ndarray:
     """Classes of a DN array as the pipeline maps them (no cloud mask).
 
     Runs :func:`landcover.classify.classify_array`: the same tiles, tasks, inference
@@ -61,6 +61,8 @@ def model_classes(model: LoadedModel, dn: np.ndarray) -> np.ndarray:
         A loaded bundle (its files are what the tasks load).
     dn
         float32 (C, H, W) L1C DN in ``model.spec.bands`` order; NaN = no data.
+    tta
+        Test-time augmentation (:func:`landcover.inference.predict_probabilities`).
 
     Returns
     -------
@@ -73,7 +75,8 @@ def model_classes(model: LoadedModel, dn: np.ndarray) -> np.ndarray:
     device = str(next(model.net.parameters()).device)
     path = share_model(model, device=device)  # the tasks run these weights, not a cache
     cls, _ = classify_array(path, np.asarray(dn, np.float32),
-                            options=ClassifyOptions(cloud_method="none", device=device))
+                            options=ClassifyOptions(cloud_method="none", device=device,
+                                                    tta=tta))
     return cls
 
 
@@ -92,6 +95,7 @@ def agreement_with_teacher(
     scenes: Sequence[SceneArrays | SceneRef],
     *,
     cache_dir: Path | None = None,
+    tta: bool = False,
 ) -> dict[str, Any]:
     """Agreement of the model's argmax with the teacher's on held-out scenes.
 
@@ -106,6 +110,8 @@ def agreement_with_teacher(
         (:class:`SceneRef`, read with :func:`landcover.training.data.load_scene`).
     cache_dir
         Cache for scenes that must be read.
+    tta
+        Test-time augmentation (:func:`model_classes`).
 
     Returns
     -------
@@ -121,7 +127,7 @@ def agreement_with_teacher(
     for s in scenes:
         arr = s if isinstance(s, SceneArrays) else load_scene(s, bands=model.spec.bands,
                                                               cache_dir=cache_dir)
-        pred = model_classes(model, arr.dn)[arr.valid]
+        pred = model_classes(model, arr.dn, tta=tta)[arr.valid]
         ref = arr.probs.argmax(axis=0)[arr.valid]
         cm, _ = _iou_table(pred, ref, n)
         total += cm
@@ -170,6 +176,7 @@ def water_iou_sen1floods11(
     image: Path | None = None,
     label: Path | None = None,
     data_root: str | os.PathLike | None = None,
+    tta: bool = False,
 ) -> dict[str, Any]:
     """Water IoU on the Sen1Floods11 west chip (hand labels; evaluation only).
 
@@ -187,6 +194,8 @@ def water_iou_sen1floods11(
         (default: ``..._LabelHand.tif`` beside the image).
     data_root
         The shared-data root (:func:`landcover.training.scenes.default_data_root`).
+    tta
+        Test-time augmentation (:func:`model_classes`).
 
     Returns
     -------
@@ -203,7 +212,7 @@ def water_iou_sen1floods11(
     with rasterio.open(label) as ds:
         lab = ds.read(1)
     valid = ~bad & (lab >= 0)
-    pred = model_classes(model, dn) == WATER
+    pred = model_classes(model, dn, tta=tta) == WATER
     truth = lab == 1
     out = _binary_scores(pred[valid], truth[valid])
     teacher_cls = (root / "dynamicworld" / "teacher_labels"
@@ -240,6 +249,7 @@ def oscd_built_change(
     root: Path | None = None,
     cache_dir: Path | None = None,
     data_root: str | os.PathLike | None = None,
+    tta: bool = False,
 ) -> dict[str, Any]:
     """"Became built" (class 6 on date 2, not on date 1) vs OSCD urban change.
 
@@ -256,6 +266,8 @@ def oscd_built_change(
         OSCD folder (default ``<data root>/oscd``) and scene cache.
     data_root
         The shared-data root (:func:`landcover.training.scenes.default_data_root`).
+    tta
+        Test-time augmentation (:func:`model_classes`).
 
     Returns
     -------
@@ -271,8 +283,8 @@ def oscd_built_change(
         d1, d2 = oscd_scenes([city], root=root, data_root=data_root)
         a1 = load_scene(d1, bands=model.spec.bands, cache_dir=cache_dir)
         a2 = load_scene(d2, bands=model.spec.bands, cache_dir=cache_dir)
-        c1 = model_classes(model, a1.dn)
-        c2 = model_classes(model, a2.dn)
+        c1 = model_classes(model, a1.dn, tta=tta)
+        c2 = model_classes(model, a2.dn, tta=tta)
         valid = a1.valid & a2.valid
         with rasterio.open(root / city / f"{city}_change_mask.tif") as ds:
             truth = ds.read(1) == 1
@@ -300,6 +312,7 @@ def evaluate_on_labels(
     *,
     clouds: str = "s2cloudless",
     date: str | None = None,
+    tta: bool = False,
 ) -> dict[str, Any]:
     """Classify scenes onto the grid of a label raster and assess the map against it.
 
@@ -314,6 +327,8 @@ def evaluate_on_labels(
     ----------
     label_map
         ``"1:water,0:other"`` or a mapping of label codes to legend class names.
+    tta
+        Test-time augmentation (:func:`landcover.inference.predict_probabilities`).
     """
     import datetime as dt
 
@@ -345,7 +360,7 @@ def evaluate_on_labels(
     labels = labels.astype(np.int64)
     labels[labels < 0] = np.iinfo(np.int32).max  # negative codes are nodata (e.g. -1)
     res = classify_region([(scene, detect_scale(scene))], grid, model_path, out_map,
-                          options=ClassifyOptions(cloud_method=clouds))
+                          options=ClassifyOptions(cloud_method=clouds, tta=tta))
     with rasterio.open(res.map_path) as ds:
         pred = ds.read(1)
     labels[labels == np.iinfo(np.int32).max] = 2**20  # outside any label map: ignored

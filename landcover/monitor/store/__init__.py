@@ -14,7 +14,13 @@ Both stores hold the same tables:
     settings (grid, model version, change types).
 ``pixel_state`` (attribute table)
     The per-pixel baseline (last clear class, its probability, its observation
-    number) and alert membership, as zlib-compressed row blocks.
+    number), clear-look counts and alert membership, as zlib-compressed row blocks.
+``alert_events``, ``consumers`` (attribute tables)
+    The log of alert events (new, tier changes, rejection, expiry, recovery) in
+    ``seq`` order, and each named consumer's last acknowledged ``seq``.
+
+``job.schema_version`` records the layout (:data:`SCHEMA_VERSION`); an older
+store is migrated in place by ``Store.migrate`` (:mod:`.migrate`).
 
 A run is written by ``Store.commit`` in one transaction (SQLite ``BEGIN
 IMMEDIATE`` ... ``COMMIT``; PostgreSQL ``BEGIN`` ... ``COMMIT``) through the
@@ -23,7 +29,7 @@ half a run, and a killed run leaves the previous state.
 
 Modules: :mod:`.schema` (columns, :class:`Snapshot`, :class:`RunWrite`),
 :mod:`.protocol` (:class:`Store`, the checkpoint hook), :mod:`.commit`,
-:mod:`.gpkg`, :mod:`.postgis`.
+:mod:`.migrate`, :mod:`.gpkg`, :mod:`.postgis`.
 """
 
 from __future__ import annotations
@@ -34,12 +40,17 @@ import re
 from ...errors import ConfigError
 from .commit import RunTables, commit_run
 from .gpkg import GpkgStore, gpkg_blob, gpkg_wkb
+from .migrate import migrate_store, store_version
 from .postgis import PostgisStore, schema_name
 from .protocol import Checkpoint, Store, no_checkpoint
-from .schema import ALERT_COLUMNS, RunWrite, Snapshot
+from .schema import ALERT_COLUMNS, EVENT_COLUMNS, SCHEMA_VERSION, RunWrite, Snapshot
 
 __all__ = [
     "ALERT_COLUMNS",
+    "EVENT_COLUMNS",
+    "SCHEMA_VERSION",
+    "migrate_store",
+    "store_version",
     "Snapshot",
     "RunWrite",
     "Store",

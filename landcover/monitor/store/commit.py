@@ -51,6 +51,10 @@ class RunTables(Protocol):
         """Insert the ``runs`` row."""
         ...
 
+    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``alert_events`` rows (their ``seq`` numbers follow the last one)."""
+        ...
+
 
 def commit_run(tables: RunTables, write: RunWrite,
                checkpoint: Checkpoint | None = None) -> None:
@@ -63,7 +67,8 @@ def commit_run(tables: RunTables, write: RunWrite,
     write
         What the run writes.  ``alerts`` are upserted per change type;
         ``alerts_new`` replaces that layer unless None; ``scenes`` and ``run`` are
-        appended; ``state`` replaces the pixel state unless None; ``meta``
+        appended (``events`` to the consumer event log); ``state`` replaces
+        the pixel state unless None; ``meta``
         updates settings.
     checkpoint
         Called with ``"before-commit"`` after the last write, before the caller
@@ -82,5 +87,7 @@ def commit_run(tables: RunTables, write: RunWrite,
         tables.replace_state(write.state)
     for key, value in sorted(write.meta.items()):
         tables.upsert_meta(key, value)
+    if write.events:
+        tables.append_events(write.events)
     tables.append_run(write.run)
     (checkpoint or no_checkpoint)("before-commit")

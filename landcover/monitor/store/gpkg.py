@@ -6,6 +6,12 @@ ISO WKB), the R-tree kept by GDAL's own triggers, whose ``ST_*`` functions are
 registered on the connection.  A run is written by :func:`.commit.commit_run`
 between ``BEGIN IMMEDIATE`` and ``COMMIT``; one run at a time is ensured by a
 lock file next to the store (:class:`~landcover.monitor.lock.FileLock`).
+
+A store of an older layout is migrated in place by :meth:`GpkgStore.migrate`
+(one ``BEGIN IMMEDIATE`` transaction, :func:`.migrate.migrate_store`).  Consumer
+cursors (``alert_events``, ``consumers``) are read and acknowledged here too.
+(Over 400 lines: the GeoPackage encoding, the store and its two statement sets
+-- a run's and a migration's -- share the connection set-up and the damage checks.)
 """
 
 from __future__ import annotations
@@ -24,14 +30,19 @@ import shapely
 from rasterio.crs import CRS
 
 from ...errors import OutputError, StoreDamagedError
+from ...faults import durable_replace
 from ..lifecycle import Alert
 from ..lock import FileLock
 from .commit import commit_run
+from .migrate import migrate_store
 from .protocol import Checkpoint
 from .schema import (
     ALERT_COLUMNS,
+    CONSUMER_COLUMNS,
+    EVENT_COLUMNS,
     NEW_EXTRA,
     RUN_COLUMNS,
+    SCENE_ADDED,
     SCENE_COLUMNS,
     RunWrite,
     Snapshot,
@@ -223,6 +234,7 @@ class GpkgStore:
                              "NOT NULL, name TEXT NOT NULL, row0 INTEGER NOT NULL, nrows "
                              "INTEGER, ncols INTEGER, dtype TEXT, data BLOB, "
                              "UNIQUE (name, row0))")
+                _create_event_tables(conn)
                 for name, desc in (("runs", "monitor runs"), ("scenes", "scenes seen"),
                                    ("job", "monitor job settings"),
                                    ("pixel_state", "per-pixel baseline and alert membership")):
@@ -234,7 +246,7 @@ class GpkgStore:
                 conn.execute("COMMIT")
             finally:
                 conn.close()
-            os.replace(tmp, self.path)
+            durable_replace(tmp, self.path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot create store {self.path}: {exc}; check the folder") \
@@ -260,9 +272,12 @@ class GpkgStore:
                 rows = c.execute("SELECT name, row0, nrows, ncols, dtype, data FROM "
                                  "pixel_state").fetchall()
                 arrays = decode_state(rows) if rows else None
-            scenes = [dict(zip(["fid", *SCENE_COLUMNS], r, strict=False)) for r in
-                      c.execute(f"SELECT fid, {', '.join(SCENE_COLUMNS)} FROM scenes "
-                                "ORDER BY fid")]
+            have = {r[1] for r in c.execute("PRAGMA table_info(scenes)")}
+            sel = [k for k in SCENE_COLUMNS if k in have]  # SCENE_ADDED: maybe not yet
+            scenes = [{**dict.fromkeys(SCENE_COLUMNS), **dict(zip(["fid", *sel], r,
+                                                                   strict=True))}
+                      for r in c.execute(f"SELECT fid, {', '.join(sel)} FROM scenes "
+                                         "ORDER BY fid")]
             runs = [dict(zip(["fid", *RUN_COLUMNS], r, strict=False)) for r in
                     c.execute(f"SELECT fid, {', '.join(RUN_COLUMNS)} FROM runs ORDER BY fid")]
         return Snapshot(meta, alerts, arrays, scenes, runs)
@@ -270,20 +285,66 @@ class GpkgStore:
     def commit(self, write: RunWrite, *, checkpoint: Checkpoint | None = None) -> None:
         """Write one run between ``BEGIN IMMEDIATE`` and ``COMMIT`` (rolled back on error)."""
         with self._damage_named():
-            self._commit(write, checkpoint)
+            self._transaction(lambda conn: commit_run(_GpkgTables(conn), write, checkpoint))
 
-    def _commit(self, write: RunWrite, checkpoint: Checkpoint | None) -> None:
+    def migrate(self, *, checkpoint: Checkpoint | None = None) -> int | None:
+        """Migrate an older store in place, in one transaction; the version it had, or None."""
+        with self._damage_named():
+            return self._transaction(
+                lambda conn: migrate_store(_GpkgMigration(conn), checkpoint))
+
+    def _transaction(self, work):
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            commit_run(_GpkgTables(conn), write, checkpoint)
+            out = work(conn)
             conn.execute("COMMIT")
+            return out
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         finally:
             conn.close()
+
+    def read_events(self, *, after: int) -> list[dict[str, Any]]:
+        """``alert_events`` rows with ``seq > after``, ascending."""
+        cols = ["seq", *EVENT_COLUMNS]
+        with self._damage_named(), contextlib.closing(self._connect()) as c:
+            return [dict(zip(cols, r, strict=True)) for r in c.execute(
+                f"SELECT {', '.join(cols)} FROM alert_events WHERE seq > ? ORDER BY seq",
+                (after,))]
+
+    def consumer_seq(self, name: str) -> int:
+        """The last ``seq`` consumer ``name`` acknowledged (0 for a new consumer)."""
+        with self._damage_named(), contextlib.closing(self._connect()) as c:
+            row = c.execute("SELECT acked_seq FROM consumers WHERE name = ?", (name,)).fetchone()
+            return int(row[0]) if row else 0
+
+    def last_event_seq(self) -> int:
+        """The highest ``seq`` of ``alert_events`` (0 when empty)."""
+        with self._damage_named(), contextlib.closing(self._connect()) as c:
+            return int(c.execute("SELECT coalesce(max(seq), 0) FROM alert_events").fetchone()[0])
+
+    def ack(self, name: str, seq: int, at: str) -> int:
+        """Advance consumer ``name`` to ``seq`` (never back), in one transaction.
+
+        Returns
+        -------
+        int
+            The consumer's acknowledged ``seq`` after.
+        """
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT acked_seq FROM consumers WHERE name = ?",
+                               (name,)).fetchone()
+            new = max(int(row[0]) if row else 0, seq)
+            conn.execute("INSERT INTO consumers (name, acked_seq, acked_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT(name) DO UPDATE SET acked_seq=excluded.acked_seq, "
+                         "acked_at=excluded.acked_at", (name, new, at))
+            return new
+
+        with self._damage_named():
+            return self._transaction(work)
 
     def read_alerts(self, *, run_id: str | None = None, new_only: bool = False
                     ) -> list[tuple[Alert, str]]:
@@ -309,6 +370,70 @@ class GpkgStore:
         from ...io.gpkg_styles import apply_default_styles
 
         apply_default_styles(self.path)
+
+
+def _create_event_tables(conn: sqlite3.Connection) -> None:
+    """``alert_events`` and ``consumers`` as GeoPackage attribute tables."""
+    defs = ", ".join(f"{_q(c)} {t}" for c, (t, _) in EVENT_COLUMNS.items())
+    conn.execute(f"CREATE TABLE alert_events (seq INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+                 f"{defs})")
+    defs = ", ".join(f"{_q(c)} {t}" + (" NOT NULL UNIQUE" if c == "name" else "")
+                     for c, (t, _) in CONSUMER_COLUMNS.items())
+    conn.execute(f"CREATE TABLE consumers (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
+                 f"{defs})")
+    for name, desc in (("alert_events", "alert events for consumer cursors"),
+                       ("consumers", "consumer cursors: last acknowledged event")):
+        conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, "
+                     "description) VALUES (?, 'attributes', ?, ?)", (name, name, desc))
+
+
+def _append_events(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    ec = list(EVENT_COLUMNS)
+    conn.executemany(f"INSERT INTO alert_events ({', '.join(ec)}) VALUES "
+                     f"({', '.join('?' * len(ec))})", [tuple(r.get(c) for c in ec) for r in rows])
+
+
+class _GpkgMigration:
+    """:class:`~.migrate.MigrationTables` for a GeoPackage inside ``BEGIN IMMEDIATE``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.tables = _GpkgTables(conn)
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM job")}
+
+    def add_alert_columns(self, table: str, columns: Sequence[str]) -> None:
+        have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({_q(table)})")}
+        for c in columns:
+            if c not in have:
+                self.conn.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(c)} "
+                                  f"{ALERT_COLUMNS[c][0]}")
+
+    def execute(self, sql: str) -> None:
+        self.conn.execute(sql)
+
+    def alert_rows(self, table: str) -> list[tuple]:
+        return self.conn.execute(f"SELECT fid, alert_id, change_type, status, confidence_tier, "
+                                 f"last_observed, last_run_id FROM {_q(table)} "
+                                 "ORDER BY fid").fetchall()
+
+    def create_event_tables(self) -> None:
+        _create_event_tables(self.conn)
+
+    def read_state(self) -> dict[str, np.ndarray] | None:
+        rows = self.conn.execute("SELECT name, row0, nrows, ncols, dtype, data FROM "
+                                 "pixel_state").fetchall()
+        return decode_state(rows) if rows else None
+
+    def replace_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.tables.replace_state(arrays)
+
+    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        _append_events(self.conn, rows)
+
+    def upsert_meta(self, key: str, value: Any) -> None:
+        self.tables.upsert_meta(key, value)
 
 
 class _GpkgTables:
@@ -354,6 +479,14 @@ class _GpkgTables:
                               "WHERE table_name=?", (*ext, table))
 
     def append_scenes(self, rows: Sequence[dict[str, Any]]) -> None:
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(scenes)")}
+        for col in SCENE_ADDED:  # a store made before the column: add it
+            if col not in have:
+                self.conn.execute(f"ALTER TABLE scenes ADD COLUMN {_q(col)} TEXT")
+        ids = sorted({r["scene_id"] for r in rows})
+        # a scene recorded corrupt and tried again keeps one row: the new one
+        self.conn.execute(f"DELETE FROM scenes WHERE status = 'corrupt' AND scene_id IN "
+                          f"({', '.join('?' * len(ids))})", ids)
         sc = list(SCENE_COLUMNS)
         self.conn.executemany(f"INSERT INTO scenes ({', '.join(sc)}) VALUES "
                               f"({', '.join('?' * len(sc))})",
@@ -372,3 +505,6 @@ class _GpkgTables:
         rc = list(RUN_COLUMNS)
         self.conn.execute(f"INSERT INTO runs ({', '.join(rc)}) VALUES "
                           f"({', '.join('?' * len(rc))})", tuple(row.get(c) for c in rc))
+
+    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        _append_events(self.conn, rows)

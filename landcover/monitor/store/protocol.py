@@ -67,6 +67,27 @@ class Store(Protocol):
         """All alerts (events ``""``), or with ``new_only`` the ``alerts_new`` layer."""
         ...
 
+    def migrate(self, *, checkpoint: Checkpoint | None = None) -> int | None:
+        """Bring an older store to the current layout in place, in one transaction
+        (:func:`.migrate.migrate_store`); the version it had, or None when current."""
+        ...
+
+    def read_events(self, *, after: int) -> list[dict[str, Any]]:
+        """``alert_events`` rows (``seq`` and :data:`.schema.EVENT_COLUMNS`) after ``after``."""
+        ...
+
+    def consumer_seq(self, name: str) -> int:
+        """The last event ``seq`` consumer ``name`` acknowledged (0: none yet)."""
+        ...
+
+    def last_event_seq(self) -> int:
+        """The highest event ``seq`` (0 when the log is empty)."""
+        ...
+
+    def ack(self, name: str, seq: int, at: str) -> int:
+        """Advance consumer ``name`` to ``seq`` (never back); its ``seq`` after."""
+        ...
+
     def apply_default_styles(self) -> None:
         """Store QGIS default layer styles where the format keeps them (else nothing)."""
         ...

@@ -16,10 +16,15 @@ import numpy as np
 from ..lifecycle import Alert
 
 __all__ = [
+    "SCHEMA_VERSION",
     "ALERT_COLUMNS",
+    "ALERT_COLUMNS_V2",
+    "EVENT_COLUMNS",
+    "CONSUMER_COLUMNS",
     "NEW_EXTRA",
     "RUN_COLUMNS",
     "SCENE_COLUMNS",
+    "SCENE_ADDED",
     "BLOCK_ROWS",
     "Snapshot",
     "RunWrite",
@@ -29,6 +34,11 @@ __all__ = [
     "alert_from_row",
     "quote_ident",
 ]
+
+#: the layout version of a store (``job`` key ``schema_version``; a store without it is 1).
+#: 2: alert tiers low/high/highest, ``recovery_looks`` and ``status_date`` columns, the
+#: ``alert_events`` log and ``consumers`` cursors, the ``clear_count`` pixel-state array
+SCHEMA_VERSION = 2
 
 #: alert attributes in column order: name -> (SQLite type, PostgreSQL type)
 ALERT_COLUMNS: dict[str, tuple[str, str]] = {
@@ -50,6 +60,27 @@ ALERT_COLUMNS: dict[str, tuple[str, str]] = {
     "model_version": ("TEXT", "text"),
     "first_run_id": ("TEXT", "text"),
     "last_run_id": ("TEXT", "text"),
+    "recovery_looks": ("INTEGER", "integer"),
+    "status_date": ("TEXT", "text"),
+}
+#: the alert columns schema 2 added (a migration adds them to every alert layer)
+ALERT_COLUMNS_V2 = ("recovery_looks", "status_date")
+#: ``alert_events``: one row per consumer event (``seq`` is the primary key, ascending)
+EVENT_COLUMNS: dict[str, tuple[str, str]] = {
+    "run_id": ("TEXT", "text"),
+    "date": ("TEXT", "text"),
+    "change_type": ("TEXT", "text"),
+    "alert_fid": ("INTEGER", "integer"),
+    "alert_id": ("TEXT", "text"),
+    "event": ("TEXT", "text"),
+    "status": ("TEXT", "text"),
+    "confidence_tier": ("TEXT", "text"),
+}
+#: ``consumers``: one row per named consumer (``name`` is unique)
+CONSUMER_COLUMNS: dict[str, tuple[str, str]] = {
+    "name": ("TEXT", "text"),
+    "acked_seq": ("INTEGER", "bigint"),
+    "acked_at": ("TEXT", "text"),
 }
 #: the extra columns of ``alerts_new``
 NEW_EXTRA: dict[str, tuple[str, str]] = {"run_id": ("TEXT", "text"), "events": ("TEXT", "text")}
@@ -78,7 +109,14 @@ SCENE_COLUMNS: dict[str, tuple[str, str]] = {
     "clear_fraction": ("REAL", "double precision"),
     "run_id": ("TEXT", "text"),
     "model_version": ("TEXT", "text"),
+    "reason": ("TEXT", "text"),
+    "fingerprint": ("TEXT", "text"),
 }
+#: ``scenes`` columns a store created before them lacks: read as None, added by the
+#: first commit that writes scenes (``reason``: why a scene is ``corrupt``;
+#: ``fingerprint``: a corrupt scene's files' name, size and mtime, see
+#: ``monitor.inputs.fingerprint``)
+SCENE_ADDED: tuple[str, ...] = ("reason", "fingerprint")
 #: rows of a pixel-state array per stored block
 BLOCK_ROWS = 512
 
@@ -104,6 +142,7 @@ class RunWrite:
     alerts_new: list[tuple[Alert, str]] | None = None  # None: keep the table as it is
     state: dict[str, np.ndarray] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)  # appended to alert_events
 
 
 def encode_state(arrays: dict[str, np.ndarray]) -> list[tuple]:

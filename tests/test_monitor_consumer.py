@@ -1,0 +1,131 @@
+"""Consumer cursors: each alert event once per consumer, across kills and missed runs.
+
+A real job (seed-3 stand-in model, the real sample dates 2015-11-30 and 2018-03-19)
+raises unconfirmed deforestation alerts.  Later dates are CONSTRUCTED: copies of the
+2018-03-19 scene given later dates (tagged as such; not real acquisitions), which agree
+with every alert (confirmed, then highest).  The consumers are real processes running
+``landcover monitor alerts --consumer``; some are SIGKILLed between fetch and ack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rasterio
+
+from landcover.testing import arrive_sample_date, make_standin_bundle, write_monitor_job
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "mumbai"
+
+
+@pytest.fixture(scope="module")
+def model3(tmp_path_factory) -> Path:
+    return make_standin_bundle(tmp_path_factory.mktemp("m3") / "standin.json", seed=3)
+
+
+def arrive_constructed(tmp_path: Path, real: str, fake: str) -> None:
+    """CONSTRUCTED input: a copy of the real scene ``real`` given the later date ``fake``."""
+    for f in SAMPLE.glob(f"mumbai_{real}_*.tif"):
+        dst = tmp_path / "src" / f.name.replace(real, fake)
+        shutil.copy(f, dst)
+        with rasterio.open(dst, "r+") as ds:
+            ds.update_tags(acquisition_date=fake,
+                           constructed=f"copy of mumbai_{real} given date {fake} for a test; "
+                                       "not a real acquisition")
+
+
+def monitor(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "landcover", "monitor", *args],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
+def fetch(wf: Path, consumer: str, *extra: str) -> tuple[list[str], str]:
+    """Events (``event#seq@date`` of each feature) and the cursor token of one fetch."""
+    res = monitor("alerts", str(wf), "--consumer", consumer, "--format", "geojson", *extra)
+    assert res.returncode == 0, res.stderr
+    fc = json.loads(res.stdout)
+    return [f["properties"]["events"] for f in fc["features"]], fc["cursor"]
+
+
+def fetch_then_killed(wf: Path, consumer: str, out: Path, *extra: str) -> int:
+    """A consumer process that fetches, then dies by SIGKILL before it could acknowledge."""
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "landcover", "monitor",
+                                            "alerts", str(wf), "--consumer", consumer,
+                                            "--format", "geojson", "--out", str(out), *extra])
+    res = subprocess.run(["bash", "-c", f"{cmd} && kill -9 $$"], capture_output=True,
+                         text=True, timeout=300)
+    return res.returncode
+
+
+def kinds(events: list[str]) -> list[str]:
+    return [e.split("#")[0] for e in events]
+
+
+def test_consumer_cursor_once_per_consumer_across_kills_and_missed_runs(tmp_path, model3):
+    wf = write_monitor_job(tmp_path, model3)
+    arrive_sample_date(tmp_path, "20151130")
+    arrive_sample_date(tmp_path, "20180319")
+    assert monitor("init", str(wf)).returncode == 0
+    assert monitor("run", str(wf), "--no-progress").returncode == 0
+
+    # fetched, then killed before the ack: the events come again, none lost
+    got = tmp_path / "got.geojson"
+    assert fetch_then_killed(wf, "mail", got) in (-9, 137)
+    first = json.loads(got.read_text())
+    ev1 = [f["properties"]["events"] for f in first["features"]]
+    assert kinds(ev1) == ["new"] * 3 and first["cursor"] == "mail:3"
+    assert fetch(wf, "mail") == (ev1, "mail:3")
+
+    res = monitor("alerts", str(wf), "--consumer", "mail", "--ack", "mail:3")
+    assert res.returncode == 0 and "acknowledged up to event 3" in res.stdout
+    assert fetch(wf, "mail") == ([], "mail:3")  # none twice after the ack
+
+    # the consumer misses three runs: an idle one, a confirming one, a highest one
+    assert "no new scenes" in monitor("run", str(wf), "--no-progress").stdout
+    arrive_constructed(tmp_path, "20180319", "20180420")
+    assert monitor("run", str(wf), "--no-progress").returncode == 0
+    arrive_constructed(tmp_path, "20180319", "20180522")
+    assert monitor("run", str(wf), "--no-progress").returncode == 0
+    assert fetch_then_killed(wf, "mail", got) in (-9, 137)
+    ev2, tok2 = fetch(wf, "mail")
+    assert json.loads(got.read_text())["cursor"] == tok2 == "mail:9"
+    assert kinds(ev2) == ["confirmed"] * 3 + ["highest"] * 3
+    assert [e.split("@")[1] for e in ev2] == ["2018-04-20"] * 3 + ["2018-05-22"] * 3
+
+    # a second consumer is independent: it starts at the first event
+    ev_slack, tok_slack = fetch(wf, "slack")
+    assert kinds(ev_slack) == ["new"] * 3 + ["confirmed"] * 3 + ["highest"] * 3
+    assert tok_slack == "slack:9"
+    # bad tokens: one line, exit 2, no cursor moves
+    for bad in ("mail:9", "slack:10", "slack:x", "9"):
+        res = monitor("alerts", str(wf), "--consumer", "slack", "--ack", bad)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert bad in res.stderr
+    assert fetch(wf, "slack")[0] == ev_slack and fetch(wf, "mail")[0] == ev2
+    assert monitor("alerts", str(wf), "--consumer", "slack", "--ack", "slack:3").returncode == 0
+    assert fetch(wf, "slack") == (ev_slack[3:], "slack:9")
+    assert fetch(wf, "mail") == (ev2, "mail:9")  # mail's cursor did not move
+    # an old token does not move a cursor back
+    assert monitor("alerts", str(wf), "--consumer", "mail", "--ack", "mail:9").returncode == 0
+    assert monitor("alerts", str(wf), "--consumer", "mail", "--ack", "mail:3").returncode == 0
+    assert fetch(wf, "mail") == ([], "mail:9")
+
+    # the per-run GeoJSON feeds are kept; the table format ends with the cursor
+    feeds = sorted(p.name for p in (tmp_path / "out" / "feeds").glob("*.geojson"))
+    assert feeds == ["run-00001.geojson", "run-00003.geojson", "run-00004.geojson"]
+    res = monitor("alerts", str(wf), "--consumer", "slack")
+    assert res.stdout.splitlines()[-2:] == ["6 event(s)", "cursor: slack:9"]
+    assert "--consumer slack --ack slack:9" in res.stderr
+    # observation counts per run, and the status line
+    assert sorted(p.name for p in (tmp_path / "out" / "runs").glob("*.observations.tif")) == [
+        "run-00001.observations.tif", "run-00003.observations.tif",
+        "run-00004.observations.tif"]
+    st = monitor("status", str(wf))
+    assert "never seen clearly:" in st.stdout and "highest 3" in st.stdout
