@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rasterio
 from rasterio.windows import Window
 
@@ -31,11 +32,16 @@ __all__ = ["detect_change", "CHANGE_BAND_ROWS"]
 CHANGE_BAND_ROWS = 1024
 
 
-def _open_map(path: Path, stack: ExitStack):
+def _open_map(path: Path, stack: ExitStack, *, what: str = "map"):
     try:
-        return stack.enter_context(rasterio.open(path))
+        ds = stack.enter_context(rasterio.open(path))
     except rasterio.errors.RasterioIOError as exc:
-        raise SceneError(f"cannot read map {path}: {str(exc).splitlines()[0]}") from exc
+        raise SceneError(f"cannot read {what} {path}: {str(exc).splitlines()[0]}") from exc
+    if ds.count != 1 or np.dtype(ds.dtypes[0]).kind not in "iu":
+        raise SceneError(f"{what} {path} has {ds.count} band(s) of {ds.dtypes[0]}, not one "
+                         "band of integers: give a map written by 'landcover classify' or "
+                         "'landcover run', not a scene")
+    return ds
 
 
 def detect_change(
@@ -70,7 +76,9 @@ def detect_change(
         if grid != grid_b:
             raise SceneError(
                 f"maps {before_map} and {after_map} are on different grids "
-                f"({grid.crs} {grid.shape} vs {grid_b.crs} {grid_b.shape}); classify both "
+                f"({grid.crs} {grid.shape} at origin {da.transform.c:g},{da.transform.f:g} vs "
+                f"{grid_b.crs} {grid_b.shape} at {db.transform.c:g},{db.transform.f:g}); "
+                "classify both "
                 "dates with one workflow so they share a grid"
             )
         confs = []
@@ -78,7 +86,8 @@ def detect_change(
             raise ConfigError("give both confidence maps (before and after) or neither: "
                               "the change confidence needs both dates")
         if before_confidence and after_confidence:
-            confs = [_open_map(Path(p), stack) for p in (before_confidence, after_confidence)]
+            confs = [_open_map(Path(p), stack, what="confidence map")
+                     for p in (before_confidence, after_confidence)]
             for p, ds in zip((before_confidence, after_confidence), confs, strict=True):
                 if (ds.height, ds.width) != grid.shape:
                     raise SceneError(f"confidence map {p} is {ds.height} x {ds.width}, not "

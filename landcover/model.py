@@ -25,6 +25,7 @@ from .faults import durable_replace
 from .legend import CLASS_NAMES, CLASSES
 
 __all__ = [
+    "read_spec",
     "ModelSpec",
     "LoadedModel",
     "build_unet",
@@ -183,6 +184,40 @@ class LoadedModel:
         return f"{self.spec.name}@{self.spec.version}+{self.spec.weights_sha256[:12]}"
 
 
+def read_spec(path: str | os.PathLike) -> ModelSpec:
+    """A bundle's spec, its weights checked against the sidecar's sha256; without torch.
+
+    For checking inputs before anything heavy is imported (:func:`load_bundle` does the
+    same checks, then builds the network).
+
+    Raises
+    ------
+    ModelError
+        If a file is missing, the sidecar is not valid JSON, or the weights'
+        hash differs from the sidecar's (a corrupt or swapped file).
+    """
+    st_path, js_path = bundle_paths(path)
+    for p in (st_path, js_path):
+        if not p.exists():
+            raise ModelError(
+                f"model file {p} does not exist; a bundle is NAME.safetensors + NAME.json "
+                "(run 'landcover train' to make one, or omit --model for the default)"
+            )
+    try:
+        spec = ModelSpec.from_json(json.loads(js_path.read_text()))
+    except ModelError:
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not an object...
+        raise ModelError(f"model sidecar {js_path} is not a valid bundle sidecar: {exc}") from exc
+    digest = sha256_file(st_path)
+    if digest != spec.weights_sha256:
+        raise ModelError(
+            f"model weights {st_path} have sha256 {digest[:12]}..., but {js_path.name} expects "
+            f"{spec.weights_sha256[:12]}...; the file is corrupt or from another bundle"
+        )
+    return spec
+
+
 def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """Load a bundle, checking the weights against the sidecar's sha256.
 
@@ -194,23 +229,8 @@ def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """
     from safetensors.torch import load_file
 
-    st_path, js_path = bundle_paths(path)
-    for p in (st_path, js_path):
-        if not p.exists():
-            raise ModelError(
-                f"model file {p} does not exist; a bundle is NAME.safetensors + NAME.json "
-                "(run 'landcover train' to make one, or omit --model for the default)"
-            )
-    try:
-        spec = ModelSpec.from_json(json.loads(js_path.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ModelError(f"model sidecar {js_path} is not a valid bundle sidecar: {exc}") from exc
-    digest = sha256_file(st_path)
-    if digest != spec.weights_sha256:
-        raise ModelError(
-            f"model weights {st_path} have sha256 {digest[:12]}..., but {js_path.name} expects "
-            f"{spec.weights_sha256[:12]}...; the file is corrupt or from another bundle"
-        )
+    spec = read_spec(path)
+    st_path = bundle_paths(path)[0]
     net = build_unet(spec)
     try:
         net.load_state_dict(load_file(str(st_path)))

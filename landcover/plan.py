@@ -23,10 +23,11 @@ from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
+from .io.read import SceneScale, detect_scale
 from .io.remote import reset_network_stats
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
 from .io.stac_api import is_api_source, query_from_source
-from .model import ModelSpec, default_model_path, get_model
+from .model import ModelSpec, default_model_path, get_model, read_spec
 from .search import Window, rank_window, search_api
 from .tiling import layout_tiles
 
@@ -163,6 +164,8 @@ class RunPlan:
     clouds: dict[str, str] = field(default_factory=dict)
     #: per date label: why there is no cloud mask (for the log and summary.json)
     cloud_notes: dict[str, str] = field(default_factory=dict)
+    #: per scene id of :attr:`chosen`: how its stored values become DN (the guard passed)
+    scales: dict[str, SceneScale] = field(default_factory=dict)
 
     @property
     def chosen(self) -> dict[str, list[Scene]]:
@@ -196,10 +199,16 @@ def plan_run(wf: Workflow) -> RunPlan:
     reset_network_stats()  # a run's bytes fetched count from its first look at the scenes
     base = wf.base_dir
     model_path = resolve_model_path(wf.model, base)
-    spec = get_model(model_path).spec
+    spec = read_spec(model_path)  # no torch yet: bad input fails fast
+    if wf.compute.device != "auto":  # a bad name fails here; auto (torch) at the end
+        resolve_device(wf.compute.device)
     if wf.region.vector is not None:
         wf = region_from_vector(wf)
     needed = needed_bands(spec, wf.clouds)
+    periods = {label: parse_date_range(d) for label, d in wf.dates.items()}
+    if {"before", "after"} <= set(periods) and periods["before"][0] > periods["after"][1]:
+        raise ConfigError(f"dates.before {wf.dates['before']!r} is later than dates.after "
+                          f"{wf.dates['after']!r}; swap them (change runs from before to after)")
     picked = {label: w.scenes for label, w in search_windows(wf, bands=needed).items()}
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
@@ -216,9 +225,20 @@ def plan_run(wf: Workflow) -> RunPlan:
     out_dir = Path(wf.output.dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
+    # every scene of every date read whole, and its scale checked by the guard: a corrupt
+    # or truncated file, or values contradicting their offset, fail here as bad input,
+    # before the output folder or its run.log exist
+    scales: dict[str, SceneScale] = {}
+    for scenes in picked.values():
+        for s in scenes_of_best_date(scenes):
+            if s.id not in scales:
+                scales[s.id] = detect_scale(s, declared=wf.source.scale,
+                                            offset=wf.source.offset)
+    get_model(model_path)  # the network builds from these weights, before anything is written
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,
-                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes)
+                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes,
+                   scales=scales)
 
 
 def search_windows(wf: Workflow, *, bands: Sequence[str],

@@ -69,6 +69,7 @@ def run_workflow(
         # only under the lock: a live run's temporary files look the same
         remove_stale_parts(out_dir)
         scales: dict[str, SceneScale] = result.scales
+        scales.update(plan.scales)  # checked by plan_run, before anything was written
         # every scene of every date first: this reads each file whole (a corrupt or
         # truncated one fails here as bad input, before any map is written)
         for scenes in plan.chosen.values():

@@ -71,12 +71,14 @@ def parse_bbox(value: str | None):
     if value is None:
         return None
     parts = [p for p in value.replace(" ", ",").split(",") if p]
+    from ..errors import ConfigError
+
     try:
         nums = [float(p) for p in parts]
     except ValueError:
-        raise click.BadParameter(f"{value!r} must be 4 numbers minx,miny,maxx,maxy") from None
-    if len(nums) != 4:
-        raise click.BadParameter(f"{value!r} must be 4 numbers minx,miny,maxx,maxy")
+        nums = []
+    if len(nums) != 4:  # one line, exit 2, naming the option
+        raise ConfigError(f"--bbox {value!r} must be 4 numbers minx,miny,maxx,maxy")
     return nums
 
 
@@ -201,6 +203,11 @@ def logged_run(handler: logging.Handler | None, progress: Progress, failure: str
 EXIT_TERMINATED = 128 + 15
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks folded into spaces (an error is one line)."""
+    return " ".join(text.split())
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (systemd stop, kill): unwinds like Ctrl-C, so temporary files are removed."""
 
@@ -227,6 +234,13 @@ class _Group(click.Group):
             sys.exit(EXIT_FAILED)
         except LandcoverError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:  # one line, not click's three-line usage block
+            sub = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"error: {one_line(exc.format_message())} (see '{sub} --help')",
+                       err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt as exc:
             click.echo("interrupted: no partial output was left under a final name", err=True)

@@ -84,17 +84,19 @@ def _kill_at_checkpoint() -> Callable[[str], None] | None:
 @click.option("--rebaseline", is_flag=True,
               help="Accept a model other than the store's: restart the pixel baseline.")
 @click.option("--scheduler", help="Dask distributed scheduler address, tcp://host:8786.")
-@click.option("--workers", type=int, help="Worker processes of a local Dask cluster.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes of a local Dask cluster.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (cron).")
 @click.option("-v", "--verbose", count=True)
 def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progress,
                 verbose) -> None:
     """One incremental run: classify new scenes, update the baseline and alerts."""
     from ..monitor import StoreLockedError
-    from ..monitor.job import job_paths, run_job
+    from ..monitor.job import job_paths, require_store, run_job
 
     wf = _monitor_wf(workflow, store)
     paths = job_paths(wf)
+    require_store(paths)  # a missing store: one line, and no log file or lock written
     # INFO lines on stderr for cron; a failure's traceback only in the log (-v: also here)
     handler = setup_logging(verbose, paths.log_file, info=True)
     progress = Progress(not no_progress)
@@ -127,7 +129,8 @@ def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progre
 @monitor.command("status")
 @click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--store", help="GeoPackage path or postgresql:// URL (overrides monitor.store).")
-@click.option("--last", type=int, default=5, show_default=True, help="How many runs to list.")
+@click.option("--last", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many runs to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def monitor_status(workflow: Path, store, last, as_json) -> None:
     """Last runs, scenes seen and alert counts of a job."""

@@ -127,7 +127,28 @@ def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
     from ..lock import output_folder_lock
 
     for folder in sorted({os.path.realpath(Path(f).parent) for f in files if f is not None}):
+        stack.enter_context(_removed_if_created(folder))  # left after the lock's release
         stack.enter_context(output_folder_lock(folder))
+
+
+@contextlib.contextmanager
+def _removed_if_created(folder: str):
+    """On an exception, remove ``folder`` and the parents the run created for it, if
+    still empty: a refused input leaves no new folder behind."""
+    created = []
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        created.append(p)
+        p = p.parent
+    try:
+        yield
+    except BaseException:
+        for d in created:  # deepest first; rmdir refuses a folder that holds anything
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
 
 
 @main.command()
@@ -152,9 +173,11 @@ def hold_folders(stack: contextlib.ExitStack, *files: Path | None) -> None:
 @click.option("--scale", type=click.Choice(list(SCALES)), default="auto",
               show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
 @click.option("--offset", "offset", default="auto", show_default=True, help=OFFSET_HELP)
-@click.option("--resolution", type=float, default=10.0, show_default=True,
+@click.option("--resolution", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True,
               help="Output pixel size in metres.")
-@click.option("--workers", type=int, help="Start a local Dask cluster of N worker processes.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Start a local Dask cluster of N worker processes.")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
@@ -198,13 +221,11 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
         scene = found[0]
     else:
         scene = scene_from_files(list(scenes), date=the_date)
-    from ..model import load_bundle
+    from ..model import get_model, read_spec
 
     model_path = resolve_model_path(model)
-    spec = load_bundle(model_path).spec
+    spec = read_spec(model_path)  # the sidecar and the weights' sha256, without torch
     clouds, note = resolve_clouds(clouds, [scene])
-    if note:
-        log.warning("%s", note)
     needed = needed_bands(spec, clouds)
     missing = scene.missing(needed)
     if missing:
@@ -212,7 +233,12 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
 
         raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
                         f"model and cloud mask; add them or use --clouds auto")
+    if note:  # after the checks above: a refused scene gets its one line only
+        log.warning("%s", note)
     scene_scale = detect_scale(scene, declared=scale, offset=the_offset)
+    if not scene_scale.dark_dn == scene_scale.dark_dn:  # NaN: no band has 16 valid pixels
+        raise SceneError(f"scene {scene.id} has no valid pixels (every value nodata, 0 or "
+                         "NaN, or fewer than 16); nothing to classify: check the files")
     tags = {**scale_tags(scene_scale), "CLOUD_MASK": clouds}
     if scene.date is not None:
         tags["ACQUISITION_DATE"] = scene.date.isoformat()
@@ -227,6 +253,7 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
     from ..faults import writing
     from ..io.qml import write_raster_style  # .qml sidecars: QGIS opens the maps styled
 
+    get_model(model_path)  # the network builds from these weights, before anything is written
     progress = Progress(not no_progress)
     with contextlib.ExitStack() as held:
         hold_folders(held, out_map, out_conf, out_probs)  # another run writing there: exit 3
@@ -262,8 +289,8 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
               help="GeoPackage to write.")
 @click.option("--before-confidence", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--after-confidence", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--min-area-ha", type=float, default=0.5, show_default=True)
-@click.option("--simplify", type=float, default=0.0, show_default=True,
+@click.option("--min-area-ha", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@click.option("--simplify", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Simplification tolerance in map units (0 = none).")
 @click.option("--crs", "out_crs", default="scene", show_default=True,
               help="'scene' or e.g. EPSG:4326 for the polygons.")

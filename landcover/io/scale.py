@@ -146,6 +146,9 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         the ``--offset``/``source.offset`` fix).
     """
     kind = declared if declared != "auto" else None
+    if declared == "dn" and offset == "auto" and _float_kind(scene) == "reflectance":
+        raise BandError(f"scene {scene.id}: source.scale/--scale is 'dn' but its float "
+                        "values are reflectance (0-1); set it to 'reflectance' or 'auto'")
     pairs: dict[str, tuple[float, float]] = {}
     sources: set[str] = set()
     for band, ref in scene.bands.items():
@@ -188,7 +191,12 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
                  "not checked", scene.id, npix, off, scale.source)
         return scale
     problem = None
-    if dark > DARK_MAX_DN:
+    if dark > DARK_MAX_DN and scale.kind == "reflectance" and scale.factor > 1:
+        problem = (f"scene {scene.id}: read as reflectance (x{scale.factor:g}), its darkest "
+                   f"band {band} has 1st percentile {dark:.0f} DN, far above real scenes' "
+                   f"{DARK_MAX_DN:.0f}: the values are DN, not reflectance; rerun with "
+                   "--scale dn (source.scale: dn) or auto")
+    elif dark > DARK_MAX_DN:
         problem = (f"scene {scene.id}: its darkest band {band} has 1st percentile "
                    f"{dark:.0f} DN after offset {off:+g} ({scale.source}), where real scenes "
                    f"show dark water or shadow below {DARK_MAX_DN:.0f}: the values still carry "
@@ -232,6 +240,13 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
     for path, refs in by_path.items():
         try:
             with rasterio.Env(**gdal_env()), rasterio.open(path) as ds:
+                for band, bidx in refs:
+                    if np.dtype(ds.dtypes[bidx - 1]).itemsize == 1:
+                        raise BandError(
+                            f"scene {scene.id}: band {band} of {path} is "
+                            f"{ds.dtypes[bidx - 1]}: 8-bit values are neither Sentinel-2 DN "
+                            "nor reflectance (a quick-look?); give the L1C/L2A product "
+                            "(uint16 DN or float reflectance)")
                 npix = max(npix, ds.width * ds.height)
                 k = max(ds.width, ds.height) / size
                 h, w = (ds.height, ds.width) if k <= 1 else \

@@ -408,6 +408,11 @@ class FolderSource:
                     raise SceneError(
                         f"raster {f} has no CRS; georeference it (gdal_edit.py -a_srs EPSG:...)"
                     )
+                if ds.transform.is_identity and not ds.gcps[0]:
+                    raise SceneError(
+                        f"raster {f} has no geotransform (pixel coordinates only); "
+                        "georeference it (gdal_edit.py -a_ullr or -a_gt)"
+                    )
                 if best is None or res < best[0]:
                     best = (res, ds.crs, tuple(ds.bounds), ds.nodata)
             for k in _DATE_TAGS:

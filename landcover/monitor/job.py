@@ -88,7 +88,8 @@ from .store import (
     open_store,
 )
 
-__all__ = ["JobPaths", "job_paths", "init_job", "run_job", "job_status", "select_alerts",
+__all__ = ["JobPaths", "job_paths", "init_job", "run_job", "require_store", "job_status",
+           "select_alerts",
            "alerts_geojson", "model_version"]
 
 log = logging.getLogger(__name__)
@@ -118,18 +119,21 @@ def init_job(wf: Workflow) -> dict[str, Any]:
     LandcoverError
         A bad input (model, source, bbox, dates, grid), one line naming the fix.
     """
-    from ..model import load_bundle
+    from ..model import read_spec
 
     wf = with_bbox(wf)
     paths = job_paths(wf)
     mv, spec = model_version(job_model_path(wf))
-    load_bundle(job_model_path(wf))  # the weights exist and match the sidecar's sha256
+    read_spec(job_model_path(wf))  # the weights exist and match the sidecar's sha256
     unreadable: list[UnreadableScene] = []
     scenes = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
                              needed_bands(wf, spec))
     for u in unreadable:
         log.warning("scene %s cannot be read (a run records it as corrupt): %s", u.id, u.reason)
     store = open_store(paths.store, job=wf.name)
+    # a new store's grid is planned before the lock file is made: a bad bbox or grid
+    # leaves nothing behind
+    new_grid = None if store.exists() else plan_grid(wf, scenes, spec)
     with store.lock():
         if store.exists():
             store.migrate()
@@ -138,7 +142,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
             grid = grid_from_meta(snap.meta["grid"])
             created = False
         else:
-            grid = plan_grid(wf, scenes, spec)
+            grid = new_grid if new_grid is not None else plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
                     "types": change_types(wf), "landcover_version": __version__,
                     "legend": list(CLASS_NAMES), "schema_version": SCHEMA_VERSION}
@@ -202,6 +206,7 @@ def run_job(
     wf = with_bbox(wf)
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     paths = job_paths(wf)
+    require_store(paths)
     store = open_store(paths.store, job=wf.name)
     with store.lock():
         snap = _load_for_run(wf, store, paths, checkpoint)
@@ -271,6 +276,23 @@ class _Clock:
 
     def rounded(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.secs.items()}
+
+
+def require_store(paths: JobPaths) -> None:
+    """Refuse a run whose GeoPackage store is missing, before any file is written (its
+    lock, the job's log); a PostGIS store is checked once connected.
+
+    Raises
+    ------
+    ConfigError
+        The store file does not exist.
+    """
+    if paths.store.startswith(("postgresql://", "postgres://")):
+        return
+    open_store(paths.store, job="")  # a path that is not a .gpkg: ConfigError
+    if not Path(paths.store).is_file():
+        raise ConfigError(f"store {paths.store} does not exist; run 'landcover monitor init' "
+                          "with this workflow first")
 
 
 def _load_for_run(wf: Workflow, store: Store, paths: JobPaths,
