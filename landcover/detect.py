@@ -1,15 +1,17 @@
 """The change step: two class maps on disk -> change polygons in a GeoPackage.
 
-The maps are read in bands of rows; the rules (:mod:`landcover.change`, pure)
-mark change pixels and :class:`~landcover.vectorize.ComponentAccumulator` turns them
+The maps are read in bands of rows (with a halo of rows for the rules' spatial
+filters, so the masks do not depend on the band size); the rules
+(:mod:`landcover.change`, pure) mark change pixels and :class:`~landcover.vectorize.ComponentAccumulator` turns them
 into polygons merged across band edges; :func:`landcover.io.gpkg.write_layers`
 writes them.  Memory is one band of the maps plus the polygons.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,8 @@ from typing import Any
 import rasterio
 from rasterio.windows import Window
 
-from .change import change_confidence, change_masks, get_rules
+from .change import (DateEvidence, apply_rules, change_confidence, get_rules, resolve_params,
+                     rule_halo)
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs
 from .io.env import gdal_env
@@ -25,6 +28,8 @@ from .io.gpkg import write_layers
 from .vectorize import ComponentAccumulator, empty_frame
 
 __all__ = ["detect_change", "CHANGE_BAND_ROWS"]
+
+log = logging.getLogger(__name__)
 
 
 #: rows of the maps compared and vectorised at a time by detect_change
@@ -48,6 +53,7 @@ def detect_change(
     date_from: str = "",
     date_to: str = "",
     types: Sequence[str] | None = None,
+    rules: Mapping[str, Mapping[str, Any]] | None = None,
     min_area_ha: float = 0.5,
     simplify: float = 0.0,
     out_crs: str | None = None,
@@ -60,8 +66,14 @@ def detect_change(
     polygons crossing band edges are merged whole
     (:class:`~landcover.vectorize.ComponentAccumulator`).  Returns per change
     type the polygon count and total area (ha).
+
+    ``rules`` overrides the rules' default parameters (``{"all" | type: {"high", "low",
+    "edge", "opening"}}``, see :func:`landcover.change.resolve_params`).  Without
+    confidence maps the probability thresholds cannot be checked: only the argmax test
+    and the spatial filters apply (a warning says so).
     """
-    rules = get_rules(None if types is None else list(types))
+    chosen = get_rules(None if types is None else list(types))
+    params = resolve_params(chosen, rules)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(**gdal_env()))  # GDAL's default cache: 5% of RAM
         da, db = _open_map(Path(before_map), stack), _open_map(Path(after_map), stack)
@@ -84,20 +96,28 @@ def detect_change(
                     raise SceneError(f"confidence map {p} is {ds.height} x {ds.width}, not "
                                      f"{grid.shape[0]} x {grid.shape[1]} like its class map")
         # band by band: memory is one band of the maps plus the polygons
-        acc = {r.name: ComponentAccumulator(grid.width) for r in rules}
+        elif any(p.high > 0 or p.low < 1 for p in params.values()):
+            log.warning("no confidence maps: the change rules' probability thresholds are not "
+                        "checked (set output.probabilities: true to use them)")
+        acc = {r.name: ComponentAccumulator(grid.width) for r in chosen}
+        halo = rule_halo(params)
         try:
             for y0 in range(0, grid.height, CHANGE_BAND_ROWS):
-                win = Window(0, y0, grid.width, min(CHANGE_BAND_ROWS, grid.height - y0))
+                rows = min(CHANGE_BAND_ROWS, grid.height - y0)
+                top = max(0, y0 - halo)
+                win = Window(0, top, grid.width, min(grid.height, y0 + rows + halo) - top)
                 a, b = da.read(1, window=win), db.read(1, window=win)
-                conf = (change_confidence(*(ds.read(1, window=win) for ds in confs))
-                        if confs else None)
-                for name, mask in change_masks(a, b, rules).items():
-                    acc[name].add(y0, mask, a, b, conf)
+                ca, cb = (ds.read(1, window=win) for ds in confs) if confs else (None, None)
+                masks = apply_rules(DateEvidence(a, ca), DateEvidence(b, cb), chosen, params)
+                band = slice(y0 - top, y0 - top + rows)
+                conf = change_confidence(ca[band], cb[band]) if confs else None
+                for name, mask in masks.items():
+                    acc[name].add(y0, mask[band], a[band], b[band], conf)
         except rasterio.errors.RasterioIOError as exc:
             raise SceneError(f"cannot read the maps {before_map}, {after_map}: "
                              f"{str(exc).splitlines()[0]}") from exc
     layers, stats = {}, {}
-    for rule in rules:
+    for rule in chosen:
         df = acc[rule.name].to_frame(grid, min_area_ha=min_area_ha, simplify=simplify)
         if len(df) == 0:
             df = empty_frame(grid.crs)

@@ -268,6 +268,8 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         "change": f"types {', '.join(wf.change.types)}; minimum area "
                   f"{wf.change.min_area_ha} ha",
     }
+    if plan.season_note:
+        inputs["season warning"] = plan.season_note
     for k, scenes in plan.picked.items():
         inputs[f"scenes {k} ({dates.get(k, '')})"] = [s.id for s in scenes
                                                      if s.date == scenes[0].date]
@@ -319,6 +321,18 @@ def _pixel_ha(grid) -> float | None:
     return abs(rx * ry) / 10_000.0
 
 
+def _doy_gap(dates: dict[str, str]) -> int | None:
+    """Days between the two dates' days of the year (None: not two dates)."""
+    import datetime as dt
+
+    from .season import doy_distance
+
+    if len(dates) != 2:
+        return None
+    a, b = (dt.date.fromisoformat(d) for d in dates.values())
+    return doy_distance(a, b)
+
+
 def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) -> Path:
     """Write ``summary.json``: inputs, grid, model, areas per class, change, timings.
 
@@ -358,6 +372,8 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         # per scene: product level, scale and offset used, and where they came from
         "inputs": {sid: sc.as_dict() for sid, sc in result.scales.items()},
         "change": result.change,
+        "season": {"doy_gap_days": _doy_gap(dates), "warning": plan.season_note,
+                   "match_season": plan.workflow.change.match_season},
         "change_path": result.change_path.name if result.change_path else None,
         "outputs": {k: p.name for k, p in outputs.items()},
         "seconds": round(result.seconds, 2),

@@ -25,6 +25,7 @@ from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
 from .model import ModelSpec, default_model_path, get_model
+from .season import match_season, season_warning
 from .tiling import layout_tiles
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class RunPlan:
     clouds: dict[str, str] = field(default_factory=dict)
     #: per date label: why there is no cloud mask (for the log and summary.json)
     cloud_notes: dict[str, str] = field(default_factory=dict)
+    #: two dates far apart in the year (log, summary.json, report); None: same season
+    season_note: str | None = None
 
     @property
     def chosen(self) -> dict[str, list[Scene]]:
@@ -159,6 +162,20 @@ def _run_id(wf: Workflow) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(wf.model_dump_json().encode()).hexdigest()[:8]
     return f"{stamp}-{digest}"
+
+
+#: scenes whose catalogue says more cloud than this (percent) are not picked to match a season
+MATCH_MAX_CLOUD = 20.0
+
+
+def _clear(picked: dict[str, list[Scene]]) -> dict[str, list[Scene]]:
+    """Each window's scenes without those known to be cloudy (``eo:cloud_cover`` above
+    :data:`MATCH_MAX_CLOUD`); the first scene always stays (the window keeps a scene)."""
+    def clear(s: Scene) -> bool:
+        cc = s.extra.get("cloud_cover")
+        return cc is None or float(cc) <= MATCH_MAX_CLOUD
+
+    return {k: [v[0]] + [s for s in v[1:] if clear(s)] for k, v in picked.items()}
 
 
 def plan_run(wf: Workflow) -> RunPlan:
@@ -196,6 +213,12 @@ def plan_run(wf: Workflow) -> RunPlan:
         period = parse_date_range(spec_date)
         picked[label] = select_scenes(all_scenes, bbox=wf.region.require_bbox(), bbox_crs=bbox_crs,
                                       period=period, bands=needed)
+    if wf.change.match_season and len(picked) == 2:
+        picked = match_season(_clear(picked))
+    season_note = season_warning({k: v[0].acquired for k, v in picked.items()},
+                                 wf.change.season_warning_days)
+    if season_note:
+        log.warning("%s", season_note)
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
     for label, scenes in picked.items():
@@ -213,7 +236,8 @@ def plan_run(wf: Workflow) -> RunPlan:
         raise ConfigError(f"output.dir {out_dir} is a file; give a folder")
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,
-                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes)
+                   device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes,
+                   season_note=season_note)
 
 
 def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: float,

@@ -127,7 +127,7 @@ def _change_step(result: RunResult, plan: RunPlan, progress: Progress | None) ->
         a.map_path, b.map_path, result.change_path,
         before_confidence=a.confidence_path, after_confidence=b.confidence_path,
         date_from=meta["dates"][la], date_to=meta["dates"][lb],
-        types=list(wf.change.types), min_area_ha=wf.change.min_area_ha,
+        types=list(wf.change.types), rules=wf.change.rules, min_area_ha=wf.change.min_area_ha,
         simplify=wf.change.simplify, out_crs=wf.change.crs, run_id=plan.run_id,
         metadata={k: meta[k] for k in ("run_id", "workflow", "landcover_version", "model",
                                        "model_version", "model_sha256", "bbox", "bbox_crs",

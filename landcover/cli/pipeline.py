@@ -237,10 +237,17 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
               help="Simplification tolerance in map units (0 = none).")
 @click.option("--crs", "out_crs", default="scene", show_default=True,
               help="'scene' or e.g. EPSG:4326 for the polygons.")
-@click.option("--types", default="deforestation,water_loss,water_gain", show_default=True)
+@click.option("--types", default="deforestation,water_loss,water_gain,new_built",
+              show_default=True)
+@click.option("--argmax", is_flag=True,
+              help="The former rule: class against class, no edge test or opening.")
 def change(before, after, out_gpkg, before_confidence, after_confidence, min_area_ha,
-           simplify, out_crs, types) -> None:
-    """Map change between two class maps (from 'classify' or 'run') into a GeoPackage."""
+           simplify, out_crs, types, argmax) -> None:
+    """Map change between two class maps (from 'classify' or 'run') into a GeoPackage.
+
+    The rules' measured defaults apply (edge test, opening; see BENCHMARKS.md "Change
+    rules"); a workflow's change.rules sets them per type.
+    """
     from ..detect import detect_change
     from ..errors import SceneNotFoundError
 
@@ -255,7 +262,9 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
         stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
                               after_confidence=after_confidence, min_area_ha=min_area_ha,
                               simplify=simplify, out_crs=out_crs,
-                              types=[t for t in types.split(",") if t])
+                              types=[t for t in types.split(",") if t],
+                              rules={"all": {"high": 0, "low": 1, "edge": 0, "opening": 0}}
+                              if argmax else None)
         with writing(out_gpkg):
             apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))
