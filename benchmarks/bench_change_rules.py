@@ -100,14 +100,14 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     data = {c: dict(np.load(args.maps / f"{c}.npz")) for c in (*HELD_OUT, *TRAIN)}
-    default = RULES["new_built"].defaults
     configs: dict[str, RuleParams] = {
         "before: argmax, no filter": ARGMAX,
-        f"hysteresis only (high {default.high}, low {default.low})":
-            RuleParams(high=default.high, low=default.low),
-        f"edge only ({default.edge} px)": RuleParams(edge=default.edge),
-        f"opening only (radius {default.opening})": RuleParams(opening=default.opening),
-        "after: the defaults": default,
+        "hysteresis high 0.5 only": RuleParams(high=0.5),
+        "hysteresis high 0.5, low 0.5": RuleParams(high=0.5, low=0.5),
+        "edge test only (1 px)": RuleParams(edge=1),
+        "opening only (radius 1)": RuleParams(opening=1),
+        "edge 1 + opening 1": RuleParams(edge=1, opening=1),
+        "after: the defaults": RULES["new_built"].defaults,
     }
     if args.sweep:
         for h, lo, e, o in itertools.product((0.0, 0.4, 0.5, 0.6, 0.7), (1.0, 0.5, 0.4, 0.3),

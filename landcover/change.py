@@ -11,8 +11,8 @@ pixel a change, each tunable per rule (:class:`RuleParams`):
    class is present and <= ``low`` on the date it is absent;
 3. **no boundary noise** - pixels within ``edge`` pixels of the rule class's
    boundary on the first date's map (mixed pixels) are dropped, then the mask
-   is opened with a diamond of radius ``opening`` (slivers narrower than
-   ``2 * opening + 1`` pixels go) before the minimum mapping unit.
+   is opened with a square of side ``2 * opening + 1`` (slivers narrower than
+   that go; rectangles keep their corners) before the minimum mapping unit.
 
 Probabilities come from :class:`DateEvidence`.  The pipeline stores per pixel
 the class and its confidence (the winning probability), which bounds the
@@ -61,7 +61,8 @@ class RuleParams:
         Pixels within this many pixels (a square) of the rule class's boundary on
         the first date are not change (0: off).
     opening
-        Radius (pixels) of the diamond the change mask is opened with (0: off).
+        Radius (pixels) of the square (side ``2 * opening + 1``) the change mask is
+        opened with (0: off).
     """
 
     high: float = 0.0
@@ -259,20 +260,19 @@ def class_edges(classes: np.ndarray, c: int, width: int) -> np.ndarray:
 
 
 def open_mask(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Morphological opening with a diamond of ``radius`` pixels (0: the mask unchanged).
+    """Morphological opening with a square of side ``2 * radius + 1`` (0: the mask unchanged).
 
-    Parts narrower than ``2 * radius + 1`` pixels go; the rest keeps its shape.
+    Parts narrower than the square go; the rest, rectangles with their corners, stays.
 
     Examples
     --------
     >>> m = np.zeros((5, 7), bool); m[1:4, 1:4] = True; m[2, 4:7] = True
     >>> open_mask(m, 1).astype(int).tolist()[2]
-    [0, 1, 1, 1, 1, 0, 0]
+    [0, 1, 1, 1, 0, 0, 0]
     """
     if radius <= 0:
         return mask
-    struct = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), radius)
-    return ndimage.binary_opening(mask, structure=struct)
+    return ndimage.binary_opening(mask, structure=np.ones((2 * radius + 1,) * 2, bool))
 
 
 def apply_rules(
