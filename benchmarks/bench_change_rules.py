@@ -37,6 +37,7 @@ from scipy import ndimage
 
 from landcover.change import ARGMAX, RULES, DateEvidence, RuleParams, apply_rules
 
+PROB_CODES = (0, 1, 6)  # water, trees, built: the bands of prob1 / prob2
 HELD_OUT = ("aguasclaras", "mumbai", "pisa")
 TRAIN = ("beihai", "beirut", "bercy", "bordeaux", "paris", "rennes", "saclay_e")
 S4 = ndimage.generate_binary_structure(2, 1)
@@ -53,10 +54,12 @@ def mmu(mask: np.ndarray, min_px: float) -> tuple[np.ndarray, np.ndarray, int]:
     return lab > 0, lab, int(keep.sum())
 
 
-def score_city(d: dict, p: RuleParams, min_area_ha: float) -> dict:
+def score_city(d: dict, p: RuleParams, min_area_ha: float, evidence: str) -> dict:
     rule = [RULES["new_built"]]
-    b = DateEvidence(d["cls1"], d["conf1"])
-    a = DateEvidence(d["cls2"], d["conf2"])
+    probs = {i: {c: d[f"prob{i}"][k] for k, c in enumerate(PROB_CODES)}
+             if evidence == "probabilities" else None for i in (1, 2)}
+    b = DateEvidence(d["cls1"], d["conf1"], probs[1])
+    a = DateEvidence(d["cls2"], d["conf2"], probs[2])
     mask = apply_rules(b, a, rule, {"new_built": p})["new_built"]
     valid, truth = d["valid"], d["truth"]
     mask &= valid
@@ -98,25 +101,30 @@ def main() -> None:
     ap.add_argument("--min-area-ha", type=float, default=0.5)
     ap.add_argument("--sweep", action="store_true", help="every combination, train cities")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--evidence", choices=("probabilities", "stored"), default="probabilities",
+                    help="thresholds on the stored probabilities of the rule classes (as a "
+                         "run does), or on the bounds from class + confidence alone")
     args = ap.parse_args()
     data = {c: dict(np.load(args.maps / f"{c}.npz")) for c in (*HELD_OUT, *TRAIN)}
     configs: dict[str, RuleParams] = {
         "before: argmax, no filter": ARGMAX,
         "hysteresis high 0.5 only": RuleParams(high=0.5),
-        "hysteresis high 0.5, low 0.5": RuleParams(high=0.5, low=0.5),
+        "hysteresis low 0.2 only": RuleParams(low=0.2),
+        "hysteresis high 0.5, low 0.2": RuleParams(high=0.5, low=0.2),
         "edge test only (1 px)": RuleParams(edge=1),
         "opening only (radius 1)": RuleParams(opening=1),
         "edge 1 + opening 1": RuleParams(edge=1, opening=1),
         "after: the defaults": RULES["new_built"].defaults,
     }
     if args.sweep:
-        for h, lo, e, o in itertools.product((0.0, 0.4, 0.5, 0.6, 0.7), (1.0, 0.5, 0.4, 0.3),
+        for h, lo, e, o in itertools.product((0.0, 0.3, 0.4, 0.5, 0.6),
+                                             (1.0, 0.4, 0.3, 0.2, 0.1),
                                              (0, 1), (0, 1)):
             configs[f"high {h} low {lo} edge {e} opening {o}"] = RuleParams(h, lo, e, o)
     out = {}
     print(f"{'rule':48s} {'cities':9s} px P/R/F1         poly P/R/F1        polys false/100km2")
     for name, p in configs.items():
-        per = {c: score_city(d, p, args.min_area_ha) for c, d in data.items()}
+        per = {c: score_city(d, p, args.min_area_ha, args.evidence) for c, d in data.items()}
         res = {}
         for split, cities in (("train", TRAIN), ("held-out", HELD_OUT),
                               ("all 10", (*HELD_OUT, *TRAIN))):

@@ -4,6 +4,7 @@ change-rule benchmark (``benchmarks/bench_change_rules.py``).
 The maps are those the pipeline writes: :func:`landcover.classify.classify_array` (the same
 tiles, inference and blending as ``landcover classify``), no cloud mask, the shipped model.
 One ``<city>.npz`` per city: ``cls1, conf1, cls2, conf2`` (uint8, confidence in percent),
+``prob1, prob2`` (uint8 percent of water, trees, built, as the pipeline stores them),
 ``truth`` (bool, the OSCD urban-change mask), ``valid`` (bool, data on both dates) and
 ``res_m`` (pixel size in metres, from the EPSG:4326 grid at the city's latitude).
 
@@ -26,6 +27,7 @@ from landcover.tasks import ClassifyOptions
 from landcover.training.data import load_scene
 from landcover.training.scenes import OSCD_CITIES, default_data_root, oscd_scenes
 
+PROB_CLASSES = ("water", "trees", "built")
 MODEL = Path(__file__).resolve().parents[1] / "data" / "model" / "landcover-default.json"
 
 
@@ -50,8 +52,10 @@ def main() -> None:
         valid = None
         for i, ref in ((1, d1), (2, d2)):
             a = load_scene(ref, bands=spec.bands, with_teacher=False)
-            c, p = classify_array(args.model, a.dn, options=ClassifyOptions(cloud_method="none"))
-            out[f"cls{i}"], out[f"conf{i}"] = c, p
+            c, p, pr = classify_array(args.model, a.dn,
+                                      options=ClassifyOptions(cloud_method="none"),
+                                      probability_classes=PROB_CLASSES)
+            out[f"cls{i}"], out[f"conf{i}"], out[f"prob{i}"] = c, p, pr
             v = np.isfinite(a.dn).all(axis=0)
             valid = v if valid is None else valid & v
         with rasterio.open(root / city / f"{city}_change_mask.tif") as ds:

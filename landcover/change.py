@@ -38,8 +38,8 @@ from .errors import ConfigError, SceneError
 from .legend import CLASSES, class_index
 
 __all__ = ["ChangeRule", "RuleParams", "ARGMAX", "DateEvidence", "RULES", "get_rules",
-           "resolve_params", "rule_halo", "apply_rules", "change_masks", "class_edges",
-           "open_mask", "change_confidence"]
+           "resolve_params", "rule_classes", "rule_halo", "apply_rules", "change_masks",
+           "class_edges", "open_mask", "change_confidence"]
 
 N_CLASSES = len(CLASSES)
 _TREES = class_index("trees")
@@ -148,6 +148,18 @@ def get_rules(names: list[str] | tuple[str, ...] | None = None) -> list[ChangeRu
     return out
 
 
+def rule_classes(names: Sequence[str]) -> tuple[str, ...]:
+    """The class names the named rules test, in legend order (the probabilities a run stores).
+
+    Examples
+    --------
+    >>> rule_classes(["new_built", "deforestation", "water_gain"])
+    ('water', 'trees', 'built')
+    """
+    codes = sorted({r.cls for r in get_rules(list(names))})
+    return tuple(CLASSES[c].name for c in codes)
+
+
 def resolve_params(rules: Sequence[ChangeRule],
                    overrides: Mapping[str, Mapping[str, Any]] | None = None
                    ) -> dict[str, RuleParams]:
@@ -166,7 +178,8 @@ def resolve_params(rules: Sequence[ChangeRule],
 
     Examples
     --------
-    >>> p = resolve_params(get_rules(["new_built"]), {"all": {"edge": 0}, "new_built": {"low": 0.3}})
+    >>> p = resolve_params(get_rules(["new_built"]),
+    ...                    {"all": {"edge": 0}, "new_built": {"low": 0.3}})
     >>> (p["new_built"].edge, p["new_built"].low)
     (0, 0.3)
     """

@@ -3,7 +3,8 @@
 :func:`classified_blocks` runs the tasks of :mod:`landcover.tasks` on a
 :class:`~landcover.runner.Runner`, blends their tiles
 (:class:`~landcover.mosaic.RowBlender`) and yields finished rows of classes and
-confidence; :func:`classify_region` writes them to COGs and :func:`classify_array`
+confidence (and, on request, the probabilities of chosen classes, which the change
+rules use); :func:`classify_region` writes them to COGs and :func:`classify_array`
 returns them in memory (evaluation), so both give the same map.
 """
 
@@ -43,6 +44,7 @@ from .tiling import Tile, layout_tiles
 __all__ = [
     "ClassifyResult",
     "labels_from_blend",
+    "class_probabilities",
     "classified_blocks",
     "classify_region",
     "classify_array",
@@ -64,6 +66,8 @@ class ClassifyResult:
     tasks: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    #: uint8 percent per class of ``probability_classes`` (None: not written)
+    probabilities_path: Path | None = None
 
 
 def labels_from_blend(block: np.ndarray, n_classes: int,
@@ -105,6 +109,33 @@ def labels_from_blend(block: np.ndarray, n_classes: int,
     return cls, conf
 
 
+def class_probabilities(block: np.ndarray, classes: Sequence[int],
+                        labels: np.ndarray) -> np.ndarray:
+    """Probabilities of ``classes`` of blended rows, uint8 percent (255 where ``labels`` is
+    cloud or nodata).
+
+    Parameters
+    ----------
+    block
+        As :func:`labels_from_blend` takes it.
+    classes
+        Class codes, in the band order wanted.
+    labels
+        The rows' classes (:func:`labels_from_blend`).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 (len(classes), H, W).
+    """
+    out = np.empty((len(classes), *labels.shape), np.uint8)
+    masked = labels >= CLOUD
+    for i, c in enumerate(classes):
+        out[i] = np.rint(block[c] * np.float32(100 / FULL)).astype(np.uint8)
+        out[i][masked] = 255
+    return out
+
+
 @dataclass
 class _Tally:
     """Counts and timings gathered while blocks stream by."""
@@ -127,7 +158,8 @@ def classified_blocks(
     runner: Runner,
     progress: Progress | None = None,
     tally: _Tally | None = None,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    probability_classes: Sequence[int] = (),
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Classify ``region`` and yield finished rows of it, top to bottom.
 
     Tiles are read and classified as Dask tasks (runs of neighbouring tiles, a
@@ -139,6 +171,9 @@ def classified_blocks(
         First region row of the block.
     classes, confidence : numpy.ndarray
         uint8 (h, W) (see :func:`labels_from_blend`).
+    probabilities : numpy.ndarray or None
+        uint8 (k, h, W) of ``probability_classes`` (:func:`class_probabilities`); None
+        when none are asked for.
     """
     from dask import delayed
 
@@ -175,7 +210,9 @@ def classified_blocks(
     for y0, block in blender.run(tiles()):
         cls, conf = labels_from_blend(block, n_classes)
         tally.counts += np.bincount(cls.ravel(), minlength=256)
-        yield y0, cls, conf
+        probs = (class_probabilities(block, probability_classes, cls)
+                 if probability_classes else None)
+        yield y0, cls, conf, probs
     tally.timings["blend"] = blender.seconds
 
 
@@ -186,6 +223,8 @@ def classify_region(
     out_map: str | os.PathLike,
     *,
     out_confidence: str | os.PathLike | None = None,
+    out_probabilities: str | os.PathLike | None = None,
+    probability_classes: Sequence[str] = (),
     options: ClassifyOptions | None = None,
     runner: Runner | None = None,
     progress: Progress | None = None,
@@ -204,6 +243,9 @@ def classify_region(
     out_map, out_confidence
         The COGs to write (each written under a temporary name, renamed when complete;
         the confidence first, so a map under its final name always has its confidence).
+    out_probabilities, probability_classes
+        A COG of the probabilities (uint8 percent) of the named classes, one band each
+        (band descriptions: the class names); written before the map, like the confidence.
     options
         :class:`ClassifyOptions` (defaults: the model's tiling, s2cloudless, auto precision).
     runner
@@ -236,30 +278,45 @@ def classify_region(
             map_cog = StreamingCOG(out_map, region, dtype="uint8", nodata=NODATA,
                                    colormap=colormap(), overview_resampling="mode", tags=meta,
                                    band_tags=band_meta, descriptions=["land_cover_class"])
-            conf_cog = None
+            conf_cog = prob_cog = None
+            codes = [list(spec.classes).index(n) for n in probability_classes]
             try:
+                if out_probabilities and codes:
+                    prob_cog = StreamingCOG(out_probabilities, region, count=len(codes),
+                                            dtype="uint8", nodata=255,
+                                            overview_resampling="average",
+                                            tags={"UNITS": "percent", **meta,
+                                                  "PROBABILITY_CLASSES":
+                                                  list(probability_classes)},
+                                            descriptions=list(probability_classes))
                 if out_confidence:
                     conf_cog = StreamingCOG(out_confidence, region, dtype="uint8", nodata=255,
                                             overview_resampling="average",
                                             tags={"UNITS": "percent", **meta},
                                             descriptions=["winning_class_probability_percent"])
-                for y0, cls, conf in classified_blocks(source, region, model_path,
-                                                       options=options, runner=runner,
-                                                       progress=progress, tally=tally):
+                for y0, cls, conf, probs in classified_blocks(
+                        source, region, model_path, options=options, runner=runner,
+                        progress=progress, tally=tally,
+                        probability_classes=codes if prob_cog is not None else ()):
                     tw = time.perf_counter()
                     map_cog.write(y0, cls)
                     if conf_cog is not None:
                         conf_cog.write(y0, conf)
+                    if prob_cog is not None and probs is not None:
+                        prob_cog.write(y0, probs)
                     tally.add_time("write", time.perf_counter() - tw)
                 tc = time.perf_counter()
+                if prob_cog is not None:
+                    prob_cog.close()
                 if conf_cog is not None:
                     conf_cog.close()
                 map_cog.close()
                 tally.add_time("write", time.perf_counter() - tc)
             except BaseException:
                 map_cog.abort()
-                if conf_cog is not None:
-                    conf_cog.abort()
+                for cog in (conf_cog, prob_cog):
+                    if cog is not None:
+                        cog.abort()
                 raise
     finally:
         if own_runner:
@@ -275,6 +332,7 @@ def classify_region(
         tasks=tally.tasks,
         seconds=time.perf_counter() - t0,
         timings={k: round(v, 3) for k, v in tally.timings.items()},
+        probabilities_path=Path(out_probabilities) if prob_cog is not None else None,
     )
 
 
@@ -286,7 +344,8 @@ def classify_array(
     grid: Grid | None = None,
     options: ClassifyOptions | None = None,
     runner: Runner | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    probability_classes: Sequence[str] = (),
+) -> tuple[np.ndarray, ...]:
     """Classify an array in memory exactly as :func:`classify_region` classifies files.
 
     The same tiles, tasks, inference and blending: the map equals the one
@@ -306,10 +365,14 @@ def classify_array(
     options
         Default: no cloud mask (``cloud_method="none"``), the model's tiling.
 
+    probability_classes
+        Class names whose probabilities to return too (as ``classify_region`` writes them).
+
     Returns
     -------
     classes, confidence : numpy.ndarray
-        uint8 (H, W) (see :func:`labels_from_blend`).
+        uint8 (H, W) (see :func:`labels_from_blend`); then, when ``probability_classes``
+        names any, their probabilities: uint8 (k, H, W) percent.
 
     Raises
     ------
@@ -330,14 +393,18 @@ def classify_array(
     source = ArrayInput(np.asarray(dn, np.float32), bands, grid)
     cls = np.empty((h, w), np.uint8)
     conf = np.empty((h, w), np.uint8)
+    codes = [list(spec.classes).index(n) for n in probability_classes]
+    probs = np.empty((len(codes), h, w), np.uint8)
     own_runner = runner is None
     runner = runner or make_runner(device=options.device)
     try:
-        for y0, c, p in classified_blocks(source, grid, model_path, options=options,
-                                          runner=runner):
+        for y0, c, p, pr in classified_blocks(source, grid, model_path, options=options,
+                                              runner=runner, probability_classes=codes):
             cls[y0:y0 + len(c)] = c
             conf[y0:y0 + len(p)] = p
+            if pr is not None:
+                probs[:, y0:y0 + len(c)] = pr
     finally:
         if own_runner:
             runner.close()
-    return cls, conf
+    return (cls, conf, probs) if codes else (cls, conf)

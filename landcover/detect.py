@@ -2,9 +2,10 @@
 
 The maps are read in bands of rows (with a halo of rows for the rules' spatial
 filters, so the masks do not depend on the band size); the rules
-(:mod:`landcover.change`, pure) mark change pixels and :class:`~landcover.vectorize.ComponentAccumulator` turns them
-into polygons merged across band edges; :func:`landcover.io.gpkg.write_layers`
-writes them.  Memory is one band of the maps plus the polygons.
+(:mod:`landcover.change`, pure) mark change pixels and
+:class:`~landcover.vectorize.ComponentAccumulator` turns them into polygons merged
+across band edges; :func:`landcover.io.gpkg.write_layers` writes them.  Memory is one
+band of the maps plus the polygons.
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ from typing import Any
 import rasterio
 from rasterio.windows import Window
 
-from .change import (DateEvidence, apply_rules, change_confidence, get_rules, resolve_params,
-                     rule_halo)
+from .change import (
+    DateEvidence,
+    apply_rules,
+    change_confidence,
+    get_rules,
+    resolve_params,
+    rule_halo,
+)
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs
 from .io.env import gdal_env
 from .io.gpkg import write_layers
+from .legend import class_index
 from .vectorize import ComponentAccumulator, empty_frame
 
 __all__ = ["detect_change", "CHANGE_BAND_ROWS"]
@@ -43,6 +51,16 @@ def _open_map(path: Path, stack: ExitStack):
         raise SceneError(f"cannot read map {path}: {str(exc).splitlines()[0]}") from exc
 
 
+def _band_classes(ds, path) -> list[int]:
+    """Class codes of a probability map's bands (their descriptions are class names)."""
+    try:
+        return [class_index(str(d)) for d in ds.descriptions]
+    except KeyError as exc:
+        raise SceneError(f"probability map {path}: band descriptions {list(ds.descriptions)} "
+                         f"are not all class names ({exc.args[0]}); give the probabilities "
+                         "COG a run wrote") from None
+
+
 def detect_change(
     before_map: str | os.PathLike,
     after_map: str | os.PathLike,
@@ -50,6 +68,8 @@ def detect_change(
     *,
     before_confidence: str | os.PathLike | None = None,
     after_confidence: str | os.PathLike | None = None,
+    before_probabilities: str | os.PathLike | None = None,
+    after_probabilities: str | os.PathLike | None = None,
     date_from: str = "",
     date_to: str = "",
     types: Sequence[str] | None = None,
@@ -70,7 +90,10 @@ def detect_change(
     ``rules`` overrides the rules' default parameters (``{"all" | type: {"high", "low",
     "edge", "opening"}}``, see :func:`landcover.change.resolve_params`).  Without
     confidence maps the probability thresholds cannot be checked: only the argmax test
-    and the spatial filters apply (a warning says so).
+    and the spatial filters apply (a warning says so).  Probability COGs (one band per
+    class, named by its description, uint8 percent; ``classify_region``'s
+    ``out_probabilities``) give the thresholds the classes' own probabilities instead of
+    the bounds the confidence allows.
     """
     chosen = get_rules(None if types is None else list(types))
     params = resolve_params(chosen, rules)
@@ -96,9 +119,19 @@ def detect_change(
                     raise SceneError(f"confidence map {p} is {ds.height} x {ds.width}, not "
                                      f"{grid.shape[0]} x {grid.shape[1]} like its class map")
         # band by band: memory is one band of the maps plus the polygons
-        elif any(p.high > 0 or p.low < 1 for p in params.values()):
-            log.warning("no confidence maps: the change rules' probability thresholds are not "
-                        "checked (set output.probabilities: true to use them)")
+        probs = []
+        if bool(before_probabilities) != bool(after_probabilities):
+            raise ConfigError("give both probability maps (before and after) or neither")
+        if before_probabilities and after_probabilities:
+            for path in (before_probabilities, after_probabilities):
+                ds = _open_map(Path(path), stack)
+                if (ds.height, ds.width) != grid.shape:
+                    raise SceneError(f"probability map {path} is {ds.height} x {ds.width}, "
+                                     f"not {grid.shape[0]} x {grid.shape[1]} like its class map")
+                probs.append((ds, _band_classes(ds, path)))
+        if not confs and not probs and any(p.high > 0 or p.low < 1 for p in params.values()):
+            log.warning("no confidence or probability maps: the change rules' probability "
+                        "thresholds are not checked (set output.probabilities: true)")
         acc = {r.name: ComponentAccumulator(grid.width) for r in chosen}
         halo = rule_halo(params)
         try:
@@ -108,7 +141,10 @@ def detect_change(
                 win = Window(0, top, grid.width, min(grid.height, y0 + rows + halo) - top)
                 a, b = da.read(1, window=win), db.read(1, window=win)
                 ca, cb = (ds.read(1, window=win) for ds in confs) if confs else (None, None)
-                masks = apply_rules(DateEvidence(a, ca), DateEvidence(b, cb), chosen, params)
+                pa, pb = ({c: ds.read(i + 1, window=win) for i, c in enumerate(codes)}
+                          for ds, codes in probs) if probs else (None, None)
+                masks = apply_rules(DateEvidence(a, ca, pa), DateEvidence(b, cb, pb), chosen,
+                                    params)
                 band = slice(y0 - top, y0 - top + rows)
                 conf = change_confidence(ca[band], cb[band]) if confs else None
                 for name, mask in masks.items():

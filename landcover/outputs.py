@@ -359,6 +359,8 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
             k: {
                 "path": m.map_path.name,
                 "confidence_path": m.confidence_path.name if m.confidence_path else None,
+                "probabilities_path": m.probabilities_path.name if m.probabilities_path
+                else None,
                 "date": dates[k],
                 "class_area_ha": None if ha is None else
                 {n: round(c * ha, 4) for n, c in m.class_pixels.items()},

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 
+from .change import rule_classes
 from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
@@ -86,6 +87,9 @@ def run_workflow(
                 out_dir / f"landcover_{label}_{date}.tif",
                 out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
                 if wf.output.probabilities else None,
+                out_probabilities=(out_dir / f"probabilities_{label}_{date}.tif")
+                if wf.output.probabilities and len(plan.chosen) == 2 else None,
+                probability_classes=rule_classes(wf.change.types),
                 options=replace(options, cloud_method=cloud_method), runner=runner,
                 progress=_renamed(progress, f"classify {label}"),
                 tags={"ACQUISITION_DATE": date, "SCENES": [s.id for s in scenes],
@@ -126,6 +130,7 @@ def _change_step(result: RunResult, plan: RunPlan, progress: Progress | None) ->
     result.change = detect_change(
         a.map_path, b.map_path, result.change_path,
         before_confidence=a.confidence_path, after_confidence=b.confidence_path,
+        before_probabilities=a.probabilities_path, after_probabilities=b.probabilities_path,
         date_from=meta["dates"][la], date_to=meta["dates"][lb],
         types=list(wf.change.types), rules=wf.change.rules, min_area_ha=wf.change.min_area_ha,
         simplify=wf.change.simplify, out_crs=wf.change.crs, run_id=plan.run_id,

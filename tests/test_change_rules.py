@@ -12,8 +12,18 @@ import pytest
 import rasterio
 from affine import Affine
 
-from landcover.change import (ARGMAX, RULES, DateEvidence, RuleParams, apply_rules, class_edges,
-                              get_rules, open_mask, resolve_params, rule_halo)
+from landcover.change import (
+    ARGMAX,
+    RULES,
+    DateEvidence,
+    RuleParams,
+    apply_rules,
+    class_edges,
+    get_rules,
+    open_mask,
+    resolve_params,
+    rule_halo,
+)
 from landcover.config import ChangeOptions
 from landcover.errors import ConfigError
 from landcover.grid import Grid

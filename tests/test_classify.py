@@ -90,3 +90,20 @@ def test_model_classes_runs_the_weights_it_is_given(tmp_path, standin_model):
     dn = np.full((10, 40, 40), 1500.0, np.float32)
     assert (model_classes(other, dn) == 8).all()
     assert get_model(path) is other and cached is not other
+
+
+def test_class_probabilities_of_blended_rows():
+    """Constructed blend rows: the stored probability of a class is its blended weight in
+    percent, the same rounding as the confidence; masked pixels are 255."""
+    from landcover.classify import class_probabilities, labels_from_blend
+    from landcover.mosaic import FULL
+
+    n = 9
+    block = np.zeros((n + 2, 1, 3), np.uint16)
+    block[1] = [[FULL * 6 // 10, FULL // 4, 0]]        # trees
+    block[6] = [[FULL * 4 // 10, FULL * 3 // 4, 0]]    # built
+    block[n] = [[FULL, FULL, 0]]                        # valid, valid, nodata
+    cls, conf = labels_from_blend(block, n)
+    probs = class_probabilities(block, [6, 1], cls)
+    assert cls.tolist() == [[1, 6, 255]] and conf.tolist() == [[60, 75, 255]]
+    assert probs.tolist() == [[[40, 75, 255]], [[60, 25, 255]]]

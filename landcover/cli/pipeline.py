@@ -232,6 +232,9 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
               help="GeoPackage to write.")
 @click.option("--before-confidence", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--after-confidence", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--before-probabilities", type=click.Path(dir_okay=False, path_type=Path),
+              help="probabilities_<date>.tif of a run: the rules' classes' own probabilities.")
+@click.option("--after-probabilities", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--min-area-ha", type=float, default=0.5, show_default=True)
 @click.option("--simplify", type=float, default=0.0, show_default=True,
               help="Simplification tolerance in map units (0 = none).")
@@ -241,8 +244,8 @@ def classify(scenes, out_map, out_conf, model, bbox, bbox_crs, date, clouds, sca
               show_default=True)
 @click.option("--argmax", is_flag=True,
               help="The former rule: class against class, no edge test or opening.")
-def change(before, after, out_gpkg, before_confidence, after_confidence, min_area_ha,
-           simplify, out_crs, types, argmax) -> None:
+def change(before, after, out_gpkg, before_confidence, after_confidence, before_probabilities,
+           after_probabilities, min_area_ha, simplify, out_crs, types, argmax) -> None:
     """Map change between two class maps (from 'classify' or 'run') into a GeoPackage.
 
     The rules' measured defaults apply (edge test, opening; see BENCHMARKS.md "Change
@@ -251,7 +254,8 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
     from ..detect import detect_change
     from ..errors import SceneNotFoundError
 
-    for p in (before, after, before_confidence, after_confidence):
+    for p in (before, after, before_confidence, after_confidence, before_probabilities,
+              after_probabilities):
         if p is not None and not p.exists():
             raise SceneNotFoundError(f"map {p} does not exist; give an existing class map")
     from ..faults import writing
@@ -260,7 +264,9 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
     with contextlib.ExitStack() as held:
         hold_folders(held, out_gpkg)  # another run writing there: exit 3
         stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
-                              after_confidence=after_confidence, min_area_ha=min_area_ha,
+                              after_confidence=after_confidence,
+                              before_probabilities=before_probabilities,
+                              after_probabilities=after_probabilities, min_area_ha=min_area_ha,
                               simplify=simplify, out_crs=out_crs,
                               types=[t for t in types.split(",") if t],
                               rules={"all": {"high": 0, "low": 1, "edge": 0, "opening": 0}}
