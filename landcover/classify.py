@@ -332,7 +332,8 @@ def classify_region(
         tasks=tally.tasks,
         seconds=time.perf_counter() - t0,
         timings={k: round(v, 3) for k, v in tally.timings.items()},
-        probabilities_path=Path(out_probabilities) if prob_cog is not None else None,
+        probabilities_path=Path(out_probabilities)
+        if out_probabilities and prob_cog is not None else None,
     )
 
 

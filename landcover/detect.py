@@ -146,7 +146,8 @@ def detect_change(
                 masks = apply_rules(DateEvidence(a, ca, pa), DateEvidence(b, cb, pb), chosen,
                                     params)
                 band = slice(y0 - top, y0 - top + rows)
-                conf = change_confidence(ca[band], cb[band]) if confs else None
+                conf = (change_confidence(ca[band], cb[band])
+                        if ca is not None and cb is not None else None)
                 for name, mask in masks.items():
                     acc[name].add(y0, mask[band], a[band], b[band], conf)
         except rasterio.errors.RasterioIOError as exc:

@@ -137,11 +137,10 @@ def test_opening_then_minimum_mapping_unit() -> None:
 def test_resolve_params_defaults_all_and_per_type() -> None:
     rules = get_rules()
     p = resolve_params(rules)
-    assert p["deforestation"] == RuleParams(edge=1, opening=1)
-    assert p["new_built"] == RuleParams(edge=0, opening=1)
-    p = resolve_params(rules, {"all": {"high": 0.6}, "water_gain": {"low": 0.2, "edge": 0}})
-    assert p["deforestation"] == RuleParams(high=0.6, edge=1, opening=1)
-    assert p["water_gain"] == RuleParams(high=0.6, low=0.2, edge=0, opening=1)
+    assert p["deforestation"] == p["new_built"] == RuleParams(low=0.2, edge=1, opening=1)
+    p = resolve_params(rules, {"all": {"high": 0.6}, "water_gain": {"low": 0.3, "edge": 0}})
+    assert p["deforestation"] == RuleParams(high=0.6, low=0.2, edge=1, opening=1)
+    assert p["water_gain"] == RuleParams(high=0.6, low=0.3, edge=0, opening=1)
     assert rule_halo(p) == 3
     off = resolve_params(rules, {"all": {"high": 0, "low": 1, "edge": 0, "opening": 0}})
     assert set(off.values()) == {ARGMAX} and rule_halo(off) == 0
@@ -208,3 +207,44 @@ def test_match_season_picks_the_closest_day_of_year() -> None:
     out = match_season(picked)
     assert [x.id for x in out["before"]] == ["2016-11-25a", "2016-11-25b", "2016-03-01"]
     assert [x.id for x in out["after"]][0] == "2018-03-10"
+
+
+def _write(path, arr, grid, descriptions=None):
+    arr = arr if arr.ndim == 3 else arr[None]
+    with rasterio.open(path, "w", driver="GTiff", width=grid.width, height=grid.height,
+                       count=arr.shape[0], dtype="uint8", crs=grid.crs,
+                       transform=grid.transform) as ds:
+        ds.write(arr)
+        if descriptions:
+            ds.descriptions = tuple(descriptions)
+    return path
+
+
+def test_detect_change_reads_the_probability_maps(tmp_path) -> None:
+    """Constructed 4 x 4 maps, trees -> crops everywhere; p(trees) on date 2 is 10 % in the
+    left half, 45 % in the right: with low 0.3 only the left half is deforestation, and the
+    bounds from the confidence alone (crops at 55 %) would have kept none of it."""
+    from landcover.detect import detect_change
+
+    grid = Grid(rasterio.crs.CRS.from_epsg(32643), Affine(10, 0, 300000, 0, -10, 2100000),
+                4, 4)
+    before = np.full((4, 4), TREES, np.uint8)
+    after = np.full((4, 4), CROPS, np.uint8)
+    conf1, conf2 = np.full((4, 4), 90, np.uint8), np.full((4, 4), 55, np.uint8)
+    p1 = np.stack([np.full((4, 4), 90, np.uint8), np.zeros((4, 4), np.uint8)])
+    p2 = np.stack([np.where(np.arange(4) < 2, 10, 45).repeat(4).reshape(4, 4).T.astype(np.uint8),
+                   np.zeros((4, 4), np.uint8)])
+    paths = [_write(tmp_path / n, a, grid) for n, a in
+             (("a.tif", before), ("b.tif", after), ("ca.tif", conf1), ("cb.tif", conf2))]
+    pa = _write(tmp_path / "pa.tif", p1, grid, ["trees", "built"])
+    pb = _write(tmp_path / "pb.tif", p2, grid, ["trees", "built"])
+    rules = {"deforestation": {"high": 0.6, "low": 0.3, "edge": 0, "opening": 0}}
+    kw = dict(before_confidence=paths[2], after_confidence=paths[3], min_area_ha=0.0,
+              types=["deforestation"], rules=rules)
+    with_p = detect_change(paths[0], paths[1], tmp_path / "p.gpkg", before_probabilities=pa,
+                           after_probabilities=pb, **kw)
+    assert with_p["deforestation"] == {"polygons": 1, "area_ha": 0.08}
+    bounds_only = detect_change(paths[0], paths[1], tmp_path / "c.gpkg", **kw)
+    assert bounds_only["deforestation"]["polygons"] == 0
+    with pytest.raises(ConfigError, match="both probability maps"):
+        detect_change(paths[0], paths[1], tmp_path / "x.gpkg", before_probabilities=pa, **kw)
