@@ -121,6 +121,9 @@ def main() -> None:
                                              (1.0, 0.4, 0.3, 0.2, 0.1),
                                              (0, 1), (0, 1)):
             configs[f"high {h} low {lo} edge {e} opening {o}"] = RuleParams(h, lo, e, o)
+    conf = np.concatenate([d[k][d["valid"]] for d in data.values() for k in ("conf1", "conf2")])
+    print(f"confidence of the valid pixels, both dates: >= 50 %: {np.mean(conf >= 50):.3f}, "
+          f">= 80 %: {np.mean(conf >= 80):.3f}, max {int(conf.max())} %")
     out = {}
     print(f"{'rule':48s} {'cities':9s} px P/R/F1         poly P/R/F1        polys false/100km2")
     for name, p in configs.items():
