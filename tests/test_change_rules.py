@@ -248,3 +248,24 @@ def test_detect_change_reads_the_probability_maps(tmp_path) -> None:
     assert bounds_only["deforestation"]["polygons"] == 0
     with pytest.raises(ConfigError, match="both probability maps"):
         detect_change(paths[0], paths[1], tmp_path / "x.gpkg", before_probabilities=pa, **kw)
+
+
+def test_bad_change_rules_in_a_workflow_is_one_line_exit_2(tmp_path) -> None:
+    """A typo in change.rules: one line naming the value and the fix, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("""
+region: {bbox: [72.905, 19.03, 72.935, 19.06], crs: "EPSG:4326"}
+dates: {before: 2015-11, after: 2018-03}
+source: {type: folder, path: /nonexistent}
+change: {rules: {new_built: {low: 2}}}
+output: {dir: "%s"}
+""" % (tmp_path / "out"))
+    r = subprocess.run([sys.executable, "-m", "landcover", "run", str(wf)], capture_output=True,
+                       text=True)
+    assert r.returncode == 2
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "low=2" in lines[0] and "[0, 1]" in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
