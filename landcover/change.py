@@ -37,8 +37,8 @@ from scipy import ndimage
 from .errors import ConfigError, SceneError
 from .legend import CLASSES, class_index
 
-__all__ = ["ChangeRule", "RuleParams", "ARGMAX", "DateEvidence", "RULES", "get_rules",
-           "resolve_params", "rule_classes", "rule_halo", "apply_rules", "change_masks",
+__all__ = ["ChangeRule", "RuleParams", "ARGMAX", "ARGMAX_OVERRIDES", "DateEvidence", "RULES",
+           "get_rules", "resolve_params", "rule_classes", "rule_halo", "apply_rules", "change_masks",
            "class_edges", "open_mask", "change_confidence"]
 
 N_CLASSES = len(CLASSES)
@@ -74,13 +74,19 @@ class RuleParams:
         if not (0.0 <= self.low <= 1.0 and 0.0 <= self.high <= 1.0):
             raise ConfigError(f"change rule thresholds high={self.high}, low={self.low} must "
                               "lie in [0, 1]; use e.g. high: 0.5, low: 0.5")
-        if self.edge < 0 or self.opening < 0:
+        if self.edge < 0 or self.opening < 0 or self.edge % 1 or self.opening % 1:
             raise ConfigError(f"change rule edge={self.edge}, opening={self.opening} must be "
-                              ">= 0 pixels; use 0 to switch the filter off")
+                              "whole pixels >= 0; use 0 to switch the filter off")
+        # YAML and the config may give floats (1.0): the filters count pixels
+        object.__setattr__(self, "edge", int(self.edge))
+        object.__setattr__(self, "opening", int(self.opening))
 
 
 #: the former rule: argmax against argmax, no spatial filter
 ARGMAX = RuleParams()
+#: ``change.rules`` overrides that give every rule :data:`ARGMAX` (the monitor's rule)
+ARGMAX_OVERRIDES: dict[str, dict[str, float]] = {
+    "all": {"high": 0.0, "low": 1.0, "edge": 0, "opening": 0}}
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ class ChangeOptions(_Strict):
     """
 
     types: tuple[str, ...] = ("deforestation", "water_loss", "water_gain", "new_built")
-    rules: dict[str, dict[str, float]] = Field(default_factory=dict)
+    rules: dict[str, dict[str, int | float]] = Field(default_factory=dict)
     min_area_ha: float = Field(0.5, ge=0)
     simplify: float = Field(0.0, ge=0)
     crs: str = "scene"
@@ -199,7 +199,7 @@ class ChangeOptions(_Strict):
 
     @field_validator("rules")
     @classmethod
-    def _rules(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    def _rules(cls, v: dict[str, dict[str, int | float]]) -> dict[str, dict[str, int | float]]:
         from .change import get_rules, resolve_params
 
         resolve_params(get_rules(), v)  # unknown names, keys and ranges fail here

@@ -68,9 +68,12 @@ def sample_run(tmp_path_factory, standin_model):
     from landcover.workflow import run_workflow
 
     out = tmp_path_factory.mktemp("sample") / "out"
+    # the stand-in's probabilities are those of random weights: the default probability
+    # threshold (p <= 0.2 where absent) would leave no change to check; edge test and
+    # opening still apply
     wf = load_workflow(REPO / "workflows" / "sample.yaml",
                        {"output.dir": str(out), "model": str(standin_model),
-                        "change.min_area_ha": 0.0})
+                        "change.min_area_ha": 0.0, "change.rules": {"all": {"low": 1.0}}})
     return run_workflow(wf), out
 
 

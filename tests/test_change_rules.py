@@ -142,6 +142,9 @@ def test_resolve_params_defaults_all_and_per_type() -> None:
     assert p["deforestation"] == RuleParams(high=0.6, low=0.2, edge=1, opening=1)
     assert p["water_gain"] == RuleParams(high=0.6, low=0.3, edge=0, opening=1)
     assert rule_halo(p) == 3
+    assert ChangeOptions(rules={"all": {"edge": 2.0}}).rules["all"]["edge"] == 2.0
+    assert resolve_params(rules, {"all": {"edge": 2.0}})["water_loss"].edge == 2
+    assert isinstance(resolve_params(rules, {"all": {"edge": 2.0}})["water_loss"].edge, int)
     off = resolve_params(rules, {"all": {"high": 0, "low": 1, "edge": 0, "opening": 0}})
     assert set(off.values()) == {ARGMAX} and rule_halo(off) == 0
 
@@ -150,7 +153,8 @@ def test_resolve_params_defaults_all_and_per_type() -> None:
     ({"urban": {"high": 0.5}}, "unknown change type 'urban'"),
     ({"all": {"hi": 0.5}}, "unknown key"),
     ({"new_built": {"high": 1.5}}, "must lie in"),
-    ({"all": {"edge": -1}}, "must be >= 0"),
+    ({"all": {"edge": -1}}, "whole pixels >= 0"),
+    ({"all": {"opening": 1.5}}, "whole pixels >= 0"),
 ])
 def test_bad_rule_parameters_name_the_value(rules, match) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -86,17 +86,23 @@ def test_run_writes_every_output(tmp_path, standin_model):
     assert summary["dates"] == {"before": "2015-11-30", "after": "2018-03-19"}
 
 
-@pytest.mark.parametrize("rules", ["argmax", "defaults"])
+#: the stand-in's probabilities are those of random weights, so no probability threshold
+#: (a default would leave no change to check); the rest of the rules as given
+RULES_UNDER_TEST = {"argmax": "{all: {high: 0, low: 1, edge: 0, opening: 0}}",
+                    "filters": "{all: {high: 0.2, low: 1, edge: 1, opening: 1}}"}
+
+
+@pytest.mark.parametrize("rules", list(RULES_UNDER_TEST))
 def test_change_pixels_match_the_maps(tmp_path, standin_model, rules):
     """Polygons cover exactly the change pixels the rules give on the two maps (MMU 0): the
-    argmax rule's, or the default rules' (from the maps, confidence and probabilities)."""
+    argmax rule's, or with a threshold on the stored probabilities, the edge test and the
+    opening (computed here from the maps, confidence and probabilities the run wrote)."""
     from landcover.change import DateEvidence, apply_rules, get_rules, resolve_params
 
-    extra = ("change: {min_area_ha: 0.0, rules: {all: {high: 0, low: 1, edge: 0, opening: 0}}}"
-             if rules == "argmax" else "")
     wf = _wf(tmp_path, standin_model)
-    if extra:
-        wf.write_text(wf.read_text().replace("change: {min_area_ha: 0.0}", extra))
+    wf.write_text(wf.read_text().replace(
+        "change: {min_area_ha: 0.0}",
+        f"change: {{min_area_ha: 0.0, rules: {RULES_UNDER_TEST[rules]}}}"))
     res = run_workflow(load_workflow(wf))
     ev = []
     for m in res.maps.values():
@@ -108,8 +114,7 @@ def test_change_pixels_match_the_maps(tmp_path, standin_model, rules):
     valid = (before.classes < 9) & (after.classes < 9)
     argmax = (before.classes == 0) & (after.classes != 0) & valid
     rule = get_rules(["water_loss"])
-    params = resolve_params(rule, None if rules == "defaults" else
-                            {"all": {"high": 0, "low": 1, "edge": 0, "opening": 0}})
+    params = resolve_params(rule, load_workflow(wf).change.rules)
     mask = apply_rules(before, after, rule, params)["water_loss"]
     assert not (mask & ~argmax).any()
     expect = int(mask.sum())
@@ -127,7 +132,8 @@ def test_change_in_bands_equals_one_band(tmp_path, standin_model, monkeypatch):
     kw = dict(before_confidence=m["before"].confidence_path,
               after_confidence=m["after"].confidence_path,
               before_probabilities=m["before"].probabilities_path,
-              after_probabilities=m["after"].probabilities_path, min_area_ha=0.0)
+              after_probabilities=m["after"].probabilities_path, min_area_ha=0.0,
+              rules={"all": {"low": 1.0}})  # edge test and opening across bands (halo rows)
     wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "one.gpkg", **kw)
     monkeypatch.setattr(wfm, "CHANGE_BAND_ROWS", 7)
     wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "bands.gpkg", **kw)

@@ -343,11 +343,13 @@ def test_outputs_open_styled_in_qgis(sample_run, qgis_env, tmp_path):
     d = _check_outputs(out, qgis_env, render=png)
     assert d["qgis"].startswith("3.")
     # rasters: valid, the grid's CRS, paletted with the class names / a ramp
-    assert len(d["rasters"]) == 4
+    assert len(d["rasters"]) == 6  # classes, confidence, the rules' class probabilities
     for name, r in d["rasters"].items():
         assert r["valid"] and r["crs"] == "EPSG:32643", name
         with rasterio.open(out / name) as ds:
             assert (r["width"], r["height"]) == (ds.width, ds.height)
+        if name.startswith("probabilities_"):
+            continue  # input of the change rules: no style, not in the project
         if name.startswith("landcover_"):
             assert r["renderer"] == "paletted"
             assert [lab for lab, _ in r["legend"]][:len(CLASSES)] == [c.label for c in CLASSES]

@@ -251,6 +251,7 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, before_
     The rules' measured defaults apply (edge test, opening; see BENCHMARKS.md "Change
     rules"); a workflow's change.rules sets them per type.
     """
+    from ..change import ARGMAX_OVERRIDES
     from ..detect import detect_change
     from ..errors import SceneNotFoundError
 
@@ -269,8 +270,7 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, before_
                               after_probabilities=after_probabilities, min_area_ha=min_area_ha,
                               simplify=simplify, out_crs=out_crs,
                               types=[t for t in types.split(",") if t],
-                              rules={"all": {"high": 0, "low": 1, "edge": 0, "opening": 0}}
-                              if argmax else None)
+                              rules=ARGMAX_OVERRIDES if argmax else None)
         with writing(out_gpkg):
             apply_default_styles(out_gpkg)  # opens styled in QGIS
     click.echo(json.dumps(stats))
