@@ -38,8 +38,8 @@ from .errors import ConfigError, SceneError
 from .legend import CLASSES, class_index
 
 __all__ = ["ChangeRule", "RuleParams", "ARGMAX", "ARGMAX_OVERRIDES", "DateEvidence", "RULES",
-           "get_rules", "resolve_params", "rule_classes", "rule_halo", "apply_rules", "change_masks",
-           "class_edges", "open_mask", "change_confidence"]
+           "get_rules", "resolve_params", "rule_classes", "rule_halo", "apply_rules",
+           "change_masks", "class_edges", "open_mask", "change_confidence"]
 
 N_CLASSES = len(CLASSES)
 _TREES = class_index("trees")
