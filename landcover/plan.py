@@ -149,7 +149,8 @@ class RunPlan:
     clouds: dict[str, str] = field(default_factory=dict)
     #: per date label: why there is no cloud mask (for the log and summary.json)
     cloud_notes: dict[str, str] = field(default_factory=dict)
-    #: two dates far apart in the year (log, summary.json, report); None: same season
+    #: two dates far apart in the year (logged by the change step, in summary.json and the
+    #: report; not here, so that a bad input stays a one-line error); None: same season
     season_note: str | None = None
 
     @property
@@ -217,8 +218,6 @@ def plan_run(wf: Workflow) -> RunPlan:
         picked = match_season(_clear(picked))
     season_note = season_warning({k: v[0].acquired for k, v in picked.items()},
                                  wf.change.season_warning_days)
-    if season_note:
-        log.warning("%s", season_note)
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
     for label, scenes in picked.items():

@@ -124,6 +124,8 @@ def _change_step(result: RunResult, plan: RunPlan, progress: Progress | None) ->
     wf = plan.workflow
     (la, a), (lb, b) = result.maps.items()
     meta = run_metadata(result, plan)
+    if plan.season_note:
+        log.warning("%s", plan.season_note)
     if progress:
         progress("change", 0, 1)
     result.change_path = plan.out_dir / "change.gpkg"
