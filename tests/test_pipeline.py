@@ -17,6 +17,7 @@ import rasterio
 import shapely
 from rio_cogeo.cogeo import cog_validate
 
+from landcover.change import ARGMAX_OVERRIDES
 from landcover.config import load_workflow
 from landcover.legend import CLOUD, NODATA
 from landcover.plan import plan_run
@@ -86,17 +87,18 @@ def test_run_writes_every_output(tmp_path, standin_model):
     assert summary["dates"] == {"before": "2015-11-30", "after": "2018-03-19"}
 
 
-#: the stand-in's probabilities are those of random weights, so no probability threshold
-#: (a default would leave no change to check); the rest of the rules as given
+#: the stand-in's random weights give a few speckled change pixels that the edge test and
+#: the opening remove entirely (those are tested on constructed arrays in
+#: test_change_rules.py): here the argmax rule, and thresholds on the stored probabilities
 RULES_UNDER_TEST = {"argmax": "{all: {high: 0, low: 1, edge: 0, opening: 0}}",
-                    "filters": "{all: {high: 0.2, low: 1, edge: 1, opening: 1}}"}
+                    "thresholds": "{all: {high: 0.2, low: 0.5, edge: 0, opening: 0}}"}
 
 
 @pytest.mark.parametrize("rules", list(RULES_UNDER_TEST))
 def test_change_pixels_match_the_maps(tmp_path, standin_model, rules):
     """Polygons cover exactly the change pixels the rules give on the two maps (MMU 0): the
-    argmax rule's, or with a threshold on the stored probabilities, the edge test and the
-    opening (computed here from the maps, confidence and probabilities the run wrote)."""
+    argmax rule's, or with thresholds on the stored probabilities (computed here from the
+    maps, confidence and probabilities the run wrote)."""
     from landcover.change import DateEvidence, apply_rules, get_rules, resolve_params
 
     wf = _wf(tmp_path, standin_model)
@@ -133,7 +135,7 @@ def test_change_in_bands_equals_one_band(tmp_path, standin_model, monkeypatch):
               after_confidence=m["after"].confidence_path,
               before_probabilities=m["before"].probabilities_path,
               after_probabilities=m["after"].probabilities_path, min_area_ha=0.0,
-              rules={"all": {"low": 1.0}})  # edge test and opening across bands (halo rows)
+              rules=ARGMAX_OVERRIDES)  # the filters in bands: test_change_rules.py
     wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "one.gpkg", **kw)
     monkeypatch.setattr(wfm, "CHANGE_BAND_ROWS", 7)
     wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "bands.gpkg", **kw)
