@@ -371,9 +371,10 @@ def test_outputs_open_styled_in_qgis(sample_run, qgis_env, tmp_path):
     p = d["project"]
     assert p["read"] and p["crs"] == "EPSG:32643"
     assert p["absolute_paths"] is False and p["relative_in_xml"]
-    assert len(p["layers"]) == 7 and all(lyr["valid"] for lyr in p["layers"])
+    assert len(p["layers"]) == 4 + len(CHANGE_LAYERS)
+    assert all(lyr["valid"] for lyr in p["layers"])
     kinds = sorted(lyr["renderer"] for lyr in p["layers"])
-    assert kinds == ["categorizedSymbol"] * 3 + ["paletted"] * 2 + \
+    assert kinds == ["categorizedSymbol"] * len(CHANGE_LAYERS) + ["paletted"] * 2 + \
         ["singlebandpseudocolor"] * 2
     assert [g[0] for g in p["groups"]] == ["Change 2015-11-30 to 2018-03-19",
                                            "2018-03-19 (after)", "2015-11-30 (before)"]
