@@ -258,9 +258,8 @@ class Output(_Strict):
     ``probabilities``: ``true`` writes the winning class's probability (the confidence
     map, percent), ``all`` that and a COG of every class's probability (one uint8 band
     per class, p x 255), ``false`` neither.  ``true`` means the confidence only for
-    single-date runs: a two-date run whose change rules test probabilities (the default
-    rules do) also keeps the per-class COG, because the change step reads the rules'
-    classes from it.  ``false`` writes neither and the rules' probability thresholds are
+    single-date runs: a two-date run always keeps the per-class COG too, because the
+    change rules read their classes' probabilities from it.  ``false`` writes neither and the rules' probability thresholds are
     then not checked.
     """
 

@@ -14,7 +14,7 @@ the maps and the change GeoPackage are written.  It
   (:mod:`landcover.io.stac_item`).
 
 :func:`read_class_probability` reads one class's band of the per-class probability COG
-(``output.probabilities: all``; two-date runs whose change rules test probabilities) for
+(``output.probabilities: all``; every two-date run, for its change rules) for
 the steps that use probabilities (the change step, :mod:`landcover.detect`).
 """
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 
-from .change import get_rules, resolve_params, uses_probabilities
 from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
@@ -77,10 +76,10 @@ def run_workflow(
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
                                                 offset=wf.source.offset)
-        # a two-date run whose change rules have probability thresholds keeps every
-        # class's probability COG (the change step reads the rules' classes from it)
-        rules_read = len(plan.chosen) == 2 and uses_probabilities(
-            resolve_params(get_rules(list(wf.change.types)), wf.change.rules))
+        # a two-date run keeps every class's probability COG: the change rules read
+        # their classes from it (output.probabilities: true is the confidence only for
+        # single-date runs; false: neither, and the rules' thresholds go unchecked)
+        change_run = len(plan.chosen) == 2
         for label, scenes in plan.chosen.items():
             date = scenes[0].acquired.isoformat()
             cloud_method = plan.clouds.get(label, wf.clouds)
@@ -93,7 +92,7 @@ def run_workflow(
                 out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
                 if wf.output.probabilities else None,
                 out_probabilities=(out_dir / f"probabilities_{label}_{date}.tif")
-                if wf.output.probabilities == "all" or (wf.output.probabilities and rules_read)
+                if wf.output.probabilities == "all" or (wf.output.probabilities and change_run)
                 else None,
                 options=replace(options, cloud_method=cloud_method), runner=runner,
                 progress=_renamed(progress, f"classify {label}"),

@@ -101,6 +101,7 @@ def test_change_pixels_match_the_maps(tmp_path, standin_model, rules):
     argmax rule's, or with thresholds on the stored probabilities (computed here from the
     maps, confidence and probabilities the run wrote)."""
     from landcover.change import DateEvidence, apply_rules, get_rules, resolve_params
+    from landcover.outputs import read_class_probability
 
     wf = _wf(tmp_path, standin_model)
     wf.write_text(wf.read_text().replace(
@@ -109,9 +110,10 @@ def test_change_pixels_match_the_maps(tmp_path, standin_model, rules):
     res = run_workflow(load_workflow(wf))
     ev = []
     for m in res.maps.values():
-        with rasterio.open(m.map_path) as a, rasterio.open(m.confidence_path) as c, \
-                rasterio.open(m.probabilities_path) as p:
-            probs = {0: p.read(1), 1: p.read(2), 6: p.read(3)}  # water, trees, built
+        with rasterio.open(m.map_path) as a, rasterio.open(m.confidence_path) as c:
+            # the per-class COG's water, trees, built, as p in [0, 1]
+            probs = {k: read_class_probability(m.probabilities_path, n).filled(0)
+                     for k, n in ((0, "water"), (1, "trees"), (6, "built"))}
             ev.append(DateEvidence(a.read(1), c.read(1), probs))
     before, after = ev
     valid = (before.classes < 9) & (after.classes < 9)

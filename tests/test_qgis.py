@@ -343,7 +343,7 @@ def test_outputs_open_styled_in_qgis(sample_run, qgis_env, tmp_path):
     d = _check_outputs(out, qgis_env, render=png)
     assert d["qgis"].startswith("3.")
     # rasters: valid, the grid's CRS, paletted with the class names / a ramp
-    assert len(d["rasters"]) == 6  # classes, confidence, the rules' class probabilities
+    assert len(d["rasters"]) == 6  # classes, confidence, every class's probability (rules)
     for name, r in d["rasters"].items():
         assert r["valid"] and r["crs"] == "EPSG:32643", name
         with rasterio.open(out / name) as ds:
