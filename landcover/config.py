@@ -259,8 +259,8 @@ class Output(_Strict):
     map, percent), ``all`` that and a COG of every class's probability (one uint8 band
     per class, p x 255), ``false`` neither.  ``true`` means the confidence only for
     single-date runs: a two-date run always keeps the per-class COG too, because the
-    change rules read their classes' probabilities from it.  ``false`` writes neither and the rules' probability thresholds are
-    then not checked.
+    change rules read their classes' probabilities from it.  ``false`` writes neither and
+    the rules' probability thresholds are then not checked.
     """
 
     dir: str = "out"
