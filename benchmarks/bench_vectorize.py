@@ -56,13 +56,14 @@ def write_maps(work: Path, n: int) -> tuple[Path, Path]:
     return a, b
 
 
-def change_child(work: Path, n: int) -> None:
+def change_child(work: Path, n: int, rules: str) -> None:
+    from landcover.change import ARGMAX_OVERRIDES
     from landcover.detect import detect_change
 
     a, b = work / f"before_{n}.tif", work / f"after_{n}.tif"
     t = time.perf_counter()
     stats = detect_change(a, b, work / f"change_{n}.gpkg", types=["deforestation"],
-                          min_area_ha=0.0)
+                          min_area_ha=0.0, rules=ARGMAX_OVERRIDES if rules == "argmax" else None)
     print(json.dumps({"s": time.perf_counter() - t, "rss": peak_rss_mib(),
                       "polygons": stats["deforestation"]["polygons"]}))
 
@@ -76,10 +77,11 @@ def main() -> None:
     ap.add_argument("--change-rss", type=int, default=None, metavar="SIZE")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "landcover-vec"))
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rules", default="defaults", help=argparse.SUPPRESS)
     args = ap.parse_args()
     work = Path(args.workdir)
     if args.child:
-        change_child(work, args.child)
+        change_child(work, args.child, args.rules)
         return
     print(f"cpu: {cpu_model()}")
     if args.change_rss:
@@ -87,13 +89,18 @@ def main() -> None:
         out = {}
         for n in sizes:
             write_maps(work, n)
-            p = run_child([__file__, "--child", str(n), "--workdir", str(work)])
-            if p.returncode:
-                sys.exit(p.stderr)
-            out[n] = json.loads(p.stdout.strip().splitlines()[-1])
-            r = out[n]
-            print(f"detect_change on CONSTRUCTED {n}^2 maps: {r['polygons']} polygons in "
-                  f"{r['s']:.1f} s ({n * n / 1e6 / r['s']:.1f} Mpx/s), peak RSS {r['rss']:.0f} MiB")
+            # the former argmax rule and the default rules (edge test, opening), interleaved
+            for rules in ("argmax", "defaults"):
+                p = run_child([__file__, "--child", str(n), "--workdir", str(work),
+                               "--rules", rules])
+                if p.returncode:
+                    sys.exit(p.stderr)
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+                if rules == "defaults":
+                    out[n] = r
+                print(f"detect_change ({rules}) on CONSTRUCTED {n}^2 maps: {r['polygons']} "
+                      f"polygons in {r['s']:.1f} s ({n * n / 1e6 / r['s']:.1f} Mpx/s), "
+                      f"peak RSS {r['rss']:.0f} MiB")
         a, b = (out[n]["rss"] for n in sizes)
         print(f"peak RSS growth, 4x the area: {b / a:.3f}x ({a:.0f} -> {b:.0f} MiB)")
         return

@@ -27,7 +27,7 @@ from .io.cog import StreamingCOG
 from .io.env import gdal_env
 from .io.read import SceneScale
 from .io.scenes import Scene
-from .legend import CLOUD, NODATA, colormap
+from .legend import CLOUD, NODATA, PROBABILITY_UNITS, colormap
 from .model import get_model
 from .mosaic import FULL, RowBlender
 from .runner import Runner, make_runner, tune_malloc
@@ -152,7 +152,7 @@ def probabilities_from_blend(block: np.ndarray, classes: np.ndarray, n_classes: 
 
 def probability_band_tags(class_names: Sequence[str]) -> list[dict[str, Any]]:
     """The band metadata of a class-probability COG: each band's class and scale."""
-    return [{"CLASS": n, "CLASS_INDEX": i, "SCALE": "probability x 255"}
+    return [{"CLASS": n, "CLASS_INDEX": i, "SCALE": PROBABILITY_UNITS}
             for i, n in enumerate(class_names)]
 
 
@@ -307,7 +307,7 @@ def classify_region(
                     prob_cog = StreamingCOG(
                         out_probabilities, region, count=len(spec.classes), dtype="uint8",
                         overview_resampling="average", mask=True,
-                        tags={"UNITS": "probability x 255", **meta},
+                        tags={"UNITS": PROBABILITY_UNITS, **meta},
                         per_band_tags=probability_band_tags(spec.classes),
                         descriptions=list(spec.classes))
                 for y0, cls, conf, probs in classified_blocks(
@@ -357,7 +357,8 @@ def classify_array(
     grid: Grid | None = None,
     options: ClassifyOptions | None = None,
     runner: Runner | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    probabilities: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Classify an array in memory exactly as :func:`classify_region` classifies files.
 
     The same tiles, tasks, inference and blending: the map equals the one
@@ -376,11 +377,16 @@ def classify_array(
         the shape matters).
     options
         Default: no cloud mask (``cloud_method="none"``), the model's tiling.
+    probabilities
+        Return every class's probability too, as ``classify_region`` writes it to
+        ``out_probabilities``.
 
     Returns
     -------
     classes, confidence : numpy.ndarray
-        uint8 (H, W) (see :func:`labels_from_blend`).
+        uint8 (H, W) (see :func:`labels_from_blend`); then, with ``probabilities``,
+        uint8 (n_classes, H, W) ``round(p * 255)`` (:func:`probabilities_from_blend`; 0
+        where ``classes`` is cloud or nodata).
 
     Raises
     ------
@@ -401,14 +407,17 @@ def classify_array(
     source = ArrayInput(np.asarray(dn, np.float32), bands, grid)
     cls = np.empty((h, w), np.uint8)
     conf = np.empty((h, w), np.uint8)
+    probs = np.empty((len(spec.classes) if probabilities else 0, h, w), np.uint8)
     own_runner = runner is None
     runner = runner or make_runner(device=options.device)
     try:
-        for y0, c, p, _ in classified_blocks(source, grid, model_path, options=options,
-                                             runner=runner):
+        for y0, c, p, pr in classified_blocks(source, grid, model_path, options=options,
+                                              runner=runner, probabilities=probabilities):
             cls[y0:y0 + len(c)] = c
             conf[y0:y0 + len(p)] = p
+            if pr is not None:
+                probs[:, y0:y0 + len(c)] = pr
     finally:
         if own_runner:
             runner.close()
-    return cls, conf
+    return (cls, conf, probs) if probabilities else (cls, conf)

@@ -221,17 +221,35 @@ class Tiling(_Strict):
 
 
 class ChangeOptions(_Strict):
-    """Which changes to map and how to vectorise them."""
+    """Which changes to map, by which rules, and how to vectorise them.
 
-    types: tuple[str, ...] = ("deforestation", "water_loss", "water_gain")
+    ``rules`` overrides the rules' measured defaults: ``{all | <type>: {high, low, edge,
+    opening}}`` (see :func:`landcover.change.resolve_params`); ``{all: {high: 0, low: 1,
+    edge: 0, opening: 0}}`` is the former argmax-against-argmax rule.  ``match_season``
+    picks, in each date window, the scene closest in day of year to the other date;
+    ``season_warning_days``: dates further apart in day of year get a warning.
+    """
+
+    types: tuple[str, ...] = ("deforestation", "water_loss", "water_gain", "new_built")
+    rules: dict[str, dict[str, int | float]] = Field(default_factory=dict)
     min_area_ha: float = Field(0.5, ge=0)
     simplify: float = Field(0.0, ge=0)
     crs: str = "scene"
+    match_season: bool = False
+    season_warning_days: int = Field(60, ge=0, le=183)
 
     @field_validator("types")
     @classmethod
     def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_one_of(t, "change") for t in v)
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, v: dict[str, dict[str, int | float]]) -> dict[str, dict[str, int | float]]:
+        from .change import get_rules, resolve_params
+
+        resolve_params(get_rules(), v)  # unknown names, keys and ranges fail here
+        return v
 
 
 class Output(_Strict):
@@ -239,7 +257,10 @@ class Output(_Strict):
 
     ``probabilities``: ``true`` writes the winning class's probability (the confidence
     map, percent), ``all`` that and a COG of every class's probability (one uint8 band
-    per class, p x 255), ``false`` neither.
+    per class, p x 255), ``false`` neither.  ``true`` means the confidence only for
+    single-date runs: a two-date run always keeps the per-class COG too, because the
+    change rules read their classes' probabilities from it.  ``false`` writes neither and
+    the rules' probability thresholds are then not checked.
     """
 
     dir: str = "out"

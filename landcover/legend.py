@@ -16,6 +16,7 @@ __all__ = [
     "CLASS_NAMES",
     "NODATA",
     "CLOUD",
+    "PROBABILITY_UNITS",
     "class_index",
     "colormap",
     "hex_to_rgb",
@@ -25,6 +26,8 @@ __all__ = [
 NODATA: int = 255
 #: value of class-map pixels hidden by cloud or cloud shadow (a mask value, not a class)
 CLOUD: int = 254
+#: ``UNITS`` tag of the per-class probability COG (one uint8 band per class, round(p * 255))
+PROBABILITY_UNITS = "probability x 255"
 
 
 @dataclass(frozen=True)

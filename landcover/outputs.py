@@ -14,7 +14,8 @@ the maps and the change GeoPackage are written.  It
   (:mod:`landcover.io.stac_item`).
 
 :func:`read_class_probability` reads one class's band of the per-class probability COG
-(``output.probabilities: all``) for the steps that use probabilities.
+(``output.probabilities: all``; every two-date run, for its change rules) for
+the steps that use probabilities (the change step, :mod:`landcover.detect`).
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def read_class_probability(path: str | Path, class_name: str,
     Parameters
     ----------
     path
-        A COG written with ``output.probabilities: all`` (``probabilities_<date>.tif``)
-        or ``landcover classify --probabilities all``.
+        A COG written with ``output.probabilities: all`` or by a two-date run whose
+        change rules read it (``probabilities_<label>_<date>.tif``), or by
+        ``landcover classify --probabilities all``.
     class_name
         A legend class (``water``, ``trees``, ...), found by the band's ``CLASS`` tag.
     window
@@ -152,6 +154,7 @@ def write_run_item(result: RunResult, plan: RunPlan) -> Path:
 
     meta = run_metadata(result, plan)
     maps = [MapAsset(label=k, map_path=m.map_path, confidence_path=m.confidence_path,
+                     probabilities_path=m.probabilities_path,
                      date=plan.picked[k][0].acquired,
                      provenance={"scenes": [s.id for s in plan.chosen[k]],
                                  "clouds": plan.clouds.get(k, plan.workflow.clouds),
@@ -348,6 +351,8 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         "change": f"types {', '.join(wf.change.types)}; minimum area "
                   f"{wf.change.min_area_ha} ha",
     }
+    if plan.season_note:
+        inputs["season warning"] = plan.season_note
     for k, scenes in plan.picked.items():
         inputs[f"scenes {k} ({dates.get(k, '')})"] = [s.id for s in scenes
                                                      if s.date == scenes[0].date]
@@ -399,6 +404,18 @@ def _pixel_ha(grid) -> float | None:
     return abs(rx * ry) / 10_000.0
 
 
+def _doy_gap(dates: dict[str, str]) -> int | None:
+    """Days between the two dates' days of the year (None: not two dates)."""
+    import datetime as dt
+
+    from .season import doy_distance
+
+    if len(dates) != 2:
+        return None
+    a, b = (dt.date.fromisoformat(d) for d in dates.values())
+    return doy_distance(a, b)
+
+
 def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) -> Path:
     """Write ``summary.json``: inputs, grid, model, areas per class, change, timings.
 
@@ -444,6 +461,8 @@ def write_summary(result: RunResult, plan: RunPlan, outputs: dict[str, Path]) ->
         "remote_reads": result.network if result.network and result.network["files"]
         else None,
         "change": result.change,
+        "season": {"doy_gap_days": _doy_gap(dates), "warning": plan.season_note,
+                   "match_season": plan.workflow.change.match_season},
         "change_path": result.change_path.name if result.change_path else None,
         "outputs": {k: p.name for k, p in outputs.items()},
         "seconds": round(result.seconds, 2),

@@ -29,6 +29,7 @@ from .io.scenes import Scene, discover, parse_date_range, require_dates, select_
 from .io.stac_api import is_api_source, query_from_source
 from .model import ModelSpec, default_model_path, get_model, read_spec
 from .search import Window, rank_window, search_api
+from .season import match_season, season_warning
 from .tiling import layout_tiles
 
 if TYPE_CHECKING:
@@ -166,6 +167,9 @@ class RunPlan:
     cloud_notes: dict[str, str] = field(default_factory=dict)
     #: per scene id of :attr:`chosen`: how its stored values become DN (the guard passed)
     scales: dict[str, SceneScale] = field(default_factory=dict)
+    #: two dates far apart in the year (logged by the change step, in summary.json and the
+    #: report; not here, so that a bad input stays a one-line error); None: same season
+    season_note: str | None = None
 
     @property
     def chosen(self) -> dict[str, list[Scene]]:
@@ -177,6 +181,20 @@ def _run_id(wf: Workflow) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(wf.model_dump_json().encode()).hexdigest()[:8]
     return f"{stamp}-{digest}"
+
+
+#: scenes whose catalogue says more cloud than this (percent) are not picked to match a season
+MATCH_MAX_CLOUD = 20.0
+
+
+def _clear(picked: dict[str, list[Scene]]) -> dict[str, list[Scene]]:
+    """Each window's scenes without those known to be cloudy (``eo:cloud_cover`` above
+    :data:`MATCH_MAX_CLOUD`); the first scene always stays (the window keeps a scene)."""
+    def clear(s: Scene) -> bool:
+        cc = s.extra.get("cloud_cover")
+        return cc is None or float(cc) <= MATCH_MAX_CLOUD
+
+    return {k: [v[0]] + [s for s in v[1:] if clear(s)] for k, v in picked.items()}
 
 
 def plan_run(wf: Workflow) -> RunPlan:
@@ -210,6 +228,10 @@ def plan_run(wf: Workflow) -> RunPlan:
         raise ConfigError(f"dates.before {wf.dates['before']!r} is later than dates.after "
                           f"{wf.dates['after']!r}; swap them (change runs from before to after)")
     picked = {label: w.scenes for label, w in search_windows(wf, bands=needed).items()}
+    if wf.change.match_season and len(picked) == 2:
+        picked = match_season(_clear(picked))
+    season_note = season_warning({k: v[0].acquired for k, v in picked.items()},
+                                 wf.change.season_warning_days)
     clouds: dict[str, str] = {}
     notes: dict[str, str] = {}
     for label, scenes in picked.items():
@@ -238,7 +260,7 @@ def plan_run(wf: Workflow) -> RunPlan:
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,
                    device=resolve_device(wf.compute.device), clouds=clouds, cloud_notes=notes,
-                   scales=scales)
+                   scales=scales, season_note=season_note)
 
 
 def search_windows(wf: Workflow, *, bands: Sequence[str],

@@ -77,6 +77,10 @@ def run_workflow(
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
                                                 offset=wf.source.offset)
+        # a two-date run keeps every class's probability COG: the change rules read
+        # their classes from it (output.probabilities: true is the confidence only for
+        # single-date runs; false: neither, and the rules' thresholds go unchecked)
+        change_run = len(plan.chosen) == 2
         for label, scenes in plan.chosen.items():
             date = scenes[0].acquired.isoformat()
             cloud_method = plan.clouds.get(label, wf.clouds)
@@ -89,7 +93,8 @@ def run_workflow(
                 out_confidence=(out_dir / f"confidence_{label}_{date}.tif")
                 if wf.output.probabilities else None,
                 out_probabilities=(out_dir / f"probabilities_{label}_{date}.tif")
-                if wf.output.probabilities == "all" else None,
+                if wf.output.probabilities == "all" or (wf.output.probabilities and change_run)
+                else None,
                 options=replace(options, cloud_method=cloud_method), runner=runner,
                 progress=_renamed(progress, f"classify {label}"),
                 tags={"ACQUISITION_DATE": date, "SCENES": [s.id for s in scenes],
@@ -125,14 +130,17 @@ def _change_step(result: RunResult, plan: RunPlan, progress: Progress | None) ->
     wf = plan.workflow
     (la, a), (lb, b) = result.maps.items()
     meta = run_metadata(result, plan)
+    if plan.season_note:
+        log.warning("%s", plan.season_note)
     if progress:
         progress("change", 0, 1)
     result.change_path = plan.out_dir / "change.gpkg"
     result.change = detect_change(
         a.map_path, b.map_path, result.change_path,
         before_confidence=a.confidence_path, after_confidence=b.confidence_path,
+        before_probabilities=a.probabilities_path, after_probabilities=b.probabilities_path,
         date_from=meta["dates"][la], date_to=meta["dates"][lb],
-        types=list(wf.change.types), min_area_ha=wf.change.min_area_ha,
+        types=list(wf.change.types), rules=wf.change.rules, min_area_ha=wf.change.min_area_ha,
         simplify=wf.change.simplify, out_crs=wf.change.crs, run_id=plan.run_id,
         metadata={k: meta[k] for k in ("run_id", "workflow", "landcover_version", "model",
                                        "model_version", "model_sha256", "bbox", "bbox_crs",

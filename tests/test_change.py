@@ -37,6 +37,8 @@ EXPECTED = {
     "water_gain": [[False, False, True],
                    [False, False, True],
                    [False, False, False]],
+    # anything else -> built: none here (see test_change_rules.py)
+    "new_built": [[False] * 3] * 3,
 }
 
 
@@ -62,6 +64,7 @@ def test_docstring_example() -> None:
     assert m["deforestation"].tolist() == [[True, False, False]]
     assert m["water_loss"].tolist() == [[False, False, True]]
     assert m["water_gain"].tolist() == [[False, False, False]]
+    assert m["new_built"].tolist() == [[False, False, False]]
 
 
 @pytest.mark.parametrize("masked", [CLOUD, NODATA])
@@ -86,6 +89,7 @@ def test_masks_match_rules_on_valid_pixels_only(pair: np.ndarray) -> None:
         "deforestation": (before == TREES) & (after != TREES) & valid,
         "water_loss": (before == WATER) & (after != WATER) & valid,
         "water_gain": (before != WATER) & (after == WATER) & valid,
+        "new_built": (before != 6) & (after == 6) & valid,
     }
     for name, mask in masks.items():
         np.testing.assert_array_equal(mask, expected[name], err_msg=name)
@@ -101,7 +105,8 @@ def test_shape_mismatch() -> None:
 
 
 def test_get_rules() -> None:
-    assert [r.name for r in get_rules()] == ["deforestation", "water_loss", "water_gain"]
+    assert [r.name for r in get_rules()] == ["deforestation", "water_loss", "water_gain",
+                                             "new_built"]
     assert [r.name for r in get_rules(("water_gain", "deforestation"))] == [
         "water_gain", "deforestation"]
     assert get_rules([]) == []
@@ -116,7 +121,7 @@ def test_get_rules_unknown_name(names: list[str]) -> None:
         get_rules(names)
     msg = str(info.value)
     assert repr(names[-1]) in msg
-    assert "deforestation, water_loss, water_gain" in msg
+    assert "deforestation, water_loss, water_gain, new_built" in msg
     assert isinstance(info.value, ValueError) and isinstance(info.value, LandcoverError)
 
 

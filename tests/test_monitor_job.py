@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import rasterio
 
+from landcover.change import ARGMAX_OVERRIDES
 from landcover.config import load_workflow
 from landcover.errors import ModelError
 from landcover.monitor.job import init_job, job_status, run_job, select_alerts
@@ -73,7 +74,8 @@ def counts(model3, tmp_path_factory) -> tuple[int, int]:
     out = []
     for a, b in (("20151130", "20180319"), ("20180319", "20151130")):
         stats = detect_change(maps[f"mumbai_{a}"], maps[f"mumbai_{b}"], d / f"{a}-{b}.gpkg",
-                              types=["deforestation"], min_area_ha=0.1)
+                              types=["deforestation"], min_area_ha=0.1,
+                              rules=ARGMAX_OVERRIDES)  # the monitor's rule
         out.append(stats["deforestation"]["polygons"])
     assert out[0] >= 1, "the stand-in must find some deforestation on this bbox"
     return out[0], out[1]
@@ -462,7 +464,8 @@ def test_sample_monitor_workflow_runs_on_the_shipped_data(tmp_path, default_mode
     maps = {p.name.split(".")[0]: p for p in
             (tmp_path / "out" / "monitor-sample-cache").rglob("*.class.tif")}
     expect = detect_change(maps["mumbai_20151130"], maps["mumbai_20180319"],
-                           tmp_path / "batch.gpkg", min_area_ha=0.5)
+                           tmp_path / "batch.gpkg", min_area_ha=0.5,
+                           rules=ARGMAX_OVERRIDES)  # the monitor's rule (argmax only)
     for t in ("deforestation", "water_loss", "water_gain"):
         assert layers[f"alerts_{t}"] == "MultiPolygon"
         df = pyogrio.read_dataframe(store, layer=f"alerts_{t}")

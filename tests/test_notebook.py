@@ -36,5 +36,5 @@ def test_notebook_executes(tmp_path, standin_model, monkeypatch):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the maps, the change polygons
     text = "".join(o.get("text", "") for o in outputs)
-    assert "polygons in ['deforestation', 'water_loss', 'water_gain']" in text
+    assert "polygons in ['deforestation', 'water_loss', 'water_gain', 'new_built']" in text
     assert (out / "project.qgz").exists() and (out / "report.html").exists()

@@ -17,6 +17,7 @@ import rasterio
 import shapely
 from rio_cogeo.cogeo import cog_validate
 
+from landcover.change import ARGMAX_OVERRIDES
 from landcover.config import load_workflow
 from landcover.legend import CLOUD, NODATA
 from landcover.plan import plan_run
@@ -53,7 +54,8 @@ def test_run_writes_every_output(tmp_path, standin_model):
                      "confidence_before_2015-11-30.tif", "item.json",
                      "landcover_after_2018-03-19.qml",
                      "landcover_after_2018-03-19.tif", "landcover_before_2015-11-30.qml",
-                     "landcover_before_2015-11-30.tif", "project.qgz", "report.html",
+                     "landcover_before_2015-11-30.tif", "probabilities_after_2018-03-19.tif",
+                     "probabilities_before_2015-11-30.tif", "project.qgz", "report.html",
                      "summary.json"]
     for m in res.maps.values():
         ok, errors, _ = cog_validate(str(m.map_path))
@@ -66,9 +68,10 @@ def test_run_writes_every_output(tmp_path, standin_model):
             assert json.loads(ds.tags()["CLASS_NAMES"])[6] == "built"
         assert sum(m.class_pixels.values()) + m.cloud_pixels + m.nodata_pixels == a.size
     layers = dict(pyogrio.list_layers(out / "change.gpkg"))
-    assert set(layers) == {"deforestation", "water_loss", "water_gain", "runs", "layer_styles"}
+    assert set(layers) == {"deforestation", "water_loss", "water_gain", "new_built", "runs",
+                           "layer_styles"}
     total = 0
-    for name in ("deforestation", "water_loss", "water_gain"):
+    for name in ("deforestation", "water_loss", "water_gain", "new_built"):
         df = pyogrio.read_dataframe(out / "change.gpkg", layer=name)
         assert df.crs.to_epsg() == 32643
         assert list(df.columns[:5]) == ["change_type", "class_from", "class_to", "date_from",
@@ -85,18 +88,44 @@ def test_run_writes_every_output(tmp_path, standin_model):
     assert summary["dates"] == {"before": "2015-11-30", "after": "2018-03-19"}
 
 
-def test_change_pixels_match_the_maps(tmp_path, standin_model):
-    """Polygons cover exactly the changed pixels of the two maps (MMU 0)."""
-    res = run_workflow(load_workflow(_wf(tmp_path, standin_model)))
-    with rasterio.open(res.maps["before"].map_path) as a, \
-            rasterio.open(res.maps["after"].map_path) as b:
-        before, after = a.read(1), b.read(1)
-    valid = (before < 9) & (after < 9)
-    expect = ((before == 0) & (after != 0) & valid).sum()
+#: the stand-in's random weights give a few speckled change pixels that the edge test and
+#: the opening remove entirely (those are tested on constructed arrays in
+#: test_change_rules.py): here the argmax rule, and thresholds on the stored probabilities
+RULES_UNDER_TEST = {"argmax": "{all: {high: 0, low: 1, edge: 0, opening: 0}}",
+                    "thresholds": "{all: {high: 0.2, low: 0.5, edge: 0, opening: 0}}"}
+
+
+@pytest.mark.parametrize("rules", list(RULES_UNDER_TEST))
+def test_change_pixels_match_the_maps(tmp_path, standin_model, rules):
+    """Polygons cover exactly the change pixels the rules give on the two maps (MMU 0): the
+    argmax rule's, or with thresholds on the stored probabilities (computed here from the
+    maps, confidence and probabilities the run wrote)."""
+    from landcover.change import DateEvidence, apply_rules, get_rules, resolve_params
+    from landcover.outputs import read_class_probability
+
+    wf = _wf(tmp_path, standin_model)
+    wf.write_text(wf.read_text().replace(
+        "change: {min_area_ha: 0.0}",
+        f"change: {{min_area_ha: 0.0, rules: {RULES_UNDER_TEST[rules]}}}"))
+    res = run_workflow(load_workflow(wf))
+    ev = []
+    for m in res.maps.values():
+        with rasterio.open(m.map_path) as a, rasterio.open(m.confidence_path) as c:
+            # the per-class COG's water, trees, built, as p in [0, 1]
+            probs = {k: read_class_probability(m.probabilities_path, n).filled(0)
+                     for k, n in ((0, "water"), (1, "trees"), (6, "built"))}
+            ev.append(DateEvidence(a.read(1), c.read(1), probs))
+    before, after = ev
+    valid = (before.classes < 9) & (after.classes < 9)
+    argmax = (before.classes == 0) & (after.classes != 0) & valid
+    rule = get_rules(["water_loss"])
+    params = resolve_params(rule, load_workflow(wf).change.rules)
+    mask = apply_rules(before, after, rule, params)["water_loss"]
+    assert not (mask & ~argmax).any()
+    expect = int(mask.sum())
     df = pyogrio.read_dataframe(res.change_path, layer="water_loss")
-    assert int(df.pixel_count.sum()) == int(expect)
-    if expect:
-        np.testing.assert_allclose(df.geometry.area.sum(), expect * 100.0, rtol=1e-9)
+    assert int(df.pixel_count.sum()) == expect and expect > 0
+    np.testing.assert_allclose(df.geometry.area.sum(), expect * 100.0, rtol=1e-9)
 
 
 def test_change_in_bands_equals_one_band(tmp_path, standin_model, monkeypatch):
@@ -106,12 +135,15 @@ def test_change_in_bands_equals_one_band(tmp_path, standin_model, monkeypatch):
     res = run_workflow(load_workflow(_wf(tmp_path, standin_model)))
     m = res.maps
     kw = dict(before_confidence=m["before"].confidence_path,
-              after_confidence=m["after"].confidence_path, min_area_ha=0.0)
+              after_confidence=m["after"].confidence_path,
+              before_probabilities=m["before"].probabilities_path,
+              after_probabilities=m["after"].probabilities_path, min_area_ha=0.0,
+              rules=ARGMAX_OVERRIDES)  # the filters in bands: test_change_rules.py
     wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "one.gpkg", **kw)
     monkeypatch.setattr(wfm, "CHANGE_BAND_ROWS", 7)
     wfm.detect_change(m["before"].map_path, m["after"].map_path, tmp_path / "bands.gpkg", **kw)
     seen = 0
-    for layer in ("deforestation", "water_loss", "water_gain"):
+    for layer in ("deforestation", "water_loss", "water_gain", "new_built"):
         a = pyogrio.read_dataframe(tmp_path / "one.gpkg", layer=layer)
         b = pyogrio.read_dataframe(tmp_path / "bands.gpkg", layer=layer)
         assert len(a) == len(b)

@@ -343,11 +343,13 @@ def test_outputs_open_styled_in_qgis(sample_run, qgis_env, tmp_path):
     d = _check_outputs(out, qgis_env, render=png)
     assert d["qgis"].startswith("3.")
     # rasters: valid, the grid's CRS, paletted with the class names / a ramp
-    assert len(d["rasters"]) == 4
+    assert len(d["rasters"]) == 6  # classes, confidence, every class's probability (rules)
     for name, r in d["rasters"].items():
         assert r["valid"] and r["crs"] == "EPSG:32643", name
         with rasterio.open(out / name) as ds:
             assert (r["width"], r["height"]) == (ds.width, ds.height)
+        if name.startswith("probabilities_"):
+            continue  # input of the change rules: no style, not in the project
         if name.startswith("landcover_"):
             assert r["renderer"] == "paletted"
             assert [lab for lab, _ in r["legend"]][:len(CLASSES)] == [c.label for c in CLASSES]
@@ -369,9 +371,10 @@ def test_outputs_open_styled_in_qgis(sample_run, qgis_env, tmp_path):
     p = d["project"]
     assert p["read"] and p["crs"] == "EPSG:32643"
     assert p["absolute_paths"] is False and p["relative_in_xml"]
-    assert len(p["layers"]) == 7 and all(lyr["valid"] for lyr in p["layers"])
+    assert len(p["layers"]) == 4 + len(CHANGE_LAYERS)
+    assert all(lyr["valid"] for lyr in p["layers"])
     kinds = sorted(lyr["renderer"] for lyr in p["layers"])
-    assert kinds == ["categorizedSymbol"] * 3 + ["paletted"] * 2 + \
+    assert kinds == ["categorizedSymbol"] * len(CHANGE_LAYERS) + ["paletted"] * 2 + \
         ["singlebandpseudocolor"] * 2
     assert [g[0] for g in p["groups"]] == ["Change 2015-11-30 to 2018-03-19",
                                            "2018-03-19 (after)", "2015-11-30 (before)"]

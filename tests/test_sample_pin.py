@@ -60,3 +60,43 @@ def test_sample_run_matches_the_pinned_outputs(sample_out):
         g = got["layers"][name]
         assert abs(g["polygons"] - r["polygons"]) <= max(2, 0.15 * r["polygons"]), name
         assert abs(g["area_ha"] - r["area_ha"]) <= max(1.0, 0.15 * r["area_ha"]), name
+
+
+def test_sample_run_warns_about_seasons_and_maps_new_built(sample_out):
+    """The real sample's dates (2015-11-30, 2018-03-19) are 109 days apart in the year: the
+    warning is in summary.json and report.html; new_built is a styled layer; the two-date run
+    keeps the per-class probability COG (p x 255) whose winning class's value is the
+    confidence (percent, within its rounding), masked where the map is not a class."""
+    import pyogrio
+
+    from landcover.legend import CLASS_NAMES
+
+    summary = json.loads((sample_out / "summary.json").read_text())
+    assert summary["season"]["doy_gap_days"] == 109
+    assert "109 days apart" in summary["season"]["warning"]
+    assert summary["season"]["match_season"] is False
+    assert "109 days apart" in (sample_out / "report.html").read_text()
+    layers = [n for n, _ in pyogrio.list_layers(sample_out / "change.gpkg")]
+    assert "new_built" in layers and summary["change"]["new_built"]["polygons"] > 0
+    df = pyogrio.read_dataframe(sample_out / "change.gpkg", layer="new_built")
+    assert set(df["class_to"]) == {"built"} and "built" not in set(df["class_from"])
+    import sqlite3
+
+    with sqlite3.connect(sample_out / "change.gpkg") as con:
+        styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
+    assert "new_built" in styled
+    for label in ("before", "after"):
+        m = summary["maps"][label]
+        with rasterio.open(sample_out / m["probabilities_path"]) as dp, \
+                rasterio.open(sample_out / m["path"]) as dm, \
+                rasterio.open(sample_out / m["confidence_path"]) as dc:
+            assert list(dp.descriptions) == list(CLASS_NAMES)
+            probs, cls, conf = dp.read(), dm.read(1), dc.read(1)
+            mask = dp.read_masks(1)
+        assert ((mask > 0) == (cls < len(CLASS_NAMES))).all()
+        for name in ("water", "trees", "built"):  # the change rules' classes
+            code = CLASS_NAMES.index(name)
+            sel = cls == code
+            assert sel.any()
+            pct = np.rint(probs[code][sel].astype(np.float64) * 100 / 255)
+            assert np.abs(pct - conf[sel]).max() <= 1  # two roundings of one value

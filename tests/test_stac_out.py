@@ -110,9 +110,18 @@ def check_assets(item_path: Path) -> dict:
             assert rasterio.crs.CRS.from_user_input(extra["proj:code"]) == ds.crs
             band = extra["raster:bands"][0]
             assert band["data_type"] == ds.dtypes[0]
-            assert band["nodata"] == ds.nodata
+            assert band.get("nodata") == ds.nodata
             values = np.unique(ds.read(1))
             nodata = ds.nodata
+            if asset.title.startswith("Class probabilities"):
+                # one band per class, named after it; scale 1/255 gives p; masks, no nodata
+                bands = extra["raster:bands"]
+                assert [b["name"] for b in bands] == [ds.tags(i)["CLASS"] for i in ds.indexes]
+                assert [b["name"] for b in bands] == [c.name for c in CLASSES]
+                assert all(b["scale"] == 1 / 255 and b["data_type"] == "uint8" for b in bands)
+                assert ds.nodata is None
+                assert rasterio.enums.MaskFlags.per_dataset in ds.mask_flag_enums[0]
+                continue
         if "classification:classes" in extra:
             classes = {c["value"]: c for c in extra["classification:classes"]}
             assert set(values.tolist()) <= set(classes)
@@ -152,7 +161,8 @@ def test_run_item_loads_and_describes_the_outputs(sample_cli_out):
     d = check_assets(sample_cli_out / "item.json")
     summary = json.loads((sample_cli_out / "summary.json").read_text())
     assert set(d["assets"]) == {"landcover_before", "landcover_after", "confidence_before",
-                                "confidence_after", "change"}
+                                "confidence_after", "probabilities_before",
+                                "probabilities_after", "change"}
     p = d["properties"]
     assert p["landcover:model_sha256"] == summary["model_sha256"]
     assert p["landcover:model"] == summary["model"]
@@ -171,7 +181,10 @@ def test_run_item_loads_and_describes_the_outputs(sample_cli_out):
     assert e - w < 0.06 and n - s < 0.09
     assert [ln for ln in d["links"] if ln["rel"] == "derived_from"] == []  # a folder source
     types = d["assets"]["change"]["landcover:change_types"]
-    assert [t["name"] for t in types] == ["deforestation", "water_loss", "water_gain"]
+    assert [t["name"] for t in types] == ["deforestation", "water_loss", "water_gain",
+                                          "new_built"]
+    probs = d["assets"]["probabilities_after"]
+    assert "p in [0, 1]" in probs["description"] and "data" in probs["roles"]
     assert summary["outputs"]["stac_item"] == "item.json"
 
 

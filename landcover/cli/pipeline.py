@@ -289,19 +289,32 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
               help="GeoPackage to write.")
 @click.option("--before-confidence", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--after-confidence", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--before-probabilities", type=click.Path(dir_okay=False, path_type=Path),
+              help="Per-class probability COG (a run's probabilities_<label>_<date>.tif, "
+              "or classify --probabilities all): the rules' classes' own probabilities.")
+@click.option("--after-probabilities", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--min-area-ha", type=click.FloatRange(min=0), default=0.5, show_default=True)
 @click.option("--simplify", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Simplification tolerance in map units (0 = none).")
 @click.option("--crs", "out_crs", default="scene", show_default=True,
               help="'scene' or e.g. EPSG:4326 for the polygons.")
-@click.option("--types", default="deforestation,water_loss,water_gain", show_default=True)
-def change(before, after, out_gpkg, before_confidence, after_confidence, min_area_ha,
-           simplify, out_crs, types) -> None:
-    """Map change between two class maps (from 'classify' or 'run') into a GeoPackage."""
+@click.option("--types", default="deforestation,water_loss,water_gain,new_built",
+              show_default=True)
+@click.option("--argmax", is_flag=True,
+              help="The former rule: class against class, no edge test or opening.")
+def change(before, after, out_gpkg, before_confidence, after_confidence, before_probabilities,
+           after_probabilities, min_area_ha, simplify, out_crs, types, argmax) -> None:
+    """Map change between two class maps (from 'classify' or 'run') into a GeoPackage.
+
+    The rules' measured defaults apply (edge test, opening; see BENCHMARKS.md "Change
+    rules"); a workflow's change.rules sets them per type.
+    """
+    from ..change import ARGMAX_OVERRIDES
     from ..detect import detect_change
     from ..errors import SceneNotFoundError
 
-    for p in (before, after, before_confidence, after_confidence):
+    for p in (before, after, before_confidence, after_confidence, before_probabilities,
+              after_probabilities):
         if p is not None and not p.exists():
             raise SceneNotFoundError(f"map {p} does not exist; give an existing class map")
     from ..faults import writing
@@ -310,9 +323,12 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, min_are
     with contextlib.ExitStack() as held:
         hold_folders(held, out_gpkg)  # another run writing there: exit 3
         stats = detect_change(before, after, out_gpkg, before_confidence=before_confidence,
-                              after_confidence=after_confidence, min_area_ha=min_area_ha,
+                              after_confidence=after_confidence,
+                              before_probabilities=before_probabilities,
+                              after_probabilities=after_probabilities, min_area_ha=min_area_ha,
                               simplify=simplify, out_crs=out_crs,
-                              types=[t for t in types.split(",") if t])
+                              types=[t for t in types.split(",") if t],
+                              rules=ARGMAX_OVERRIDES if argmax else None)
         with writing(out_gpkg):
             apply_default_styles(out_gpkg)  # opens styled in QGIS
         from ..change import get_rules

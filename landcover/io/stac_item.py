@@ -78,6 +78,8 @@ class MapAsset:
     date: dt.date | None = None
     confidence_path: Path | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    #: the per-class probability COG (one uint8 band per class, round(p * 255)), if written
+    probabilities_path: Path | None = None
 
 
 def map_from_file(label: str, map_path: str | os.PathLike,
@@ -164,7 +166,7 @@ def map_classes() -> list[dict[str, Any]]:
 
 
 def raster_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
-                 kind: Literal["classes", "confidence"], title: str,
+                 kind: Literal["classes", "confidence", "probabilities"], title: str,
                  date: dt.date | None = None) -> dict[str, Any]:
     """The asset of one map COG, its grid and band read from the file's header.
 
@@ -175,8 +177,10 @@ def raster_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
     item_dir
         Folder of the item (hrefs are relative to it).
     kind
-        ``classes`` (class map: ``classification:classes``) or ``confidence``
-        (probability of the winning class, percent).
+        ``classes`` (class map: ``classification:classes``), ``confidence``
+        (probability of the winning class, percent) or ``probabilities`` (every class's
+        probability, one band per class named after it, ``scale`` 1/255 gives p in [0, 1];
+        cloud and nodata in the internal mask band).
     title
         The asset's title.
     date
@@ -197,6 +201,8 @@ def raster_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
         scale, offset = ds.scales[0], ds.offsets[0]
         if scale not in (None, 1.0) or offset not in (None, 0.0):
             band.update(scale=scale, offset=offset)
+        names = [ds.tags(b).get("CLASS") or ds.descriptions[b - 1] or f"band_{b}"
+                 for b in ds.indexes]
         asset: dict[str, Any] = {
             "href": relative_href(path, item_dir), "type": COG_TYPE, "title": title,
             "roles": ["data"] if kind == "classes" else ["data", "quality"],
@@ -213,10 +219,18 @@ def raster_asset(path: str | os.PathLike, item_dir: str | os.PathLike, *,
     if kind == "classes":
         asset["description"] = "Land-cover classes (Dynamic World legend); 254 cloud, 255 nodata"
         asset["classification:classes"] = map_classes()
+        asset["raster:bands"] = [band]
+        asset["raster:bands"] = [band]
+    elif kind == "probabilities":
+        asset["description"] = ("Probability of each class, one band per class (" +
+                                ", ".join(names) + "); value x scale (1/255) = p in [0, 1]; "
+                                "cloud and nodata masked (internal mask band)")
+        asset["raster:bands"] = [{**band, "name": n, "description": f"p({n})",
+                                  "scale": 1 / 255, "offset": 0.0} for n in names]
     else:
         band["unit"] = "percent"
         asset["description"] = "Probability of the winning class (percent)"
-    asset["raster:bands"] = [band]
+        asset["raster:bands"] = [band]
     if date is not None:
         asset["datetime"] = _stamp(date)
     return asset
@@ -405,6 +419,10 @@ def output_item(item_path: str | os.PathLike, *, item_id: str, maps: Sequence[Ma
             assets[f"confidence_{m.label}"] = raster_asset(
                 m.confidence_path, item_dir, kind="confidence",
                 title=f"Confidence {m.label}{when}", date=m.date)
+        if m.probabilities_path is not None:
+            assets[f"probabilities_{m.label}"] = raster_asset(
+                m.probabilities_path, item_dir, kind="probabilities",
+                title=f"Class probabilities {m.label}{when}", date=m.date)
     dates = [m.date for m in maps if m.date is not None]
     if change_path is not None and Path(change_path).exists():
         pair = (min(dates), max(dates)) if len(dates) >= 2 else None

@@ -24,7 +24,7 @@ from landcover.testing import arrive_sample_date, write_monitor_job
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_WF = REPO / "workflows" / "sample.yaml"
-LAYERS = ("deforestation", "water_loss", "water_gain")
+LAYERS = ("deforestation", "water_loss", "water_gain", "new_built")
 #: written by the run but not one of its outputs: appended to, never replaced
 NOT_OUTPUTS = {"run.log"}
 #: files whose appearance marks the stages of a run of the sample, in order: the run holds

@@ -20,9 +20,10 @@ import shapely
 
 def fingerprint(out_dir: Path) -> dict:
     maps = {}
-    for p in sorted(out_dir.glob("landcover_*.tif")) + sorted(out_dir.glob("confidence_*.tif")):
+    for p in (sorted(out_dir.glob("landcover_*.tif")) + sorted(out_dir.glob("confidence_*.tif"))
+              + sorted(out_dir.glob("probabilities_*.tif"))):
         with rasterio.open(p) as ds:
-            a = ds.read(1)
+            a = ds.read(1) if ds.count == 1 else ds.read()
             maps[p.name] = {"sha256": hashlib.sha256(a.tobytes()).hexdigest(),
                             "shape": list(a.shape), "crs": ds.crs.to_string(),
                             "transform": list(ds.transform)[:6],
