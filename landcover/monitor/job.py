@@ -78,14 +78,6 @@ from .maps import Progress, classify_cached
 from .observations import never_seen_share, write_observations
 from .plan import RunPlan, plan_run
 from .reports import alert_stats, alerts_geojson, job_status, run_row, select_alerts
-from .water import (
-    TRANSITION_NAMES,
-    WATER_TYPES,
-    alert_majority,
-    transition_pixels,
-    water_transitions,
-    write_water_transitions,
-)
 from .store import (
     SCHEMA_VERSION,
     Checkpoint,
@@ -94,6 +86,14 @@ from .store import (
     Store,
     no_checkpoint,
     open_store,
+)
+from .water import (
+    TRANSITION_NAMES,
+    WATER_TYPES,
+    alert_majority,
+    transition_pixels,
+    water_transitions,
+    write_water_transitions,
 )
 
 __all__ = ["JobPaths", "job_paths", "init_job", "run_job", "job_status", "select_alerts",

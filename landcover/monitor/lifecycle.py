@@ -48,8 +48,10 @@ One observation (a class map of one date; :data:`~landcover.legend.CLOUD` and
    ``min_area_ha`` (equal-area) becomes a new ``unconfirmed`` alert; smaller
    ones are not alerts.
 3. **Baseline.** Every clear pixel takes the observation as its baseline and
-   counts one more clear look (and one more look in its water history), except that pixels of alerts still unconfirmed
-   keep the pre-change class, so the next observation can agree or contradict.
+   counts one more clear look (and one more look in its water history), except
+   that pixels of alerts still unconfirmed keep the pre-change class (the water
+   history records every clear look), so the next observation can agree or
+   contradict.
 
 Masked pixels (cloud, nodata) change nothing: they keep their baseline and
 give no verdict.
