@@ -206,7 +206,7 @@ def test_postgis_schema_1_store_migrated_and_kill_safe(tmp_path, model3, postgis
         arrive_constructed(tmp_path, "20180319", "20180420")
         s = run_job(wf)
         assert (s["alerts"]["new"], s["alerts"]["confirmed"]) == (0, 3)
-        assert cols() == old_cols + ["recovery_looks", "status_date"]
+        assert cols() == old_cols + ["recovery_looks", "status_date", "water_transition"]
         rows, token, _ = consumer_events(wf, "mail")
         assert [e.split("#")[0] for _, e in rows] == ["existing"] * 3 + ["confirmed"] * 3
         assert token == "mail:6"

@@ -5,9 +5,12 @@ first).  The job tests run the seed-3 stand-in model over the real sample dates
 2015-11-30 and 2018-03-19 plus CONSTRUCTED later dates: copies of a real scene given a
 later date (``constructed`` tag; not real acquisitions).
 
-The schema-2 store in tests/data/monitor-v2 was made by main at 39e4f21 (schema 2, before
-the water history) with tests/data/monitor-v2/make_v2_stores.py: a real monitoring run
-over the two real sample dates.
+The schema-2 stores in tests/data/monitor-v2 were made by main at 39e4f21 (schema 2,
+before the water history) with tests/data/monitor-v2/make_v2_stores.py: a real monitoring
+run of the seed-3 stand-in model over the two real sample dates, into a GeoPackage and a
+PostGIS schema (its ``pg_dump --inserts``).  The PostGIS test needs the server of
+scripts/system.d/postgis.sh (the ``postgis_dsn`` fixture: fails when CI=true and it is
+unreachable, skips elsewhere).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +34,7 @@ from landcover.config import load_workflow
 from landcover.monitor.job import init_job, run_job
 from landcover.monitor.lifecycle import PixelState
 from landcover.monitor.reports import select_alerts
-from landcover.monitor.store import SCHEMA_VERSION, open_store
+from landcover.monitor.store import SCHEMA_VERSION, open_store, schema_name
 from landcover.monitor.water import (
     HISTORY_LOOKS,
     INSUFFICIENT,
@@ -308,6 +312,11 @@ def test_gpkg_schema_2_store_migrated_on_the_next_run(tmp_path, model3):
             assert a.water_transition == "insufficient looks"
     # a second migration is a no-op
     assert open_store(store, job="v2fixture").migrate() is None
+    # a map lost after the commit is rewritten from the stored history by the next run
+    Path(s["water_transitions"]).unlink()
+    assert run_job(wf)["status"] == "no-new-scenes"
+    again, _ = read_map(s["water_transitions"])
+    assert (again == codes).all()
 
 
 def test_kill_during_schema_2_migration_leaves_the_old_store(tmp_path, model3):
@@ -331,3 +340,51 @@ def test_kill_during_schema_2_migration_leaves_the_old_store(tmp_path, model3):
                           "--no-progress"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "migrated in place from schema 2 to 3" in res.stderr
+
+
+def test_postgis_schema_2_store_migrated_and_kill_safe(tmp_path, model3, postgis_dsn):
+    """The schema-2 PostGIS store of the fixture (restored under a unique schema): a kill
+    before the migration's commit leaves it as it was; the next run migrates it."""
+    import psycopg
+
+    name = f"v2fixture_{uuid.uuid4().hex[:8]}"
+    wf_path = v2_job(tmp_path, model3)
+    (tmp_path / "out" / "v2fixture-store.gpkg").unlink()
+    text = wf_path.read_text().replace("name: v2fixture", f"name: {name}")
+    wf_path.write_text(text)
+    wf = load_workflow(wf_path, {"monitor.store": postgis_dsn})
+    s_name = schema_name(name)
+    sql = (V2 / "postgis.sql").read_text().replace("lc_v2fixture", s_name)
+    # psql meta-commands are not SQL; the search_path reset would hide PostGIS's types
+    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("\\")
+                    and not line.startswith("SELECT pg_catalog.set_config('search_path'"))
+
+    def cols() -> list[str]:
+        with psycopg.connect(postgis_dsn) as c:
+            return [r[0] for r in c.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema=%s "
+                "AND table_name='alerts_water_gain' ORDER BY ordinal_position", (s_name,))]
+
+    try:
+        with psycopg.connect(postgis_dsn, autocommit=True) as c:
+            c.execute(sql)
+        old_cols = cols()
+        res = subprocess.run([sys.executable, "-m", "landcover", "monitor", "run",
+                              str(wf_path), "--store", postgis_dsn, "--no-progress"],
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ,
+                                  "LANDCOVER_MONITOR_KILL_AT": "migrate-before-commit"})
+        assert res.returncode == -9, res.stderr
+        assert cols() == old_cols and "water_transition" not in old_cols
+        arrive_constructed(tmp_path, "20180319", "20180420")
+        s = run_job(wf)
+        assert s["scenes"]["processed"] == 1
+        assert cols() == old_cols + ["water_transition"]
+        snap = open_store(postgis_dsn, job=name).load(state=True)
+        assert snap.meta["schema_version"] == SCHEMA_VERSION
+        assert snap.state is not None and int(snap.state["water_looks"].max()) == 2
+        codes, _ = read_map(s["water_transitions"])
+        assert set(np.unique(codes).tolist()) == {INSUFFICIENT}
+    finally:
+        with psycopg.connect(postgis_dsn, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA IF EXISTS "{s_name}" CASCADE')
