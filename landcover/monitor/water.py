@@ -218,7 +218,7 @@ def _colormap() -> dict[int, tuple[int, int, int]]:
     return {code: hex_to_rgb(color) for code, color in enumerate(TRANSITION_COLORS)}
 
 
-def palette() -> Sequence[tuple[int, str, int, str]]:
+def _palette() -> Sequence[tuple[int, str, int, str]]:
     """``(code, colour, alpha, label)`` of each class, for the ``.qml`` style."""
     return [(code, color, 0 if code == INSUFFICIENT else 255, name)
             for code, (name, color) in enumerate(zip(TRANSITION_NAMES, TRANSITION_COLORS,
@@ -259,5 +259,5 @@ def write_water_transitions(path: Path, codes: np.ndarray, grid: Grid, *, run_id
                       descriptions=["JRC Global Surface Water transition class"]) as cog:
         for r0 in range(0, arr.shape[0], 512):
             cog.write(r0, arr[r0:r0 + 512])
-    write_palette_style(path, palette())
+    write_palette_style(path, _palette())
     return path
