@@ -20,9 +20,10 @@ the run ends normally.  It is tried again once its files change.
 
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  About 500 lines: the
+observe (rebaseline, new dates), summarise and commit.  About 580 lines: the
 steps stay beside the flow that calls them (planning, inputs, maps, reports,
-observation counts, the lifecycle and the store already live in their own modules).
+observation counts, water transitions, the lifecycle and the store already live in
+their own modules).
 """
 
 from __future__ import annotations
