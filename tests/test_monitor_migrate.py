@@ -149,7 +149,7 @@ def test_kill_during_migration_leaves_the_old_store(tmp_path, model3):
     assert sqlite_dump(store) == before
     res = cli("run", str(wf_path), "--no-progress")
     assert res.returncode == 0, res.stderr
-    assert "migrated in place from schema 1 to 2" in res.stderr
+    assert f"migrated in place from schema 1 to {SCHEMA_VERSION}" in res.stderr
     with sqlite3.connect(store) as c:
         assert c.execute("SELECT count(*) FROM alert_events").fetchone() == (3,)
         assert json.loads(c.execute("SELECT value FROM job WHERE key='schema_version'")
@@ -206,7 +206,7 @@ def test_postgis_schema_1_store_migrated_and_kill_safe(tmp_path, model3, postgis
         arrive_constructed(tmp_path, "20180319", "20180420")
         s = run_job(wf)
         assert (s["alerts"]["new"], s["alerts"]["confirmed"]) == (0, 3)
-        assert cols() == old_cols + ["recovery_looks", "status_date"]
+        assert cols() == old_cols + ["recovery_looks", "status_date", "water_transition"]
         rows, token, _ = consumer_events(wf, "mail")
         assert [e.split("#")[0] for _, e in rows] == ["existing"] * 3 + ["confirmed"] * 3
         assert token == "mail:6"

@@ -534,3 +534,39 @@ def test_change_layers_in_another_crs_keep_it_in_the_project(tmp_path, standin_m
                    **{name: "EPSG:4326" for name in CHANGE_LAYERS}}
     assert root.find("projectCrs/spatialrefsys/authid").text == "EPSG:32643"
     assert (res.out_dir / "report.html").stat().st_size > 10_000
+
+
+_WATER_CHECK = """
+import json, sys
+from qgis.core import QgsApplication, QgsRasterLayer
+app = QgsApplication([], False); app.initQgis()
+lyr = QgsRasterLayer(sys.argv[1], "water")
+msg, ok = lyr.loadDefaultStyle()  # the .qml beside the COG
+r = lyr.renderer()
+print(json.dumps({"valid": lyr.isValid(), "style": ok, "renderer": r.type(),
+                  "classes": [[c.value, c.color.name(), c.color.alpha(), c.label]
+                              for c in r.classes()]}))
+"""
+
+
+def test_water_transitions_map_opens_styled_in_qgis(qgis_env, tmp_path):
+    """A monitoring job's water transition COG (constructed codes on a tiny grid) opens in
+    QGIS paletted, with JRC's colours and class names from its .qml."""
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from landcover.grid import Grid
+    from landcover.monitor.water import TRANSITION_COLORS, TRANSITION_NAMES, write_water_transitions
+
+    grid = Grid(CRS.from_epsg(32643), Affine(10, 0, 280560, 0, -10, 2107670), 12, 4)
+    codes = np.arange(48, dtype=np.uint8).reshape(4, 12) % len(TRANSITION_NAMES)
+    tif = write_water_transitions(tmp_path / "run-00001.water_transitions.tif", codes, grid,
+                                  run_id="run-00001", last_date="2018-04-20")
+    r = subprocess.run([SYSTEM_PY, "-c", _WATER_CHECK, str(tif)], env=qgis_env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d["valid"] and d["style"] and d["renderer"] == "paletted"
+    assert [c[3] for c in d["classes"]] == list(TRANSITION_NAMES)
+    assert [c[1] for c in d["classes"]] == [c.lower() for c in TRANSITION_COLORS]
+    assert [c[2] for c in d["classes"]] == [255] * 11 + [0]

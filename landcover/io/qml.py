@@ -38,6 +38,7 @@ __all__ = [
     "categorized_style",
     "vector_qml",
     "write_raster_style",
+    "write_palette_style",
 ]
 
 #: the QGIS version the documents declare (the oldest one they are tested with)
@@ -261,6 +262,39 @@ def write_raster_style(tif: str | os.PathLike, kind: RasterKind = "classes") -> 
                           f"{', '.join(_RASTER_STYLES)}") from None
     path = Path(tif).with_suffix(".qml")
     _atomic_write(path, _qml_document(style()))
+    return path
+
+
+def write_palette_style(tif: str | os.PathLike,
+                        palette: Sequence[tuple[int, str, int, str]]) -> Path:
+    """Write the ``.qml`` sidecar of a paletted raster from ``(value, colour, alpha, label)``.
+
+    For rasters with their own class table (e.g. a monitoring job's water transitions).
+
+    Parameters
+    ----------
+    tif
+        The raster.
+    palette
+        One entry per value: value, ``#rrggbb`` colour, alpha 0-255, legend label.
+
+    Returns
+    -------
+    Path
+        The ``.qml`` written (same stem as ``tif``).
+
+    Raises
+    ------
+    OutputError
+        The ``.qml`` cannot be written beside the raster.
+    """
+    entries = [element("paletteEntry", {"value": v, "color": c, "alpha": a, "label": label})
+               for v, c, a, label in palette]
+    renderer = element("rasterrenderer", {"type": "paletted", "band": 1, "opacity": 1,
+                                          "alphaBand": -1, "nodataColor": ""},
+                       children=[_min_max_origin(), element("colorPalette", children=entries)])
+    path = Path(tif).with_suffix(".qml")
+    _atomic_write(path, _qml_document(_raster_pipe(renderer)))
     return path
 
 

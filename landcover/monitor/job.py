@@ -20,9 +20,10 @@ the run ends normally.  It is tried again once its files change.
 
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  About 500 lines: the
+observe (rebaseline, new dates), summarise and commit.  About 580 lines: the
 steps stay beside the flow that calls them (planning, inputs, maps, reports,
-observation counts, the lifecycle and the store already live in their own modules).
+observation counts, water transitions, the lifecycle and the store already live in
+their own modules).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ from .store import (
     Store,
     no_checkpoint,
     open_store,
+)
+from .water import (
+    TRANSITION_NAMES,
+    WATER_TYPES,
+    alert_majority,
+    transition_pixels,
+    water_transitions,
+    write_water_transitions,
 )
 
 __all__ = ["JobPaths", "job_paths", "init_job", "run_job", "require_store", "job_status",
@@ -329,13 +338,20 @@ def _repair_feed(store: Store, snap: Snapshot, paths: JobPaths) -> None:
     if not summ.exists() and last.get("summary"):
         _write_json(summ, json.loads(last["summary"]))
     looks = paths.runs_dir / f"{last['run_id']}.observations.tif"
-    if not looks.exists() and snap.state is not None and last.get("summary") \
-            and "observations" in json.loads(last["summary"]):
-        types = list(snap.meta["types"])
-        write_observations(looks, PixelState.from_arrays(snap.state, types).clear_count,
-                           grid_from_meta(snap.meta["grid"]), run_id=last["run_id"],
-                           last_date=max((s["date"] for s in snap.scenes
-                                          if s["status"] == "processed"), default=None))
+    if snap.state is None or not last.get("summary"):
+        return
+    kept = json.loads(last["summary"])
+    state = PixelState.from_arrays(snap.state, list(snap.meta["types"]))
+    last_date = max((s["date"] for s in snap.scenes if s["status"] == "processed"),
+                    default=None)
+    if not looks.exists() and "observations" in kept:
+        write_observations(looks, state.clear_count, grid_from_meta(snap.meta["grid"]),
+                           run_id=last["run_id"], last_date=last_date)
+    water = paths.runs_dir / f"{last['run_id']}.water_transitions.tif"
+    if not water.exists() and "water_transitions" in kept:  # recomputed from the history
+        write_water_transitions(water, water_transitions(state.water_bits, state.water_looks),
+                                grid_from_meta(snap.meta["grid"]), run_id=last["run_id"],
+                                last_date=last_date)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -404,6 +420,8 @@ class _Observed:
     scene_rows: list[dict[str, Any]]
     events: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     event_rows: list[dict[str, Any]] = field(default_factory=list)
+    water_codes: np.ndarray | None = None  # JRC transition class per pixel, after the run
+    relabelled: set[tuple[str, int]] = field(default_factory=set)  # water_transition changed
     processed: int = 0
     cloudy: int = 0
     corrupt: int = 0
@@ -456,7 +474,21 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
                            for s in group]
         log.info("%s: observation %d (%s) %s, %.1f%% clear", plan.run_id, n_obs, d, status,
                  clear * 100)
+    _label_water(obs)
     return obs
+
+
+def _label_water(obs: _Observed) -> None:
+    """The run's water transition map, and each live water alert's majority class."""
+    codes = water_transitions(obs.state.water_bits, obs.state.water_looks)
+    obs.water_codes = codes
+    for t in (t for t in obs.types if t in WATER_TYPES):
+        majority = alert_majority(obs.state.alert_px[t], codes)
+        for a in obs.alerts.get(t, []):
+            name = TRANSITION_NAMES[majority[a.fid]] if a.fid in majority else None
+            if name is not None and name != a.water_transition:
+                a.water_transition = name
+                obs.relabelled.add((t, a.fid))
 
 
 def _classify_readable(obs: _Observed, plan: RunPlan, date: str, group: Sequence[Scene],
@@ -493,6 +525,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
     log.warning("rebaseline: model %s -> %s; the pixel baseline restarts",
                 plan.stored_model_version, plan.model_version)
     looks = obs.state.clear_count  # the sky's record: kept across models
+    water = obs.state.water_bits, obs.state.water_looks  # and the water history
     obs.state = new_state(grid.shape, types)
     group = plan.seed_scenes
     if not group or plan.seed_date is None:
@@ -503,6 +536,7 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
                 Observation(plan.last_obs, plan.seed_date, tuple(s.id for s in group), cls, conf))
     obs.state = res.state
     obs.state.clear_count = looks  # the seed date was counted when it was processed
+    obs.state.water_bits, obs.state.water_looks = water
     obs.scene_rows += [{"scene_id": s.id, "date": plan.seed_date, "obs_number": plan.last_obs,
                         "status": "rebaseline",
                         "clear_fraction": round(res.clear_pixels / cls.size, 4),
@@ -525,6 +559,9 @@ def _summarise(plan: RunPlan, obs: _Observed, base: dict[str, Any], clock: _Cloc
             "feed": str(paths.feeds_dir / f"{plan.run_id}.geojson"),
             "observations": str(paths.runs_dir / f"{plan.run_id}.observations.tif"),
             "never_seen_clearly": round(never_seen_share(obs.state.clear_count), 6),
+            "water_transitions": str(paths.runs_dir / f"{plan.run_id}.water_transitions.tif"),
+            "water_transition_pixels": transition_pixels(obs.water_codes)
+            if obs.water_codes is not None else {},
             "seconds": clock.rounded()}
 
 
@@ -533,9 +570,11 @@ def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: di
                         checkpoint: Checkpoint) -> dict[str, Any]:
     """Commit the run, then write its GeoJSON feed and its JSON summary (returned)."""
     events = obs.events
-    changed = {t: [a for a in obs.alerts.get(t, []) if (t, a.fid) in events] for t in obs.types}
+    # alerts with events, and those whose water_transition changed (upserted, not "new")
+    changed = {t: [a for a in obs.alerts.get(t, [])
+                   if (t, a.fid) in events or (t, a.fid) in obs.relabelled] for t in obs.types}
     new_rows = [(a, ",".join(dict.fromkeys(events[(t, a.fid)])))
-                for t in obs.types for a in changed[t]]
+                for t in obs.types for a in changed[t] if (t, a.fid) in events]
     t0 = time.perf_counter()
     store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=obs.scene_rows,
                           alerts=changed, alerts_new=new_rows, state=obs.state.arrays(),
@@ -547,9 +586,12 @@ def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: di
     # the scenes this run skipped as corrupt ride along as a foreign member (RFC 7946 6.1)
     _write_json(paths.feeds_dir / f"{plan.run_id}.geojson",
                 {**alerts_geojson(new_rows, grid.crs), "skipped": summary["skipped"]})
+    last_date = plan.new_dates[-1] if plan.new_dates else None
     write_observations(Path(summary["observations"]), obs.state.clear_count, grid,
-                       run_id=plan.run_id, last_date=plan.new_dates[-1] if plan.new_dates
-                       else None)
+                       run_id=plan.run_id, last_date=last_date)
+    if obs.water_codes is not None:
+        write_water_transitions(Path(summary["water_transitions"]), obs.water_codes, grid,
+                                run_id=plan.run_id, last_date=last_date)
     summary["seconds"]["total"] = round(clock.elapsed(), 3)
     _write_json(paths.runs_dir / f"{plan.run_id}.json", summary)
     stats = summary["alerts"]

@@ -8,6 +8,10 @@ State per pixel (arrays on the job's fixed grid, :class:`PixelState`):
 ``clear_count``
     uint16: how many clear looks (processed observations where the pixel was
     neither cloud nor nodata) the pixel has had; 0 = never seen clearly.
+``water_bits`` / ``water_looks``
+    The water history: uint64 water flags of the last clear looks (newest in bit
+    0) and how many are valid (uint8, at most 64); :mod:`landcover.monitor.water`
+    turns it into JRC Global Surface Water transition classes.
 ``alert_px[change_type]``
     The ``fid`` of the alert a pixel belongs to (0 = none).  Rejected, expired
     and recovered alerts release their pixels; live ones keep them.
@@ -44,8 +48,10 @@ One observation (a class map of one date; :data:`~landcover.legend.CLOUD` and
    ``min_area_ha`` (equal-area) becomes a new ``unconfirmed`` alert; smaller
    ones are not alerts.
 3. **Baseline.** Every clear pixel takes the observation as its baseline and
-   counts one more clear look, except that pixels of alerts still unconfirmed
-   keep the pre-change class, so the next observation can agree or contradict.
+   counts one more clear look (and one more look in its water history), except
+   that pixels of alerts still unconfirmed keep the pre-change class (the water
+   history records every clear look), so the next observation can agree or
+   contradict.
 
 Masked pixels (cloud, nodata) change nothing: they keep their baseline and
 give no verdict.
@@ -69,8 +75,9 @@ from scipy import ndimage
 
 from ..change import ChangeRule, change_confidence, change_masks, get_rules
 from ..grid import Grid
-from ..legend import CLASS_NAMES
+from ..legend import CLASS_NAMES, class_index
 from ..vectorize import equal_area_ha
+from .water import record_looks
 
 __all__ = [
     "Status",
@@ -173,6 +180,7 @@ class Alert:
     last_run_id: str
     recovery_looks: int = 0  # consecutive clear looks back in the first class (confirmed)
     status_date: str = ""  # date of the observation that set the status and tier
+    water_transition: str = ""  # water alerts: JRC transition class of most of its pixels
     geometry: object = None  # shapely MultiPolygon in the grid CRS
 
     def copy(self) -> Alert:
@@ -188,22 +196,33 @@ class PixelState:
     base_obs: np.ndarray
     alert_px: dict[str, np.ndarray]
     clear_count: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint16))
+    water_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint64))
+    water_looks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
 
     def __post_init__(self) -> None:
+        seen = self.base_class < len(CLASS_NAMES)
         if self.clear_count.shape != self.base_class.shape:
             # a state stored before clear looks were counted: the baseline is one clear
             # look where it exists (a lower bound), none elsewhere
-            self.clear_count = (self.base_class < len(CLASS_NAMES)).astype(np.uint16)
+            self.clear_count = seen.astype(np.uint16)
+        if self.water_bits.shape != self.base_class.shape or \
+                self.water_looks.shape != self.base_class.shape:
+            # a state stored before the water history (schema < 3): the baseline is the
+            # one look known, where it exists
+            self.water_bits = (seen & (self.base_class == class_index("water"))).astype(np.uint64)
+            self.water_looks = seen.astype(np.uint8)
 
     def copy(self) -> PixelState:
         return PixelState(self.base_class.copy(), self.base_conf.copy(), self.base_obs.copy(),
                           {k: v.copy() for k, v in self.alert_px.items()},
-                          self.clear_count.copy())
+                          self.clear_count.copy(), self.water_bits.copy(),
+                          self.water_looks.copy())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Name -> array, as stored."""
         out = {"base_class": self.base_class, "base_conf": self.base_conf,
-               "base_obs": self.base_obs, "clear_count": self.clear_count}
+               "base_obs": self.base_obs, "clear_count": self.clear_count,
+               "water_bits": self.water_bits, "water_looks": self.water_looks}
         out.update({f"alerts_{k}": v for k, v in self.alert_px.items()})
         return out
 
@@ -212,7 +231,9 @@ class PixelState:
         shape = arrays["base_class"].shape
         return cls(arrays["base_class"], arrays["base_conf"], arrays["base_obs"],
                    {t: arrays.get(f"alerts_{t}", np.zeros(shape, np.int32)) for t in types},
-                   arrays.get("clear_count", np.zeros((0, 0), np.uint16)))
+                   arrays.get("clear_count", np.zeros((0, 0), np.uint16)),
+                   arrays.get("water_bits", np.zeros((0, 0), np.uint64)),
+                   arrays.get("water_looks", np.zeros((0, 0), np.uint8)))
 
 
 @dataclass
@@ -229,7 +250,8 @@ def new_state(shape: tuple[int, int], types: Sequence[str]) -> PixelState:
     """An empty state: no baseline, no alert."""
     return PixelState(np.full(shape, _NONE, np.uint8), np.full(shape, _NONE, np.uint8),
                       np.zeros(shape, np.int32), {t: np.zeros(shape, np.int32) for t in types},
-                      np.zeros(shape, np.uint16))
+                      np.zeros(shape, np.uint16), np.zeros(shape, np.uint64),
+                      np.zeros(shape, np.uint8))
 
 
 def alert_id(change_type: str, scene_id: str, row: int, col: int) -> str:
@@ -675,6 +697,7 @@ def apply_observation(
     st.base_conf[upd] = obs.confidence[upd]
     st.base_obs[upd] = obs.number
     st.clear_count[clear & (st.clear_count < np.iinfo(np.uint16).max)] += 1
+    st.water_bits, st.water_looks = record_looks(st.water_bits, st.water_looks, cls, clear)
     return ObservationResult(state=st, alerts=out, events=events,
                              clear_pixels=int(clear.sum()))
 

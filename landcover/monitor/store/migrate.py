@@ -18,6 +18,17 @@ Schema 1 -> 2 (main before tiers and cursors):
 * the pixel state gains ``clear_count``: 1 where a baseline exists, else 0 (a
   lower bound: schema 1 did not count clear looks);
 * ``job.schema_version`` = 2.
+
+Schema 2 -> 3 (the water history, docs/monitoring.md "Water transitions"):
+
+* alert layers gain ``water_transition`` (``''``: not known yet; the next run that
+  processes a date fills it in for the live water alerts);
+* the pixel state gains ``water_bits`` / ``water_looks``: the baseline as the one
+  look known (water or not) where it exists, no look elsewhere (schema 2 kept no
+  water history, so transition classes need three more clear looks);
+* ``job.schema_version`` = 3.
+
+A schema-1 store takes both steps in the same transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import numpy as np
 
 from ..lifecycle import PixelState
 from .protocol import Checkpoint, no_checkpoint
-from .schema import ALERT_COLUMNS, ALERT_COLUMNS_V2, SCHEMA_VERSION
+from .schema import ALERT_COLUMNS, ALERT_COLUMNS_V2, ALERT_COLUMNS_V3, SCHEMA_VERSION
 
 __all__ = ["MigrationTables", "migrate_store", "store_version"]
 
@@ -103,6 +114,23 @@ def migrate_store(tables: MigrationTables, checkpoint: Checkpoint | None = None)
         return None
     types = list(meta.get("types", []))
     layers = [f"alerts_{t}" for t in types] + ["alerts_new"]
+    if version < 2:
+        _to_2(tables, types, layers)
+    if version < 3:
+        _to_3(tables, layers)
+    arrays = tables.read_state()
+    if arrays is not None and not {"clear_count", "water_bits", "water_looks"} <= set(arrays):
+        # PixelState derives what an older state lacks (see its __post_init__)
+        state = PixelState.from_arrays(arrays, types)
+        tables.replace_state({**arrays, **{k: v for k, v in state.arrays().items()
+                                           if k not in arrays}})
+    tables.upsert_meta("schema_version", SCHEMA_VERSION)
+    (checkpoint or no_checkpoint)("migrate-before-commit")
+    return version
+
+
+def _to_2(tables: MigrationTables, types: Sequence[str], layers: Sequence[str]) -> None:
+    """Schema 1 -> 2: lifecycle tiers, two alert columns, the event log and cursors."""
     assert set(ALERT_COLUMNS_V2) <= set(ALERT_COLUMNS)
     for table in layers:
         tables.add_alert_columns(table, ALERT_COLUMNS_V2)
@@ -117,10 +145,11 @@ def migrate_store(tables: MigrationTables, checkpoint: Checkpoint | None = None)
                            "alert_fid": fid, "alert_id": aid, "event": "existing",
                            "status": status, "confidence_tier": tier})
     tables.append_events(events)
-    arrays = tables.read_state()
-    if arrays is not None and "clear_count" not in arrays:
-        state = PixelState.from_arrays(arrays, types)  # derives clear_count (a lower bound)
-        tables.replace_state({**arrays, "clear_count": state.clear_count})
-    tables.upsert_meta("schema_version", SCHEMA_VERSION)
-    (checkpoint or no_checkpoint)("migrate-before-commit")
-    return version
+
+
+def _to_3(tables: MigrationTables, layers: Sequence[str]) -> None:
+    """Schema 2 -> 3: the ``water_transition`` column, empty until a run computes it."""
+    assert set(ALERT_COLUMNS_V3) <= set(ALERT_COLUMNS)
+    for table in layers:
+        tables.add_alert_columns(table, ALERT_COLUMNS_V3)
+        tables.execute(f"UPDATE \"{table}\" SET water_transition = ''")

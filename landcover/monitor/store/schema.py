@@ -19,6 +19,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ALERT_COLUMNS",
     "ALERT_COLUMNS_V2",
+    "ALERT_COLUMNS_V3",
     "EVENT_COLUMNS",
     "CONSUMER_COLUMNS",
     "NEW_EXTRA",
@@ -37,8 +38,10 @@ __all__ = [
 
 #: the layout version of a store (``job`` key ``schema_version``; a store without it is 1).
 #: 2: alert tiers low/high/highest, ``recovery_looks`` and ``status_date`` columns, the
-#: ``alert_events`` log and ``consumers`` cursors, the ``clear_count`` pixel-state array
-SCHEMA_VERSION = 2
+#: ``alert_events`` log and ``consumers`` cursors, the ``clear_count`` pixel-state array.
+#: 3: the ``water_transition`` alert column and the ``water_bits`` / ``water_looks``
+#: pixel-state arrays (the water history of :mod:`landcover.monitor.water`)
+SCHEMA_VERSION = 3
 
 #: alert attributes in column order: name -> (SQLite type, PostgreSQL type)
 ALERT_COLUMNS: dict[str, tuple[str, str]] = {
@@ -62,9 +65,12 @@ ALERT_COLUMNS: dict[str, tuple[str, str]] = {
     "last_run_id": ("TEXT", "text"),
     "recovery_looks": ("INTEGER", "integer"),
     "status_date": ("TEXT", "text"),
+    "water_transition": ("TEXT", "text"),
 }
 #: the alert columns schema 2 added (a migration adds them to every alert layer)
 ALERT_COLUMNS_V2 = ("recovery_looks", "status_date")
+#: the alert column schema 3 added
+ALERT_COLUMNS_V3 = ("water_transition",)
 #: ``alert_events``: one row per consumer event (``seq`` is the primary key, ascending)
 EVENT_COLUMNS: dict[str, tuple[str, str]] = {
     "run_id": ("TEXT", "text"),
