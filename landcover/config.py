@@ -187,13 +187,15 @@ class Source(_Strict):
         return self.collections or ((self.collection,) if self.collection else ())
 
     def describe(self) -> str:
-        """``type: path`` or ``type: url collections`` (no credentials: URLs lose their query)."""
+        """``type: path`` or ``type: url collections`` (no credentials: URLs lose their query
+        and user:password)."""
         if self.path is not None and not self.url and self.type in ("folder", "stac"):
             return f"{self.type}: {self.path}"
+        from .io.remote import redact
         from .io.stac_api import PRESETS
 
         preset = PRESETS.get(self.type)
-        url = (self.url or (preset.url if preset else None) or "").split("?", 1)[0]
+        url = redact(self.url or (preset.url if preset else None) or "")
         cols = ",".join(self.api_collections or (
             (preset.default_collection,) if preset and preset.default_collection else ()))
         return f"{self.type}: " + " ".join(p for p in (url, cols) if p)

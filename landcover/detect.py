@@ -47,12 +47,12 @@ log = logging.getLogger(__name__)
 CHANGE_BAND_ROWS = 1024
 
 
-def _open_map(path: Path, stack: ExitStack, *, what: str = "map"):
+def _open_map(path: Path, stack: ExitStack, *, what: str = "map", one_band: bool = True):
     try:
         ds = stack.enter_context(rasterio.open(path))
     except rasterio.errors.RasterioIOError as exc:
         raise SceneError(f"cannot read {what} {path}: {str(exc).splitlines()[0]}") from exc
-    if ds.count != 1 or np.dtype(ds.dtypes[0]).kind not in "iu":
+    if one_band and ds.count != 1 or np.dtype(ds.dtypes[0]).kind not in "iu":
         raise SceneError(f"{what} {path} has {ds.count} band(s) of {ds.dtypes[0]}, not one "
                          "band of integers: give a map written by 'landcover classify' or "
                          "'landcover run', not a scene")
@@ -151,7 +151,7 @@ def detect_change(
         if before_probabilities and after_probabilities and uses_probabilities(params):
             needed = sorted({r.cls for r in chosen})
             for path in (Path(before_probabilities), Path(after_probabilities)):
-                ds = _open_map(path, stack)
+                ds = _open_map(path, stack, what="probability map", one_band=False)
                 if (ds.height, ds.width) != grid.shape:
                     raise SceneError(f"probability map {path} is {ds.height} x {ds.width}, "
                                      f"not {grid.shape[0]} x {grid.shape[1]} like its class map")

@@ -159,7 +159,10 @@ def read_registry(path: str | os.PathLike | None = None) -> list[RegistryEntry]:
 
 
 def _version_key(version: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in version.replace("-", ".").split("."))
+    """Sortable: numeric parts before text parts at each position (``1.0.0rc1`` < ``1.0.0``
+    is not claimed; only that any two versions compare without an error)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in version.replace("-", ".").split("."))
 
 
 def resolve_bundle(ref: str, dirs: Sequence[str | os.PathLike] | None = None) -> Path:

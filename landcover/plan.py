@@ -227,7 +227,10 @@ def plan_run(wf: Workflow) -> RunPlan:
     if {"before", "after"} <= set(periods) and periods["before"][0] > periods["after"][1]:
         raise ConfigError(f"dates.before {wf.dates['before']!r} is later than dates.after "
                           f"{wf.dates['after']!r}; swap them (change runs from before to after)")
-    picked = {label: w.scenes for label, w in search_windows(wf, bands=needed).items()}
+    # local sources pick the date nearest the window's middle: no SCL look to pay for
+    look = None if is_api_source(wf.source.type) else False
+    picked = {label: w.scenes
+              for label, w in search_windows(wf, bands=needed, look=look).items()}
     if wf.change.match_season and len(picked) == 2:
         picked = match_season(_clear(picked))
     season_note = season_warning({k: v[0].acquired for k, v in picked.items()},

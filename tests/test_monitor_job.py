@@ -642,3 +642,27 @@ def test_store_carries_default_qgis_styles(tmp_path, model3):
             "SELECT f_table_name FROM layer_styles WHERE useAsDefault AND f_table_schema=''")}
     alert_layers = {t for t in layers if t.startswith("alerts_")}
     assert alert_layers and alert_layers <= styled
+
+
+def test_job_without_change_types_keeps_its_stores_types_after_an_upgrade(tmp_path, model3):
+    """A store made when the default change types were three (before ``new_built``) keeps
+    running with a workflow that sets none; a workflow that names other types is refused."""
+    from landcover.errors import ConfigError
+
+    three = "[deforestation, water_loss, water_gain]"
+    job = write_monitor_job(tmp_path, model3)
+    text = job.read_text()
+    job.write_text(text.replace("change: {min_area_ha: 0.1}",
+                                f"change: {{min_area_ha: 0.1, types: {three}}}"))
+    arrive_sample_date(tmp_path, "20151130")
+    init_job(load_workflow(job))
+    job.write_text(text)  # the workflow as a user who never set change.types has it
+    s = run_job(load_workflow(job))
+    assert s["status"] == "ok"
+    with sqlite3.connect(next((tmp_path / "out").glob("*.gpkg"))) as c:
+        types = json.loads(dict(c.execute("SELECT key, value FROM job"))["types"])
+    assert types == ["deforestation", "water_loss", "water_gain"]
+    job.write_text(text.replace("change: {min_area_ha: 0.1}",
+                                "change: {min_area_ha: 0.1, types: [new_built]}"))
+    with pytest.raises(ConfigError, match="tracks change types"):
+        run_job(load_workflow(job))

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+import rasterio
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
@@ -176,3 +177,29 @@ def test_block_cached_reads_from_threads(tiled_scene):
     for w, out in zip(windows, outs, strict=True):
         np.testing.assert_array_equal(out, _expected(data, w, [0, 1, 2]))
     read_mod.close_cached()
+
+
+def test_warp_keeps_a_pixel_whose_offset_removal_gives_the_nodata_value(tmp_path):
+    """Constructed 20 m band, nodata 0: DN 1000 with the +1000 offset removed is 0, a valid
+    reflectance of 0, not nodata; it must survive the warp to a 10 m grid."""
+    from rasterio.enums import Resampling
+    from rasterio.transform import from_origin
+
+    from landcover.io.read import _Warped
+
+    a = np.full((1, 16, 16), 1000, np.uint16)
+    a[0, :4, :] = 0  # the real nodata: the first 4 rows
+    p = tmp_path / "constructed_b11.tif"
+    with rasterio.open(p, "w", driver="GTiff", width=16, height=16, count=1, dtype="uint16",
+                       crs="EPSG:32643", transform=from_origin(300000, 2100000, 20, 20),
+                       nodata=0) as ds:
+        ds.write(a)
+    with rasterio.open(p) as src:
+        canvas = Grid(src.crs, from_origin(300000, 2100000, 10, 10), 32, 32)
+        warp = _Warped(src, canvas, Resampling.bilinear, 0.0)
+        out = np.full((1, 32, 32), np.nan, np.float32)
+        warp.read([1], Window(0, 0, 32, 32), out, [(1.0, -1000.0)])
+        plain = np.full((1, 32, 32), np.nan, np.float32)
+        warp.read([1], Window(0, 0, 32, 32), plain)
+    assert np.isnan(out[0, :8]).all() and np.isnan(plain[0, :8]).all()
+    assert (out[0, 8:] == 0).all() and (plain[0, 8:] == 1000).all()

@@ -19,7 +19,7 @@ from typing import Protocol
 import click
 
 from ..errors import LandcoverError, LockedError, OutputWriteError, ServiceError
-from ..io.remote import RedactingFormatter
+from ..io.remote import RedactingFormatter, redact_text
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -180,18 +180,18 @@ def logged_run(handler: logging.Handler | None, progress: Progress, failure: str
     except LandcoverError as exc:
         if isinstance(exc, locked):
             log.warning("%s", exc, extra=FILE_ONLY)
-            click.echo(f"locked: {exc}", err=True)
+            click.echo(f"locked: {redact_text(str(exc))}", err=True)
             sys.exit(EXIT_LOCKED)
         if isinstance(exc, (OutputWriteError, ServiceError)):
             log.error("run failed: %s", exc, exc_info=True, extra=FILE_ONLY)
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
             sys.exit(EXIT_FAILED)
         log.error("%s", exc, extra=FILE_ONLY)
         raise
     except Exception as exc:
         log.exception("run failed", extra=FILE_ONLY)
         fault = write_error(exc, out) if out is not None else None
-        click.echo(f"error: {fault if fault is not None else failure}", err=True)
+        click.echo(f"error: {redact_text(str(fault if fault is not None else failure))}", err=True)
         sys.exit(EXIT_FAILED)
     finally:
         progress.close()
@@ -227,13 +227,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LockedError as exc:
-            click.echo(f"locked: {exc}", err=True)
+            click.echo(f"locked: {redact_text(str(exc))}", err=True)
             sys.exit(EXIT_LOCKED)
         except (OutputWriteError, ServiceError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
             sys.exit(EXIT_FAILED)
         except LandcoverError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.NoArgsIsHelpError:
             raise

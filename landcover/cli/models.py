@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..clouds import METHODS as CLOUD_METHODS
+from ..faults import durable_replace
 from .common import main, setup_logging
 
 
@@ -105,7 +106,7 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
     if json_out:
         tmp_path = json_out.with_name(f".{json_out.name}.part")
         tmp_path.write_text(text + "\n")
-        tmp_path.replace(json_out)
+        durable_replace(tmp_path, json_out)
     click.echo(text)
 
 

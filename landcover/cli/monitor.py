@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..faults import durable_replace
 from .common import EXIT_LOCKED, Progress, logged_run, main, setup_logging
 
 
@@ -233,7 +234,7 @@ def monitor_alerts(workflow: Path, store, since, status_, consumer, ack, fmt, ou
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(f".{out_path.name}.part")
         tmp.write_text(text)
-        os.replace(tmp, out_path)
+        durable_replace(tmp, out_path)
         click.echo(f"wrote {len(rows)} row(s) to {out_path}")
     else:
         click.echo(text, nl=False)

@@ -26,6 +26,8 @@ from rasterio.windows import Window, from_bounds
 
 from ..errors import SceneError
 from ..grid import BBox, reproject_bbox
+from .env import gdal_env
+from .remote import is_remote, remote_error
 from .scenes import Scene
 
 __all__ = ["CloudLook", "SCL_CLOUD", "MIN_ACROSS", "scl_look", "day_look"]
@@ -89,7 +91,7 @@ def scl_look(path: str, bbox: BBox, bbox_crs: CRS, *, min_across: int = MIN_ACRO
     CloudLook(fraction=0.12, source='scl', bytes=18342, pixels=3136, overview=16)
     """
     try:
-        with rasterio.open(path) as ds:
+        with rasterio.Env(**gdal_env()), rasterio.open(path) as ds:
             minx, miny, maxx, maxy = reproject_bbox(bbox, bbox_crs, ds.crs)
             full = Window(0, 0, ds.width, ds.height)
             try:
@@ -103,7 +105,7 @@ def scl_look(path: str, bbox: BBox, bbox_crs: CRS, *, min_across: int = MIN_ACRO
                 if short / f >= min_across:
                     level, factor = i, f
         kwargs = {} if level < 0 else {"overview_level": level}
-        with rasterio.open(path, **kwargs) as ov:
+        with rasterio.Env(**gdal_env()), rasterio.open(path, **kwargs) as ov:
             w = Window(math.floor(win.col_off / factor), math.floor(win.row_off / factor),
                        max(1, math.ceil(win.width / factor)),
                        max(1, math.ceil(win.height / factor))
@@ -111,6 +113,8 @@ def scl_look(path: str, bbox: BBox, bbox_crs: CRS, *, min_across: int = MIN_ACRO
             data = ov.read(1, window=w)
             nbytes = _tile_bytes(ov, w)
     except RasterioIOError as exc:
+        if is_remote(path):  # 403 (sign / credentials) exit 2, a server fault exit 1
+            raise remote_error(path, exc) from exc
         raise SceneError(f"cannot read the SCL band {path}: {str(exc).splitlines()[0]}; "
                          "check the asset or rerun with --no-cloud-look") from exc
     valid = data != 0

@@ -210,6 +210,7 @@ class _Warped:
         fill = np.float32(self.nodata if self.nodata is not None else np.nan)
         if not np.isnan(fill):
             out.fill(fill)
+        nodata = fill
         dst_transform = self.canvas.window(window).transform
         b = transform_bounds(self.canvas.crs, self.src.crs,
                              *win_bounds(window, self.canvas.transform), densify_pts=21)
@@ -225,19 +226,29 @@ class _Warped:
             with self.lock:
                 data = self.src.read(indexes, window=src_win)
             data = data.astype(np.float32, copy=False)
-            for i, (f, o) in enumerate(pre or ()):
-                if (f, o) != (1.0, 0.0):
-                    valid = data[i] != fill if not np.isnan(fill) else np.isfinite(data[i])
-                    data[i][valid] = data[i][valid] * np.float32(f) + np.float32(o)
+            if pre and any(fo != (1.0, 0.0) for fo in pre):
+                # scaled values may land on the nodata value (DN 1000 - 1000 = 0 = nodata):
+                # move nodata to a value no scaled reflectance takes, then scale
+                invalid = data == fill if not np.isnan(fill) else ~np.isfinite(data)
+                for i, (f, o) in enumerate(pre):
+                    if (f, o) != (1.0, 0.0):
+                        data[i] = data[i] * np.float32(f) + np.float32(o)
+                nodata = _WARP_NODATA
+                data[invalid] = nodata
+                out[np.isnan(out) | (out == fill)] = nodata
             reproject(
                 data, out,
                 src_transform=self.src.window_transform(src_win), src_crs=self.src.crs,
                 dst_transform=dst_transform, dst_crs=self.canvas.crs,
-                resampling=self.resampling, src_nodata=fill, dst_nodata=fill,
+                resampling=self.resampling, src_nodata=nodata, dst_nodata=nodata,
                 init_dest_nodata=False,
             )
-        if not np.isnan(fill):
-            out[out == fill] = np.nan
+        if not np.isnan(nodata):
+            out[out == nodata] = np.nan
+
+
+#: nodata of a warp whose source was scaled first (far below any DN or reflectance)
+_WARP_NODATA = np.float32(-3.0e38)
 
 
 def _aligned(src, canvas: Grid) -> tuple[int, int] | None:

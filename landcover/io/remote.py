@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _SCHEMES = ("http://", "https://", "s3://", "/vsicurl/", "/vsis3/", "/vsigs/", "/vsiaz/")
 _QUERY = re.compile(r"((?:https?|s3)://[^\s?#'\"]+|/vsi\w+/[^\s?#'\"]+)[?#][^\s'\"]*")
 #: a query string left without its URL (GDAL names a dataset by its file name + query)
+_USERINFO = re.compile(r"((?:https?|s3|postgres(?:ql)?)://)[^\s/@'\"]+@")
 _BARE_QUERY = re.compile(r"\?[^\s'\"?=]+=[^\s'\"]*")
 #: seconds the diagnosis request waits for a stalled server
 PROBE_TIMEOUT_S = 5.0
@@ -76,8 +77,12 @@ def redact(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the query string of every URL in it removed."""
-    return _BARE_QUERY.sub("", _QUERY.sub(r"\1", text))
+    """``text`` with the query string and the user:password of every URL in it removed.
+
+    >>> redact_text("cannot read https://u:pw@host/a.tif?sig=abc (HTTP 403)")
+    'cannot read https://***@host/a.tif (HTTP 403)'
+    """
+    return _BARE_QUERY.sub("", _QUERY.sub(r"\1", _USERINFO.sub(r"\1***@", text)))
 
 
 class RedactingFormatter(logging.Formatter):

@@ -33,6 +33,7 @@ from rasterio.crs import CRS
 
 from ..errors import ConfigError, SceneNotFoundError, ServiceError
 from ..grid import BBox, reproject_bbox
+from .remote import gdal_path, redact
 from .scenes import Scene, scene_from_item
 
 __all__ = ["Preset", "PRESETS", "StacQuery", "search_scenes", "asset_href", "query_from_source",
@@ -148,11 +149,9 @@ def asset_href(kind: str) -> Callable[[str], str]:
         signer = mod.sign
 
     def href(h: str) -> str:
-        if h.startswith("s3://"):
-            return "/vsis3/" + h[len("s3://"):]
         if signer is not None and h.startswith("http"):
             return str(signer(h))
-        return h
+        return gdal_path(h)  # s3:// -> /vsis3/
 
     return href
 
@@ -173,7 +172,7 @@ def _service_error(q: StacQuery, exc: Exception) -> ServiceError:
              ("Max retries", "no answer after retries"))
     why = next((w for needle, w in known if needle in text),
                (text.splitlines() or [type(exc).__name__])[0][:160])
-    return ServiceError(f"STAC API {q.url} does not answer ({why}); check the URL and the "
+    return ServiceError(f"STAC API {redact(q.url)} does not answer ({why}); check the URL and the "
                         "network, then rerun")
 
 
@@ -186,7 +185,7 @@ def _check_collections(client, q: StacQuery) -> None:
     for c in q.collections:
         if c not in known:
             raise SceneNotFoundError(
-                f"collection {c!r} does not exist at {q.url}; use one of "
+                f"collection {c!r} does not exist at {redact(q.url)}; use one of "
                 f"{', '.join(sorted(known)) or '(none)'} (source.collections)")
 
 
@@ -243,12 +242,12 @@ def search_scenes(q: StacQuery, *, bbox: BBox, bbox_crs: CRS,
             raise _service_error(q, exc) from exc
         scenes = [s for s in (scene_from_item(it, asset_keys=preset.asset_keys, href=href)
                               for it in items) if s is not None]
-        log.info("%s: %d item(s) from %s between %s and %s", label, len(items), q.url,
+        log.info("%s: %d item(s) from %s between %s and %s", label, len(items), redact(q.url),
                  start, end)
         if not scenes:
             filt = f" matching {dict(q.query or {})}" if q.query else ""
             raise SceneNotFoundError(
-                f"no item of {', '.join(q.collections)} at {q.url}{filt} over bbox "
+                f"no item of {', '.join(q.collections)} at {redact(q.url)}{filt} over bbox "
                 f"{tuple(round(v, 5) for v in lonlat)} between {start} and {end} ({label}); "
                 "widen the date window, the bbox or source.query")
         out[label] = scenes

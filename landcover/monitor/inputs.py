@@ -251,14 +251,25 @@ def change_types(wf: Workflow) -> list[str]:
     return [r.name for r in get_rules(list(wf.change.types))]
 
 
-def check_meta(wf: Workflow, meta: dict[str, Any], url: str) -> None:
+def check_meta(wf: Workflow, meta: dict[str, Any], url: str) -> Workflow:
     """Refuse a workflow whose change types or grid differ from the store's.
+
+    A workflow that does not set ``change.types`` takes the store's: a job made when the
+    default list was shorter (before ``new_built``) keeps running after an upgrade.
+
+    Returns
+    -------
+    Workflow
+        ``wf``, with the store's change types where it sets none.
 
     Raises
     ------
     ConfigError
         Naming the difference and the fix.
     """
+    if "types" not in wf.change.model_fields_set and isinstance(meta.get("types"), list):
+        wf = wf.model_copy(update={"change": wf.change.model_copy(
+            update={"types": tuple(meta["types"])})})
     if meta.get("types") != change_types(wf):
         raise ConfigError(f"store {url} tracks change types {meta.get('types')}, the workflow "
                           f"asks for {change_types(wf)}; restore change.types or use a new "
@@ -272,3 +283,4 @@ def check_meta(wf: Workflow, meta: dict[str, Any], url: str) -> None:
         raise ConfigError(f"the workflow's region/grid ({want.width}x{want.height} px) differs "
                           f"from the grid of store {url} ({g.width}x{g.height} px); restore "
                           "region and grid or give monitor.store a new store")
+    return wf

@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import Workflow
-from ..errors import ConfigError, ModelError, SceneCorruptError
+from ..errors import ConfigError, LandcoverError, ModelError, SceneCorruptError
 from ..faults import durable_replace
 from ..grid import Grid
 from ..io.scenes import Scene, UnreadableScene
@@ -147,7 +147,7 @@ def init_job(wf: Workflow) -> dict[str, Any]:
         if store.exists():
             store.migrate()
             snap = store.load(state=False)
-            check_meta(wf, snap.meta, store.url)
+            wf = check_meta(wf, snap.meta, store.url)
             grid = grid_from_meta(snap.meta["grid"])
             created = False
         else:
@@ -218,7 +218,7 @@ def run_job(
     require_store(paths)
     store = open_store(paths.store, job=wf.name)
     with store.lock():
-        snap = _load_for_run(wf, store, paths, checkpoint)
+        snap, wf = _load_for_run(wf, store, paths, checkpoint)
         model_path = job_model_path(wf)
         mv, spec = model_version(model_path)
         unreadable: list[UnreadableScene] = []
@@ -262,8 +262,13 @@ def run_job(
             close_cached()  # no open handle outlives the run (a file may be replaced)
         summary = _summarise(plan, obs, base, clock, paths)
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
-        publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,  # STAC out
-                         model={"name": spec.name, "version": mv, "sha256": spec.weights_sha256})
+        try:  # STAC out; the run is committed: a failure here must not fail it
+            publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,
+                             model={"name": spec.name, "version": mv,
+                                    "sha256": spec.weights_sha256})
+        except (OSError, LandcoverError) as exc:
+            log.warning("run %s is committed, but its STAC item was not written: %s",
+                        plan.run_id, exc)
         return summary
 
 
@@ -305,9 +310,10 @@ def require_store(paths: JobPaths) -> None:
 
 
 def _load_for_run(wf: Workflow, store: Store, paths: JobPaths,
-                  checkpoint: Checkpoint) -> Snapshot:
+                  checkpoint: Checkpoint) -> tuple[Snapshot, Workflow]:
     """The store's snapshot, migrated to the current layout, after checking it fits the
-    workflow (and repairing a lost feed)."""
+    workflow (and repairing a lost feed); the workflow with the store's change types
+    where it sets none."""
     if not store.exists():
         raise ConfigError(f"store {store.url} does not exist; run 'landcover monitor init' "
                           "with this workflow first")
@@ -316,9 +322,9 @@ def _load_for_run(wf: Workflow, store: Store, paths: JobPaths,
         log.warning("store %s migrated in place from schema %d to %d", store.url, old,
                     SCHEMA_VERSION)
     snap = store.load(state=True)
-    check_meta(wf, snap.meta, store.url)
+    wf = check_meta(wf, snap.meta, store.url)
     _repair_feed(store, snap, paths)
-    return snap
+    return snap, wf
 
 
 def _repair_feed(store: Store, snap: Snapshot, paths: JobPaths) -> None:

@@ -310,9 +310,13 @@ class PostgisStore:
                             "FOR UPDATE", (name,)).fetchone()
             new = max(int(row[0]) if row else 0, seq)
             c.execute(f"INSERT INTO {self._s('consumers')} (name, acked_seq, acked_at) VALUES "
-                      "(%s, %s, %s) ON CONFLICT (name) DO UPDATE SET acked_seq=excluded.acked_seq,"
+                      "(%s, %s, %s) ON CONFLICT (name) DO UPDATE SET acked_seq="
+                      f"GREATEST({self._s('consumers')}.acked_seq, excluded.acked_seq),"
                       " acked_at=excluded.acked_at", (name, new, at))
-            return new
+            # two first acks at once: the row did not exist to lock; GREATEST keeps the
+            # cursor from moving back when the smaller one commits second
+            return int(c.execute(f"SELECT acked_seq FROM {self._s('consumers')} WHERE "
+                                 "name = %s", (name,)).fetchone()[0])
 
         return self._transaction(work)
 
