@@ -277,6 +277,10 @@ class MonitorOptions(_Strict):
     ``postgresql://`` URL.  ``min_area_ha`` defaults to ``change.min_area_ha``;
     ``cache_dir`` (per-scene class maps) to ``<output.dir>/<name>-cache``.
     ``expire_days``: acquisition days after which an unconfirmed alert expires.
+    ``lookback_days`` (a STAC API source): each run searches from this many days before
+    the newest acquisition date the store has seen, so an item published late but
+    acquired inside that margin is still found (recorded ``late``); older ones are not
+    searched again.
     ``high_confidence`` is accepted for old files and no longer sets tiers (the
     lifecycle does: low, high, highest).
     """
@@ -288,6 +292,7 @@ class MonitorOptions(_Strict):
     high_confidence: float = Field(0.6, ge=0, le=1)
     min_clear_fraction: float = Field(0.01, ge=0, le=1)
     cache_dir: str | None = None
+    lookback_days: int = Field(30, ge=0)
 
 
 class Workflow(_Strict):

@@ -62,6 +62,7 @@ from .inputs import (
     model_version,
     monitor_options,
     needed_bands,
+    newest_seen,
     plan_grid,
     scene_files,
     with_bbox,
@@ -209,8 +210,8 @@ def run_job(
         mv, spec = model_version(model_path)
         unreadable: list[UnreadableScene] = []
         with clock.timed("discover"):
-            eligible = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
-                                       needed_bands(wf, spec))
+            found = discover_scenes(wf, unreadable=unreadable, since=newest_seen(snap.scenes))
+            eligible = eligible_scenes(wf, found, needed_bands(wf, spec))
             fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
             fps.update({u.id: fingerprint(u.files) for u in unreadable})
         plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
