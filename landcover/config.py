@@ -146,6 +146,8 @@ class Source(_Strict):
     filter: str | dict[str, Any] | None = None
     max_items: int = Field(100, ge=1, le=10000)
     cloud_look: bool = True
+    cache: str | None = None
+    cache_max_gb: float = Field(10.0, gt=0)
     date: dt.date | None = None
     sensor: Literal["sentinel-2", "landsat"] = "sentinel-2"
     scale: str = "auto"

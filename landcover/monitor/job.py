@@ -45,6 +45,8 @@ from ..config import Workflow
 from ..errors import ConfigError, ModelError, SceneCorruptError
 from ..faults import durable_replace
 from ..grid import Grid
+from ..io.fetch_cache import cache_stats, reset_cache_stats
+from ..io.remote import network_stats, reset_network_stats
 from ..io.scenes import Scene, UnreadableScene
 from ..legend import CLASS_NAMES
 from .catalog import publish_run_item
@@ -209,6 +211,8 @@ def run_job(
         model_path = job_model_path(wf)
         mv, spec = model_version(model_path)
         unreadable: list[UnreadableScene] = []
+        reset_network_stats()
+        reset_cache_stats()
         with clock.timed("discover"):
             found = discover_scenes(wf, unreadable=unreadable, since=newest_seen(snap.scenes))
             eligible = eligible_scenes(wf, found, needed_bands(wf, spec))
@@ -248,6 +252,10 @@ def run_job(
             runner.close()
             close_cached()  # no open handle outlives the run (a file may be replaced)
         summary = _summarise(plan, obs, base, clock, paths)
+        net = network_stats(in_process=runner.client is None)
+        if wf.source.cache:
+            net["cache"] = {"dir": wf.source.cache, **cache_stats()}
+        summary["remote_reads"] = net if net["files"] else None  # as in a run's summary
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
         publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,  # STAC out
                          model={"name": spec.name, "version": mv, "sha256": spec.weights_sha256})
