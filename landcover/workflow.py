@@ -76,7 +76,8 @@ def run_workflow(
             for s in scenes:
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
-                                                offset=wf.source.offset)
+                                                offset=wf.source.offset,
+                                                cache=options.fetch_cache)
         for label, scenes in plan.chosen.items():
             date = scenes[0].acquired.isoformat()
             cloud_method = plan.clouds.get(label, wf.clouds)

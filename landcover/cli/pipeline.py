@@ -223,7 +223,8 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
 
         raise BandError(f"scene {scene.id} lacks band(s) {', '.join(missing)} needed by the "
                         f"model and cloud mask; add them or use --clouds auto")
-    scene_scale = detect_scale(scene, declared=scale, offset=the_offset)
+    fetch_cache = FetchCache(str(cache.resolve()), int(cache_max_gb * 2**30)) if cache else None
+    scene_scale = detect_scale(scene, declared=scale, offset=the_offset, cache=fetch_cache)
     tags = {**scale_tags(scene_scale), "CLOUD_MASK": clouds}
     if scene.date is not None:
         tags["ACQUISITION_DATE"] = scene.date.isoformat()
@@ -245,11 +246,8 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
         try:
             res = classify_region([(scene, scene_scale)], region, model_path, out_map,
                                   out_confidence=out_conf, out_probabilities=out_probs,
-                                  options=ClassifyOptions(
-                                      cloud_method=clouds, tta=tta,
-                                      fetch_cache=FetchCache(str(cache.resolve()),
-                                                             int(cache_max_gb * 2**30))
-                                      if cache else None),
+                                  options=ClassifyOptions(cloud_method=clouds, tta=tta,
+                                                          fetch_cache=fetch_cache),
                                   progress=progress, runner=runner, tags=tags)
         finally:
             progress.close()

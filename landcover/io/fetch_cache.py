@@ -41,7 +41,7 @@ import numpy as np
 
 from .remote import is_remote, libgdal, redact
 
-__all__ = ["FetchCache", "remote_identity", "cache_stats", "reset_cache_stats"]
+__all__ = ["FetchCache", "remote_identity", "cache_stats", "reset_cache_stats", "read_masked"]
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +222,24 @@ def remote_identity(path: str) -> str | None:
                  "cached", redact(path))
         return None
     return f"{redact(path)}|{version}|{h.get('content-length', '')}"
+
+
+def read_masked(ds, path: str, indexes: Sequence[int], out_shape: tuple[int, ...],
+                cache: FetchCache | None) -> np.ma.MaskedArray:
+    """``ds.read(indexes, out_shape=..., masked=True)`` of an open dataset, through
+    ``cache`` when ``path`` is remote (a decimated look: the output shape is the level).
+
+    Kept as two entries, values and mask, both plain arrays (no pickle).
+    """
+    ident = remote_identity(path) if cache is not None else None
+    if cache is None or ident is None:
+        return ds.read(list(indexes), out_shape=out_shape, masked=True)
+    kd = cache.key(ident, indexes, (0, 0, ds.width, ds.height), level=out_shape)
+    km = cache.key(ident + "|mask", indexes, (0, 0, ds.width, ds.height), level=out_shape)
+    data, mask = cache.get(kd), cache.get(km)
+    if data is not None and mask is not None and data.shape == mask.shape:
+        return np.ma.MaskedArray(data, mask=mask.astype(bool))
+    arr = ds.read(list(indexes), out_shape=out_shape, masked=True)
+    cache.put(kd, np.ma.getdata(arr))
+    cache.put(km, np.ma.getmaskarray(arr).astype(np.uint8))
+    return arr
