@@ -280,7 +280,7 @@ class MonitorOptions(_Strict):
     ``cache_dir`` (per-scene class maps) to ``<output.dir>/<name>-cache``.
     ``expire_days``: acquisition days after which an unconfirmed alert expires.
     ``lookback_days`` (a STAC API source): each run searches from this many days before
-    the newest acquisition date the store has seen, so an item published late but
+    the last date the store processed, so an item published late but
     acquired inside that margin is still found (recorded ``late``); older ones are not
     searched again.
     ``high_confidence`` is accepted for old files and no longer sets tiers (the

@@ -145,8 +145,12 @@ def test_search_periods_start_lookback_before_newest_seen(lookback, tmp_path):
                                        f"monitor: {{confirmations: 1, lookback_days: {lookback}}}"))
     wf = load_workflow(p)
     assert search_periods(wf, None) == {"watch": (dt.date(2015, 1, 1), dt.date(2030, 12, 31))}
-    since = newest_seen([{"date": "2018-03-19"}, {"date": None}, {"date": "2015-11-30"}])
-    assert since == dt.date(2018, 3, 19)
+    rows = [{"date": "2018-03-19", "status": "processed"}, {"date": None, "status": "late"},
+            {"date": "2015-11-30", "status": "processed"},
+            {"date": "2019-01-01", "status": "corrupt"}, {"date": "2017-01-01", "status": "late"}]
+    since = newest_seen(rows)
+    assert since == dt.date(2018, 3, 19)  # a later corrupt scene is searched anyway
+    assert newest_seen([{"date": "2016-01-01", "status": "cloudy"}]) == dt.date(2016, 1, 1)
     assert search_periods(wf, since) == {
         "watch": (dt.date(2018, 3, 19) - dt.timedelta(days=lookback), dt.date(2030, 12, 31))}
     assert newest_seen([]) is None

@@ -162,8 +162,8 @@ def discover_scenes(wf: Workflow, *, unreadable: list[UnreadableScene] | None = 
 
     A STAC API source (:data:`landcover.io.stac_api.PRESETS`) is searched over the
     job's date periods and region, items turned into scenes as ``landcover run`` does
-    (the same presets, asset keys and URL signing).  With ``since`` (the newest
-    acquisition date the store has seen) the search starts ``monitor.lookback_days``
+    (the same presets, asset keys and URL signing).  With ``since`` (the store's last
+    processed date, :func:`newest_seen`) the search starts ``monitor.lookback_days``
     before it: older items are not asked for again; a late item inside the margin is
     found (and recorded ``late``).  A period without an item yields no scene.
 
@@ -219,9 +219,18 @@ def _api_scenes(wf: Workflow, since: dt.date | None) -> list[Scene]:
 
 
 def newest_seen(rows: Sequence[Mapping[str, Any]]) -> dt.date | None:
-    """The newest acquisition date among a store's ``scenes`` rows (None: none yet)."""
-    dates = [r["date"] for r in rows if r.get("date")]
-    return dt.date.fromisoformat(max(dates)) if dates else None
+    """Where a STAC API search of a job starts from (before ``lookback_days``): the newest
+    ``processed`` date among a store's ``scenes`` rows, else the newest ``cloudy`` one;
+    None before the first.
+
+    Not the newest of any status: a ``corrupt`` scene dated later is searched again
+    anyway, and a rebaseline needs the last processed date's items.
+    """
+    for status in ("processed", "cloudy"):
+        dates = [r["date"] for r in rows if r.get("date") and r.get("status") == status]
+        if dates:
+            return dt.date.fromisoformat(max(dates))
+    return None
 
 
 def scene_files(scene: Scene) -> tuple[str, ...]:
