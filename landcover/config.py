@@ -135,6 +135,11 @@ class Source(_Strict):
     extension, e.g. ``{eo:cloud_cover: {lt: 40}}``), ``filter`` (CQL2), ``max_items``
     per date window and ``cloud_look`` (rank a window's items by the cloud over the
     region from their SCL overview; else by ``eo:cloud_cover``).
+
+    ``cache``: a folder where windows fetched from remote scene files are kept, so a
+    rerun or a monitoring job never fetches the same window twice (relative to the
+    workflow's folder); ``cache_max_gb`` bounds it (least recently used removed first).
+    See :mod:`landcover.io.fetch_cache`.
     """
 
     type: str = "folder"
