@@ -281,7 +281,7 @@ def classify_region(
     tune_malloc()
     options = options or ClassifyOptions()
     if not hasattr(source, "read"):  # (scene, scale) pairs
-        source = SceneInput(tuple(source))
+        source = SceneInput(tuple(source), cache=options.fetch_cache)
     # the hash is checked at the first load in this process; the in-process tasks reuse it
     spec = get_model(model_path, device=options.device).spec
     own_runner = runner is None

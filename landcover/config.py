@@ -135,6 +135,11 @@ class Source(_Strict):
     extension, e.g. ``{eo:cloud_cover: {lt: 40}}``), ``filter`` (CQL2), ``max_items``
     per date window and ``cloud_look`` (rank a window's items by the cloud over the
     region from their SCL overview; else by ``eo:cloud_cover``).
+
+    ``cache``: a folder where windows fetched from remote scene files are kept, so a
+    rerun or a monitoring job never fetches the same window twice (relative to the
+    workflow's folder); ``cache_max_gb`` bounds it (least recently used removed first).
+    See :mod:`landcover.io.fetch_cache`.
     """
 
     type: str = "folder"
@@ -146,6 +151,8 @@ class Source(_Strict):
     filter: str | dict[str, Any] | None = None
     max_items: int = Field(100, ge=1, le=10000)
     cloud_look: bool = True
+    cache: str | None = None
+    cache_max_gb: float = Field(10.0, gt=0)
     date: dt.date | None = None
     sensor: Literal["sentinel-2", "landsat"] = "sentinel-2"
     scale: str = "auto"
@@ -300,6 +307,10 @@ class MonitorOptions(_Strict):
     ``postgresql://`` URL.  ``min_area_ha`` defaults to ``change.min_area_ha``;
     ``cache_dir`` (per-scene class maps) to ``<output.dir>/<name>-cache``.
     ``expire_days``: acquisition days after which an unconfirmed alert expires.
+    ``lookback_days`` (a STAC API source): each run searches from this many days before
+    the last date the store processed, so an item published late but
+    acquired inside that margin is still found (recorded ``late``); older ones are not
+    searched again.
     ``high_confidence`` is accepted for old files and no longer sets tiers (the
     lifecycle does: low, high, highest).
     """
@@ -311,6 +322,7 @@ class MonitorOptions(_Strict):
     high_confidence: float = Field(0.6, ge=0, le=1)
     min_clear_fraction: float = Field(0.01, ge=0, le=1)
     cache_dir: str | None = None
+    lookback_days: int = Field(30, ge=0)
 
 
 class Workflow(_Strict):

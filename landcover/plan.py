@@ -23,6 +23,7 @@ from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
+from .io.fetch_cache import reset_cache_stats
 from .io.read import SceneScale, detect_scale
 from .io.remote import reset_network_stats
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
@@ -215,6 +216,7 @@ def plan_run(wf: Workflow) -> RunPlan:
         The first problem found, as a one-line message naming the fix.
     """
     reset_network_stats()  # a run's bytes fetched count from its first look at the scenes
+    reset_cache_stats()
     base = wf.base_dir
     model_path = resolve_model_path(wf.model, base)
     spec = read_spec(model_path)  # no torch yet: bad input fails fast

@@ -9,6 +9,7 @@ arguments are plain and picklable; the model is loaded once per process.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .clouds import METHODS as CLOUD_METHODS
 from .errors import BandError
 from .grid import Grid
 from .inference import Precision, predict_probabilities
+from .io.fetch_cache import FetchCache
 from .io.read import SceneScale, read_window
 from .io.scenes import Scene
 from .model import get_model, normalize
@@ -77,6 +79,9 @@ class ClassifyOptions:
     tta
         Test-time augmentation (flips and quarter turns, probabilities averaged; 8x the
         model's time): see :func:`landcover.inference.predict_probabilities`.
+    fetch_cache
+        Where windows fetched from remote scene files are kept (``source.cache``,
+        ``--cache DIR``; :mod:`landcover.io.fetch_cache`); None: no cache.
     """
 
     tile_size: int | None = None
@@ -88,13 +93,19 @@ class ClassifyOptions:
     device: str = "cpu"
     optimize: bool | None = None
     tta: bool = False
+    fetch_cache: FetchCache | None = None
 
     @classmethod
     def from_workflow(cls, wf: Any, *, device: str) -> ClassifyOptions:
         """The options a workflow (:class:`landcover.config.Workflow`) names."""
+        cache = None
+        if wf.source.cache:  # relative to the workflow's folder, like source.path
+            cache = FetchCache(os.path.join(wf.base_dir, os.path.expanduser(wf.source.cache)),
+                               max_bytes=int(wf.source.cache_max_gb * 2**30))
         return cls(tile_size=wf.tiling.tile_size, halo=wf.tiling.halo, blend=wf.tiling.blend,
                    batch_size=wf.tiling.batch_size, cloud_method=wf.clouds,
-                   precision=wf.compute.precision, device=device, tta=wf.compute.tta)
+                   precision=wf.compute.precision, device=device, tta=wf.compute.tta,
+                   fetch_cache=cache)
 
 
 class TileInput(Protocol):
@@ -110,9 +121,11 @@ class SceneInput:
     """Scene files, mosaicked in order (:func:`landcover.io.read.read_window`)."""
 
     scenes: tuple[tuple[Scene, SceneScale], ...]
+    #: windows fetched from remote files kept on local disk (``--cache DIR``)
+    cache: FetchCache | None = None
 
     def read(self, bands: Sequence[str], canvas: Grid, window: Window) -> np.ndarray:
-        return read_window(self.scenes, bands, canvas, window)
+        return read_window(self.scenes, bands, canvas, window, cache=self.cache)
 
 
 class ArrayInput:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from .classify import classify_region
 from .config import Workflow
 from .detect import detect_change
+from .io.fetch_cache import cache_stats
 from .io.read import SceneScale, detect_scale, scale_tags
 from .io.remote import network_stats
 from .lock import output_folder_lock, remove_stale_parts
@@ -76,7 +77,8 @@ def run_workflow(
             for s in scenes:
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
-                                                offset=wf.source.offset)
+                                                offset=wf.source.offset,
+                                                cache=options.fetch_cache)
         # a two-date run keeps every class's probability COG: the change rules read
         # their classes from it (output.probabilities: true is the confidence only for
         # single-date runs; false: neither, and the rules' thresholds go unchecked)
@@ -106,6 +108,8 @@ def run_workflow(
         outputs = finalize_run(result, plan)  # QGIS styles, project.qgz, report.html
         result.seconds = time.perf_counter() - t0
         result.network = network_stats(in_process=runner.client is None)
+        if wf.source.cache:  # windows read from the fetch cache instead of the network
+            result.network["cache"] = {"dir": wf.source.cache, **cache_stats()}
         result.summary_path = write_summary(result, plan, outputs)
     finally:
         held.close()

@@ -203,3 +203,28 @@ def stop_stac_api(api: StacApi, admin_dsn: str) -> None:
     dbname = api.dsn.rsplit("/", 1)[1]
     with psycopg.connect(admin_dsn, autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+def load_item(api: StacApi, *, collection: str, date: str, item_id: str) -> None:
+    """Load one more item (the real pixels of sample ``date``, e.g. ``2018-03-19``) into
+    ``collection`` of a running server, creating the collection (a copy of the real one)
+    if needed: an item arriving at the API between two runs of a job."""
+    from pypgstac.db import PgstacDB
+    from pypgstac.load import Loader, Methods
+
+    stem = f"mumbai_{date.replace('-', '')}_"
+    cogs = {p.stem[len(stem):]: p for p in sorted(api.cog_dir.glob(stem + "*.tif"))}
+    if not cogs:
+        raise FileNotFoundError(f"no COG of {date} in {api.cog_dir}")
+    coll = json.loads(COLLECTION.read_text())
+    coll["id"] = collection
+    item = make_item(json.loads(TEMPLATE.read_text()), item_id=item_id, date=date, cogs=cogs,
+                     collection=collection, baseline="02.12")
+    db = PgstacDB(dsn=api.dsn)
+    try:
+        loader = Loader(db)
+        loader.load_collections(iter([coll]), Methods.ignore)
+        loader.load_items(iter([item]), Methods.upsert)
+    finally:
+        db.close()
+    api.items.setdefault(collection, []).append(item_id)

@@ -31,10 +31,11 @@ def monitor() -> None:
     """
 
 
-def _monitor_wf(workflow: Path, store: str | None = None):
+def _monitor_wf(workflow: Path, store: str | None = None, cache: Path | None = None):
     from ..config import load_workflow
 
-    return load_workflow(workflow, {"monitor.store": store} if store else None)
+    overrides = {"monitor.store": store, "source.cache": str(cache.resolve()) if cache else None}
+    return load_workflow(workflow, {k: v for k, v in overrides.items() if v} or None)
 
 
 @monitor.command("init")
@@ -87,15 +88,18 @@ def _kill_at_checkpoint() -> Callable[[str], None] | None:
 @click.option("--scheduler", help="Dask distributed scheduler address, tcp://host:8786.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes of a local Dask cluster.")
+@click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep windows fetched from remote scene files in this folder and read "
+              "them from there next time (overrides source.cache).")
 @click.option("--no-progress", is_flag=True, help="No progress bars (cron).")
 @click.option("-v", "--verbose", count=True)
-def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, no_progress,
+def monitor_run(workflow: Path, store, rebaseline, scheduler, workers, cache, no_progress,
                 verbose) -> None:
     """One incremental run: classify new scenes, update the baseline and alerts."""
     from ..monitor import StoreLockedError
     from ..monitor.job import job_paths, require_store, run_job
 
-    wf = _monitor_wf(workflow, store)
+    wf = _monitor_wf(workflow, store, cache)
     paths = job_paths(wf)
     require_store(paths)  # a missing store: one line, and no log file or lock written
     # INFO lines on stderr for cron; a failure's traceback only in the log (-v: also here)

@@ -55,13 +55,16 @@ if TYPE_CHECKING:
 @click.option("--clouds", type=click.Choice(list(CLOUD_CHOICES)),
               help="Cloud mask (overrides clouds; auto: SCL for L2A, s2cloudless where its "
               "bands exist, else none with a warning).")
+@click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep windows fetched from remote scene files in this folder and read "
+              "them from there next time (overrides source.cache).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--wait", is_flag=True, help="When another run writes into the output folder, "
               "wait for it to finish (default: exit at once with code 3).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
         halo, min_area_ha, workers, scheduler, device, tta, probabilities, offset, clouds,
-        no_progress, wait, verbose) -> None:
+        cache, no_progress, wait, verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -76,6 +79,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         "compute.scheduler": scheduler, "compute.device": device,
         "source.offset": parse_offset_option(offset), "clouds": clouds,
         "compute.tta": tta, "output.probabilities": probabilities,
+        "source.cache": str(cache.resolve()) if cache else None,
     }
     from .search import source_overrides, workflow_source_type
 
@@ -179,10 +183,16 @@ def _removed_if_created(folder: str):
 @click.option("--workers", type=click.IntRange(min=1),
               help="Start a local Dask cluster of N worker processes.")
 @click.option("--scheduler", help="Run on a Dask distributed cluster: tcp://host:port.")
+@click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep windows fetched from remote scene files in this folder and read "
+              "them from there next time.")
+@click.option("--cache-max-gb", type=float, default=10.0, show_default=True,
+              help="Bound on --cache; the least recently used windows are removed first.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
 def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds, scale,
-             offset, resolution, workers, scheduler, no_progress, verbose) -> None:
+             offset, resolution, workers, scheduler, cache, cache_max_gb, no_progress,
+             verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
     \b
@@ -194,6 +204,7 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
     from ..classify import classify_region
     from ..errors import ConfigError, SceneError
     from ..grid import Grid, parse_crs
+    from ..io.fetch_cache import FetchCache
     from ..io.read import detect_scale, scale_tags
     from ..io.scenes import FolderSource, scene_from_files
     from ..plan import auto_crs, needed_bands, resolve_clouds, resolve_model_path
@@ -235,7 +246,8 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
                         f"model and cloud mask; add them or use --clouds auto")
     if note:  # after the checks above: a refused scene gets its one line only
         log.warning("%s", note)
-    scene_scale = detect_scale(scene, declared=scale, offset=the_offset)
+    fetch_cache = FetchCache(str(cache.resolve()), int(cache_max_gb * 2**30)) if cache else None
+    scene_scale = detect_scale(scene, declared=scale, offset=the_offset, cache=fetch_cache)
     if not scene_scale.dark_dn == scene_scale.dark_dn:  # NaN: no band has 16 valid pixels
         raise SceneError(f"scene {scene.id} has no valid pixels (every value nodata, 0 or "
                          "NaN, or fewer than 16); nothing to classify: check the files")
@@ -261,7 +273,8 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
         try:
             res = classify_region([(scene, scene_scale)], region, model_path, out_map,
                                   out_confidence=out_conf, out_probabilities=out_probs,
-                                  options=ClassifyOptions(cloud_method=clouds, tta=tta),
+                                  options=ClassifyOptions(cloud_method=clouds, tta=tta,
+                                                          fetch_cache=fetch_cache),
                                   progress=progress, runner=runner, tags=tags)
         finally:
             progress.close()

@@ -35,6 +35,7 @@ from rasterio.windows import Window
 
 from ..errors import BandError, SceneError
 from ..grid import Grid
+from .fetch_cache import FetchCache, remote_identity
 from .remote import is_remote, remote_error
 from .scale import (
     SCALES,
@@ -119,8 +120,10 @@ class _Direct:
     Pixels outside the dataset or equal to its nodata value stay NaN.
     """
 
-    def __init__(self, src, col_off: int, row_off: int, nodata: float | None) -> None:
+    def __init__(self, src, col_off: int, row_off: int, nodata: float | None,
+                 identity: str | None = None) -> None:
         self.src = src
+        self.identity = identity  # a remote file's URL + version: the fetch cache's key
         self.src_dataset = src
         self.lock = threading.Lock()  # GDAL datasets are not thread-safe
         self.col_off, self.row_off = col_off, row_off
@@ -131,8 +134,12 @@ class _Direct:
         tiled = bool(src.profile.get("tiled"))
         self.block: tuple[int, int] | None = (bh, bw) if tiled and min(bh, bw) >= 64 else None
 
-    def read(self, indexes: list[int], window: Window, out: np.ndarray) -> None:
-        """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data."""
+    def read(self, indexes: list[int], window: Window, out: np.ndarray,
+             cache: FetchCache | None = None) -> None:
+        """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data.
+
+        ``cache``: fetched blocks of a remote file are kept there and read from there.
+        """
         h, w = out.shape[1:]
         r0 = int(window.row_off) + self.row_off
         c0 = int(window.col_off) + self.col_off
@@ -142,23 +149,36 @@ class _Direct:
             return
         block = self.block
         if block is None:
-            with self.lock:
-                data = self.src.read(indexes, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+            data = _fetch(self, indexes, (cc0, rr0, cc1 - cc0, rr1 - rr0), cache)
             self._place(data, out, rr0 - r0, cc0 - c0)
             return
-        for (by, bx), a in self._blocks(block, tuple(indexes), rr0, rr1, cc0, cc1):
+        if self.identity is None:
+            cache = None
+        for (by, bx), a in self._blocks(block, tuple(indexes), rr0, rr1, cc0, cc1, cache):
             ys0, ys1 = max(rr0, by), min(rr1, by + a.shape[1])
             xs0, xs1 = max(cc0, bx), min(cc1, bx + a.shape[2])
             self._place(a[:, ys0 - by:ys1 - by, xs0 - bx:xs1 - bx], out, ys0 - r0, xs0 - c0)
 
     def _blocks(self, block: tuple[int, int], indexes: tuple[int, ...], rr0: int, rr1: int,
-                cc0: int, cc1: int) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+                cc0: int, cc1: int, cache: FetchCache | None
+                ) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
         """The decoded ``block``-sized blocks under rows [rr0, rr1) x cols [cc0, cc1):
-        ((y, x), array)."""
+        ((y, x), array).  Memory first, then the fetch cache (a remote file), then GDAL."""
         bh, bw = block
         cols = range(cc0 // bw, (cc1 - 1) // bw + 1)
+
+        def win(b: int, j: int) -> tuple[int, int, int, int]:
+            x0, y0 = j * bw, b * bh
+            return x0, y0, min(bw, self.src.width - x0), min(bh, self.src.height - y0)
+
         for b in range(rr0 // bh, (rr1 - 1) // bh + 1):
             found = {j: _blocks.get((self.id, indexes, b, j)) for j in cols}
+            if cache is not None and self.identity is not None:
+                for j in [j for j, a in found.items() if a is None]:
+                    a = cache.get(cache.key(self.identity, indexes, win(b, j)))
+                    if a is not None:
+                        _blocks.put((self.id, indexes, b, j), a)
+                        found[j] = a
             for run in _runs([j for j, a in found.items() if a is None]):
                 # one read per run of missing blocks, aligned with the file's blocks
                 x0, x1 = run[0] * bw, min((run[-1] + 1) * bw, self.src.width)
@@ -168,6 +188,8 @@ class _Direct:
                 for j in run:
                     a = np.ascontiguousarray(data[:, :, j * bw - x0:min((j + 1) * bw, x1) - x0])
                     _blocks.put((self.id, indexes, b, j), a)
+                    if cache is not None and self.identity is not None:
+                        cache.put(cache.key(self.identity, indexes, win(b, j)), a)
                     found[j] = a
             for j in cols:
                 yield (b * bh, j * bw), found[j]
@@ -187,8 +209,10 @@ class _Warped:
     cache is warped chunk by chunk); GDAL's warp kernel does the resampling.
     """
 
-    def __init__(self, src, canvas: Grid, resampling: Resampling, nodata: float | None) -> None:
+    def __init__(self, src, canvas: Grid, resampling: Resampling, nodata: float | None,
+                 identity: str | None = None) -> None:
         self.src = src
+        self.identity = identity  # a remote file's URL + version: the fetch cache's key
         self.src_dataset = src
         self.lock = threading.Lock()  # GDAL datasets are not thread-safe
         self.canvas = canvas
@@ -196,12 +220,14 @@ class _Warped:
         self.nodata = nodata
 
     def read(self, indexes: list[int], window: Window, out: np.ndarray,
-             pre: Sequence[tuple[float, float]] | None = None) -> None:
+             pre: Sequence[tuple[float, float]] | None = None,
+             cache: FetchCache | None = None) -> None:
         """Fill ``out`` (len(indexes), h, w), float32, NaN-filled: NaN stays where no data.
 
         ``pre``: per index ``(factor, offset)`` applied to the valid source pixels before
         the warp, so that an offset in DN cancels exactly (``v + 1000 - 1000`` is exact in
         float32; the resampled ``v + 1000`` minus 1000 is not, by a few 1e-4 DN).
+        ``cache``: the source window of a remote file is kept there and read from there.
         """
         from rasterio.warp import reproject, transform_bounds
         from rasterio.windows import bounds as win_bounds
@@ -223,8 +249,7 @@ class _Warped:
         c1, r1 = min(c1, self.src.width), min(r1, self.src.height)
         if c0 < c1 and r0 < r1:
             src_win = Window(c0, r0, c1 - c0, r1 - r0)
-            with self.lock:
-                data = self.src.read(indexes, window=src_win)
+            data = _fetch(self, indexes, (c0, r0, c1 - c0, r1 - r0), cache)
             data = data.astype(np.float32, copy=False)
             if pre and any(fo != (1.0, 0.0) for fo in pre):
                 # scaled values may land on the nodata value (DN 1000 - 1000 = 0 = nodata):
@@ -249,6 +274,22 @@ class _Warped:
 
 #: nodata of a warp whose source was scaled first (far below any DN or reflectance)
 _WARP_NODATA = np.float32(-3.0e38)
+
+
+def _fetch(reader: _Direct | _Warped, indexes: list[int], win: tuple[int, int, int, int],
+           cache: FetchCache | None) -> np.ndarray:
+    """``reader``'s window (col, row, width, height) of ``indexes``: from the fetch cache
+    when the file is remote and the window is there, else read (and kept there)."""
+    if cache is None or reader.identity is None:
+        with reader.lock:
+            return reader.src.read(indexes, window=Window(*win))
+    key = cache.key(reader.identity, indexes, win)
+    data = cache.get(key)
+    if data is None:
+        with reader.lock:
+            data = reader.src.read(indexes, window=Window(*win))
+        cache.put(key, data)
+    return data
 
 
 def _aligned(src, canvas: Grid) -> tuple[int, int] | None:
@@ -281,11 +322,12 @@ def _vrt(path: str, canvas: Grid, resampling: Resampling, src_nodata: float | No
                 f"cannot read {path}: {str(exc).splitlines()[0]}; check the file"
             ) from exc
         nodata = src.nodata if src.nodata is not None else src_nodata
+        identity = remote_identity(path)  # None for a local file
         offset = _aligned(src, canvas)
         if offset is not None:
-            vrt = _Direct(src, offset[0], offset[1], nodata)
+            vrt = _Direct(src, offset[0], offset[1], nodata, identity)
         else:
-            vrt = _Warped(src, canvas, resampling, nodata)
+            vrt = _Warped(src, canvas, resampling, nodata, identity)
         _cache[key] = vrt
         if len(_cache) > 256:  # bound the cache in long-lived workers
             old = _cache.pop(next(iter(_cache)))
@@ -350,6 +392,7 @@ def read_scene(
     *,
     scale: SceneScale | None = None,
     resampling: str = "bilinear",
+    cache: FetchCache | None = None,
 ) -> np.ndarray:
     """Read ``bands`` of one scene onto a window of ``canvas``, float32 (C, H, W).
 
@@ -372,6 +415,9 @@ def read_scene(
     resampling
         A :class:`rasterio.enums.Resampling` name, for files not aligned with
         ``canvas``.
+    cache
+        Keep the windows fetched from remote files there, and read them from there
+        (:mod:`landcover.io.fetch_cache`); default: no cache.
 
     Raises
     ------
@@ -407,10 +453,10 @@ def read_scene(
             if isinstance(vrt, _Warped) and scale is not None:  # scaled before resampling
                 vrt.read([b for _, b in pairs], window, dst,
                          [(1.0, 0.0) if bands[i] in UNSCALED_BANDS else scale.of(bands[i])
-                          for i in idx])
+                          for i in idx], cache=cache)
                 prescaled.update(idx)
             else:
-                vrt.read([b for _, b in pairs], window, dst)
+                vrt.read([b for _, b in pairs], window, dst, cache=cache)
         except rasterio.errors.RasterioError as exc:
             if is_remote(path):  # a server fault during the read: one line, not a traceback
                 raise remote_error(path, exc) from exc
@@ -454,12 +500,14 @@ def read_window(
     window: Window,
     *,
     resampling: str = "bilinear",
+    cache: FetchCache | None = None,
 ) -> np.ndarray:
     """Read ``bands`` of a window of ``canvas`` as L1C DN, float32 (C, H, W).
 
     Scenes are mosaicked in order: a pixel takes its value from the first
     scene that has data there in every band (:func:`read_scene`).  Pixels
     no scene covers are NaN.  The window must lie inside ``canvas``.
+    ``cache``: the fetch cache of remote windows (see :func:`read_scene`).
     """
     h, w = int(window.height), int(window.width)
     out = None
@@ -468,7 +516,8 @@ def read_window(
             missing = np.isnan(out).any(axis=0)
             if not missing.any():
                 break
-        block = read_scene(scene, bands, canvas, window, scale=scale, resampling=resampling)
+        block = read_scene(scene, bands, canvas, window, scale=scale, resampling=resampling,
+                           cache=cache)
         valid = np.isfinite(block).all(axis=0)
         if out is None:  # the first scene: its pixels with every band, NaN elsewhere
             if not valid.all():

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import LandcoverError, RemoteAccessError, RemoteReadError, SceneNotFoundError
 
 __all__ = ["is_remote", "gdal_path", "redact", "redact_text", "remote_error",
-           "reset_network_stats", "network_stats", "RedactingFormatter"]
+           "reset_network_stats", "network_stats", "RedactingFormatter", "libgdal"]
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,12 @@ def _libgdal():
         return lib
     except (OSError, AttributeError, IndexError):
         return None
+
+
+def libgdal():
+    """rasterio's libgdal through ctypes (None when it cannot be found), with the few
+    functions this package calls declared."""
+    return _libgdal()
 
 
 def reset_network_stats() -> None:

@@ -18,6 +18,7 @@ import rasterio
 
 from ..errors import BandError, LandcoverError, SceneCorruptError
 from .env import gdal_env
+from .fetch_cache import FetchCache, read_masked
 from .remote import is_remote, remote_error
 from .scenes import Scene
 
@@ -95,7 +96,7 @@ GUARD_MIN_PIXELS = 10_000
 _GUARD_SKIP = frozenset({"B10"}) | UNSCALED_BANDS
 
 
-def _float_kind(scene: Scene) -> str:
+def _float_kind(scene: Scene, cache: FetchCache | None = None) -> str:
     """``"dn"`` or ``"reflectance"``: integer data are DN; float data by their 99th percentile.
 
     Float values are read at a coarse overview of one band: a 99th percentile below 2
@@ -108,7 +109,7 @@ def _float_kind(scene: Scene) -> str:
                 return "dn"
             h = max(1, min(ds.height, 256))
             w = max(1, min(ds.width, 256))
-            arr = ds.read(ref.bidx, out_shape=(h, w), masked=True).astype("float64")
+            arr = read_masked(ds, ref.path, [ref.bidx], (1, h, w), cache)[0].astype("float64")
     except rasterio.errors.RasterioError as exc:
         raise unreadable(ref.path, exc) from exc
     vals = arr.compressed()
@@ -128,7 +129,7 @@ def _float_kind(scene: Scene) -> str:
 
 
 def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = "auto",
-                 guard: bool = True) -> SceneScale:
+                 guard: bool = True, cache: FetchCache | None = None) -> SceneScale:
     """Decide, once per band, how a scene's stored values become L1C DN.
 
     In order: ``offset`` when not ``"auto"`` (a number in DN, the user's override);
@@ -136,7 +137,9 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     (``BOA_ADD_OFFSET``/``RADIO_ADD_OFFSET``, processing baseline >= 04.00);
     else no offset.  Integer data are DN; float data DN or reflectance
     (``declared``, else by their values).  Then the plausibility guard
-    (:func:`dark_value`) checks the values against that decision.
+    (:func:`dark_value`) checks the values against that decision.  ``cache``: its
+    coarse looks at remote files go through the fetch cache
+    (:mod:`landcover.io.fetch_cache`).
 
     Raises
     ------
@@ -156,7 +159,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
             continue
         if offset != "auto":
             if kind is None:  # the override is an offset in DN, not a scale: still detect
-                kind = _float_kind(scene)
+                kind = _float_kind(scene, cache)
             base = 10000.0 if kind == "reflectance" else 1.0
             pairs[band] = (base, float(offset))
             sources.add("override")
@@ -165,7 +168,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
             sources.add(ref.meta or "stac")
         else:
             if kind is None:
-                kind = _float_kind(scene)
+                kind = _float_kind(scene, cache)
             if kind == "reflectance":
                 pairs[band] = (10000.0, 0.0)
                 sources.add("none")
@@ -184,7 +187,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         source="+".join(sorted(sources)), product=scene.product)
     if not guard:
         return scale
-    dark, band, npix = dark_value(scene, scale)
+    dark, band, npix = dark_value(scene, scale, cache=cache)
     scale = replace(scale, dark_dn=dark)
     if npix < GUARD_MIN_PIXELS or not np.isfinite(dark):
         log.info("scene %s: %d px, too small for the offset guard; offset %+g (%s) "
@@ -217,8 +220,8 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     return scale
 
 
-def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
-               ) -> tuple[float, str, int]:
+def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256,
+               cache: FetchCache | None = None) -> tuple[float, str, int]:
     """The guard's statistic: the lowest 1st percentile over the scene's bands, in DN.
 
     Each file is read once at a coarse overview (at most ``size`` px a side) over the
@@ -253,8 +256,7 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256
                     (max(1, round(ds.height / k)), max(1, round(ds.width / k)))
                 # without overviews this decodes every block: a corrupt or truncated file
                 # fails here, before anything is written
-                arr = ds.read([b for _, b in refs], out_shape=(len(refs), h, w),
-                              masked=True)
+                arr = read_masked(ds, path, [b for _, b in refs], (len(refs), h, w), cache)
         except rasterio.errors.RasterioError as exc:
             raise unreadable(path, exc) from exc
         for (band, _), a in zip(refs, arr, strict=True):

@@ -190,7 +190,8 @@ def _check_collections(client, q: StacQuery) -> None:
 
 
 def search_scenes(q: StacQuery, *, bbox: BBox, bbox_crs: CRS,
-                  periods: Mapping[str, tuple[dt.date, dt.date]]) -> dict[str, list[Scene]]:
+                  periods: Mapping[str, tuple[dt.date, dt.date]],
+                  allow_empty: bool = False) -> dict[str, list[Scene]]:
     """The scenes of each date window: items meeting the region, one search per window.
 
     Parameters
@@ -201,6 +202,9 @@ def search_scenes(q: StacQuery, *, bbox: BBox, bbox_crs: CRS,
         The region (searched as its lon/lat bounds).
     periods
         Label -> first and last day of the window (inclusive).
+    allow_empty
+        A window without an item gives an empty list instead of an error (a
+        monitoring job's watch period before anything new arrived).
 
     Returns
     -------
@@ -212,7 +216,8 @@ def search_scenes(q: StacQuery, *, bbox: BBox, bbox_crs: CRS,
     ServiceError
         If the API does not answer (exit 1).
     SceneNotFoundError
-        If a collection does not exist, or a window has no item (exit 2).
+        If a collection does not exist, or a window has no item and ``allow_empty`` is
+        False (exit 2).
 
     Examples
     --------
@@ -244,7 +249,7 @@ def search_scenes(q: StacQuery, *, bbox: BBox, bbox_crs: CRS,
                               for it in items) if s is not None]
         log.info("%s: %d item(s) from %s between %s and %s", label, len(items), redact(q.url),
                  start, end)
-        if not scenes:
+        if not scenes and not allow_empty:
             filt = f" matching {dict(q.query or {})}" if q.query else ""
             raise SceneNotFoundError(
                 f"no item of {', '.join(q.collections)} at {redact(q.url)}{filt} over bbox "

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ..config import MonitorOptions, Workflow, resolve_path
 from ..errors import ConfigError, ModelError
 from ..grid import Grid, parse_crs
 from ..io.scenes import Scene, UnreadableScene, discover, parse_date_range, require_dates
+from ..io.stac_api import is_api_source, query_from_source, search_scenes
 from ..model import ModelSpec
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "job_model_path",
     "with_bbox",
     "discover_scenes",
+    "search_periods",
+    "newest_seen",
     "fingerprint",
     "scene_files",
     "eligible_scenes",
@@ -150,21 +153,30 @@ def grid_from_meta(m: dict[str, Any]) -> Grid:
                 int(m["height"]))
 
 
-def discover_scenes(wf: Workflow, *, unreadable: list[UnreadableScene] | None = None
-                    ) -> list[Scene]:
+def discover_scenes(wf: Workflow, *, unreadable: list[UnreadableScene] | None = None,
+                    since: dt.date | None = None) -> list[Scene]:
     """All scenes in the workflow's source now (an empty landing folder: none).
 
     With ``unreadable`` (a folder source), a scene with a file GDAL cannot open is
     appended to it and left out instead of failing the listing.
 
+    A STAC API source (:data:`landcover.io.stac_api.PRESETS`) is searched over the
+    job's date periods and region, items turned into scenes as ``landcover run`` does
+    (the same presets, asset keys and URL signing).  With ``since`` (the store's last
+    processed date, :func:`newest_seen`) the search starts ``monitor.lookback_days``
+    before it: older items are not asked for again; a late item inside the margin is
+    found (and recorded ``late``).  A period without an item yields no scene.
+
     Raises
     ------
-    ConfigError
-        For a STAC API source (monitoring jobs read a folder or a STAC file for now).
+    ServiceError
+        The STAC API does not answer (exit 1; nothing is written).
+    SceneNotFoundError
+        A collection of ``source.collections`` does not exist at the API.
     """
-    if wf.source.path is None or wf.source.type not in ("folder", "stac"):
-        raise ConfigError(f"monitoring jobs read source type folder or stac, not "
-                          f"{wf.source.type!r}; use landcover run for a STAC API source")
+    if is_api_source(wf.source.type):
+        return _api_scenes(wf, since)
+    assert wf.source.path is not None  # the config requires it for local sources
     src = resolve_path(wf.source.path, wf.base_dir)
     opts: dict[str, Any] = {}
     if wf.source.type == "folder":
@@ -174,6 +186,51 @@ def discover_scenes(wf: Workflow, *, unreadable: list[UnreadableScene] | None = 
     scenes = discover(wf.source.type, src, **opts)
     require_dates(scenes)  # scenes are ordered by date
     return scenes
+
+
+def search_periods(wf: Workflow, since: dt.date | None) -> dict[str, tuple[dt.date, dt.date]]:
+    """The job's date periods, each starting no earlier than ``since`` minus
+    ``monitor.lookback_days`` (periods that end before that are dropped)."""
+    lookback = dt.timedelta(days=monitor_options(wf).lookback_days)
+    out = {}
+    for label, (start, end) in zip(wf.dates, _periods(wf), strict=True):
+        if since is not None:
+            start = max(start, since - lookback)
+        if start <= end:
+            out[label] = (start, end)
+    return out
+
+
+def _api_scenes(wf: Workflow, since: dt.date | None) -> list[Scene]:
+    src = wf.source
+    q = query_from_source(src.type, url=src.url, collections=src.api_collections,
+                          query=src.query, filter=src.filter, max_items=src.max_items)
+    periods = search_periods(wf, since)
+    if not periods:
+        return []
+    found = search_scenes(q, bbox=wf.region.require_bbox(),
+                          bbox_crs=parse_crs(wf.region.crs, key="region.crs"),
+                          periods=periods, allow_empty=True)
+    scenes = list({s.id: s for ss in found.values() for s in ss}.values())  # periods may meet
+    require_dates(scenes)
+    log.info("%d item(s) at %s since %s", len(scenes), q.url,
+             min(a for a, _ in periods.values()))
+    return scenes
+
+
+def newest_seen(rows: Sequence[Mapping[str, Any]]) -> dt.date | None:
+    """Where a STAC API search of a job starts from (before ``lookback_days``): the newest
+    ``processed`` date among a store's ``scenes`` rows, else the newest ``cloudy`` one;
+    None before the first.
+
+    Not the newest of any status: a ``corrupt`` scene dated later is searched again
+    anyway, and a rebaseline needs the last processed date's items.
+    """
+    for status in ("processed", "cloudy"):
+        dates = [r["date"] for r in rows if r.get("date") and r.get("status") == status]
+        if dates:
+            return dt.date.fromisoformat(max(dates))
+    return None
 
 
 def scene_files(scene: Scene) -> tuple[str, ...]:

@@ -46,6 +46,8 @@ from ..config import Workflow
 from ..errors import ConfigError, LandcoverError, ModelError, SceneCorruptError
 from ..faults import durable_replace
 from ..grid import Grid
+from ..io.fetch_cache import cache_stats, reset_cache_stats
+from ..io.remote import network_stats, reset_network_stats
 from ..io.scenes import Scene, UnreadableScene
 from ..legend import CLASS_NAMES
 from .catalog import publish_run_item
@@ -63,6 +65,7 @@ from .inputs import (
     model_version,
     monitor_options,
     needed_bands,
+    newest_seen,
     plan_grid,
     scene_files,
     with_bbox,
@@ -222,9 +225,11 @@ def run_job(
         model_path = job_model_path(wf)
         mv, spec = model_version(model_path)
         unreadable: list[UnreadableScene] = []
+        reset_network_stats()
+        reset_cache_stats()
         with clock.timed("discover"):
-            eligible = eligible_scenes(wf, discover_scenes(wf, unreadable=unreadable),
-                                       needed_bands(wf, spec))
+            found = discover_scenes(wf, unreadable=unreadable, since=newest_seen(snap.scenes))
+            eligible = eligible_scenes(wf, found, needed_bands(wf, spec))
             fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
             fps.update({u.id: fingerprint(u.files) for u in unreadable})
         plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
@@ -261,6 +266,10 @@ def run_job(
             runner.close()
             close_cached()  # no open handle outlives the run (a file may be replaced)
         summary = _summarise(plan, obs, base, clock, paths)
+        net = network_stats(in_process=runner.client is None)
+        if wf.source.cache:
+            net["cache"] = {"dir": wf.source.cache, **cache_stats()}
+        summary["remote_reads"] = net if net["files"] else None  # as in a run's summary
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
         try:  # STAC out; the run is committed: a failure here must not fail it
             publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,

@@ -87,12 +87,13 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
         folder.mkdir(parents=True, exist_ok=True)
         for p in folder.glob(f".{key}.*"):  # stale temporaries of a killed run
             p.unlink(missing_ok=True)
-        pairs = [(s, detect_scale(s, declared=wf.source.scale, offset=wf.source.offset))
-                 for s in scenes]
+        options = ClassifyOptions.from_workflow(wf, device=device)
+        pairs = [(s, detect_scale(s, declared=wf.source.scale, offset=wf.source.offset,
+                                  cache=options.fetch_cache)) for s in scenes]
         method, note = resolve_clouds(wf.clouds, scenes)
         if note:
             log.warning("%s: %s", key, note)
-        options = replace(ClassifyOptions.from_workflow(wf, device=device), cloud_method=method)
+        options = replace(options, cloud_method=method)
         classify_region(
             pairs, grid, model_path, cls_p, out_confidence=conf_p,
             options=options, runner=runner,
