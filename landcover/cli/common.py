@@ -180,18 +180,19 @@ def logged_run(handler: logging.Handler | None, progress: Progress, failure: str
     except LandcoverError as exc:
         if isinstance(exc, locked):
             log.warning("%s", exc, extra=FILE_ONLY)
-            click.echo(f"locked: {redact_text(str(exc))}", err=True)
+            click.echo(f"locked: {one_line(redact_text(str(exc)))}", err=True)
             sys.exit(EXIT_LOCKED)
         if isinstance(exc, (OutputWriteError, ServiceError)):
             log.error("run failed: %s", exc, exc_info=True, extra=FILE_ONLY)
-            click.echo(f"error: {redact_text(str(exc))}", err=True)
+            click.echo(f"error: {one_line(redact_text(str(exc)))}", err=True)
             sys.exit(EXIT_FAILED)
         log.error("%s", exc, extra=FILE_ONLY)
         raise
     except Exception as exc:
         log.exception("run failed", extra=FILE_ONLY)
         fault = write_error(exc, out) if out is not None else None
-        click.echo(f"error: {redact_text(str(fault if fault is not None else failure))}", err=True)
+        said = fault if fault is not None else failure
+        click.echo(f"error: {one_line(redact_text(str(said)))}", err=True)
         sys.exit(EXIT_FAILED)
     finally:
         progress.close()
@@ -227,13 +228,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LockedError as exc:
-            click.echo(f"locked: {redact_text(str(exc))}", err=True)
+            click.echo(f"locked: {one_line(redact_text(str(exc)))}", err=True)
             sys.exit(EXIT_LOCKED)
         except (OutputWriteError, ServiceError) as exc:
-            click.echo(f"error: {redact_text(str(exc))}", err=True)
+            click.echo(f"error: {one_line(redact_text(str(exc)))}", err=True)
             sys.exit(EXIT_FAILED)
         except LandcoverError as exc:
-            click.echo(f"error: {redact_text(str(exc))}", err=True)
+            click.echo(f"error: {one_line(redact_text(str(exc)))}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.NoArgsIsHelpError:
             raise

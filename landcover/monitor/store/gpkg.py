@@ -161,7 +161,7 @@ class GpkgStore:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            text = str(exc)
+            text = " ".join(str(exc).split())  # quick_check's report spans lines
             if not any(k in text for k in _DAMAGE):
                 raise
             raise StoreDamagedError(
