@@ -23,7 +23,7 @@ from .clouds import METHODS as CLOUD_METHODS
 from .config import Workflow, resolve_path
 from .errors import ConfigError, SceneError
 from .grid import Grid, parse_crs, reproject_bbox
-from .io.fetch_cache import reset_cache_stats
+from .io.fetch_cache import reset_cache_stats, source_cache
 from .io.read import SceneScale, detect_scale
 from .io.remote import reset_network_stats
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
@@ -256,11 +256,12 @@ def plan_run(wf: Workflow) -> RunPlan:
     # or truncated file, or values contradicting their offset, fail here as bad input,
     # before the output folder or its run.log exist
     scales: dict[str, SceneScale] = {}
+    cache = source_cache(wf.source, wf.base_dir)  # the guard's look is fetched once too
     for scenes in picked.values():
         for s in scenes_of_best_date(scenes):
             if s.id not in scales:
                 scales[s.id] = detect_scale(s, declared=wf.source.scale,
-                                            offset=wf.source.offset)
+                                            offset=wf.source.offset, cache=cache)
     get_model(model_path)  # the network builds from these weights, before anything is written
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,

@@ -9,7 +9,6 @@ arguments are plain and picklable; the model is loaded once per process.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from .clouds import METHODS as CLOUD_METHODS
 from .errors import BandError
 from .grid import Grid
 from .inference import Precision, predict_probabilities
-from .io.fetch_cache import FetchCache
+from .io.fetch_cache import FetchCache, source_cache
 from .io.read import SceneScale, read_window
 from .io.scenes import Scene
 from .model import get_model, normalize
@@ -98,10 +97,7 @@ class ClassifyOptions:
     @classmethod
     def from_workflow(cls, wf: Any, *, device: str) -> ClassifyOptions:
         """The options a workflow (:class:`landcover.config.Workflow`) names."""
-        cache = None
-        if wf.source.cache:  # relative to the workflow's folder, like source.path
-            cache = FetchCache(os.path.join(wf.base_dir, os.path.expanduser(wf.source.cache)),
-                               max_bytes=int(wf.source.cache_max_gb * 2**30))
+        cache = source_cache(wf.source, wf.base_dir)
         return cls(tile_size=wf.tiling.tile_size, halo=wf.tiling.halo, blend=wf.tiling.blend,
                    batch_size=wf.tiling.batch_size, cloud_method=wf.clouds,
                    precision=wf.compute.precision, device=device, tta=wf.compute.tta,

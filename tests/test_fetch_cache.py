@@ -124,7 +124,7 @@ def test_second_run_fetches_no_window_again_and_a_changed_file_is_fetched(tmp_pa
           f"after one file changed {third[0]}; {per_file}")
     assert served_2 < served_1 / 20  # what opening the files reads; no pixel window
     a, b, c = (read_maps(tmp_path / n) for n in ("nocache", "first", "second"))
-    assert sorted(a) == sorted(c) and len(a) == 4
+    assert sorted(a) == sorted(c) and len(a) == 6  # maps, confidence, probabilities
     for name in a:
         assert (a[name] == b[name]).all() and (a[name] == c[name]).all(), name
     assert third[1]["cache"]["misses"] > 0 and third[0] > served_2

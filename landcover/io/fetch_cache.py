@@ -36,12 +36,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .remote import is_remote, libgdal, redact
 
-__all__ = ["FetchCache", "remote_identity", "cache_stats", "reset_cache_stats", "read_masked"]
+__all__ = ["FetchCache", "source_cache", "remote_identity", "cache_stats", "reset_cache_stats",
+           "read_masked"]
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,15 @@ class FetchCache:
 
 _written_lock = threading.Lock()
 _written: dict[str, int] = {}
+
+
+def source_cache(source: Any, base_dir: str | os.PathLike[str]) -> FetchCache | None:
+    """The cache a workflow's ``source`` names (``source.cache``, relative to the
+    workflow's folder like ``source.path``; bounded by ``source.cache_max_gb``), or None."""
+    if not source.cache:
+        return None
+    return FetchCache(os.path.join(base_dir, os.path.expanduser(source.cache)),
+                      max_bytes=int(source.cache_max_gb * 2**30))
 
 
 def _due_for_prune(cache: FetchCache, nbytes: int) -> bool:
