@@ -34,7 +34,7 @@ from ...faults import durable_replace
 from ..lifecycle import Alert
 from ..lock import FileLock
 from .commit import commit_run
-from .migrate import migrate_store
+from .migrate import migrate_store, store_version
 from .protocol import Checkpoint
 from .schema import (
     ALERT_COLUMNS,
@@ -44,6 +44,7 @@ from .schema import (
     RUN_COLUMNS,
     SCENE_ADDED,
     SCENE_COLUMNS,
+    SCHEMA_VERSION,
     RunWrite,
     Snapshot,
     alert_from_row,
@@ -288,8 +289,14 @@ class GpkgStore:
             self._transaction(lambda conn: commit_run(_GpkgTables(conn), write, checkpoint))
 
     def migrate(self, *, checkpoint: Checkpoint | None = None) -> int | None:
-        """Migrate an older store in place, in one transaction; the version it had, or None."""
+        """Migrate an older store in place, in one transaction; the version it had, or None.
+
+        An up-to-date store is only read (no write lock): ``monitor alerts``/``status``
+        never wait for, or fail on, a run's open commit."""
         with self._damage_named():
+            with contextlib.closing(self._connect()) as conn:
+                if store_version(_GpkgMigration(conn).meta()) >= SCHEMA_VERSION:
+                    return None
             return self._transaction(
                 lambda conn: migrate_store(_GpkgMigration(conn), checkpoint))
 

@@ -23,7 +23,7 @@ from rasterio.crs import CRS
 from ...errors import ConfigError, ServiceError, StoreDamagedError, StoreLockedError
 from ..lifecycle import Alert
 from .commit import commit_run
-from .migrate import migrate_store
+from .migrate import migrate_store, store_version
 from .protocol import Checkpoint
 from .schema import (
     ALERT_COLUMNS,
@@ -33,6 +33,7 @@ from .schema import (
     RUN_COLUMNS,
     SCENE_ADDED,
     SCENE_COLUMNS,
+    SCHEMA_VERSION,
     RunWrite,
     Snapshot,
     alert_from_row,
@@ -278,7 +279,14 @@ class PostgisStore:
                                "committed, run again") from exc
 
     def migrate(self, *, checkpoint: Checkpoint | None = None) -> int | None:
-        """Migrate an older schema in place, in one transaction; the version it had, or None."""
+        """Migrate an older schema in place, in one transaction; the version it had, or None.
+
+        An up-to-date schema is only read: readers never wait for a run's transaction."""
+        with self._connect() as c:
+            meta = {k: json.loads(v) for k, v in
+                    c.execute(f"SELECT key, value FROM {self._s('job')}")}
+        if store_version(meta) >= SCHEMA_VERSION:
+            return None
         return self._transaction(
             lambda c, cur: migrate_store(_PgMigration(self, c, cur), checkpoint))
 
