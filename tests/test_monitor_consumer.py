@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import rasterio
 
-from landcover.testing import arrive_sample_date, make_standin_bundle, write_monitor_job
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "mumbai"
+from landcover.testing import (
+    arrive_constructed_date,
+    arrive_sample_date,
+    make_standin_bundle,
+    write_monitor_job,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +31,7 @@ def model3(tmp_path_factory) -> Path:
     return make_standin_bundle(tmp_path_factory.mktemp("m3") / "standin.json", seed=3)
 
 
-def arrive_constructed(tmp_path: Path, real: str, fake: str) -> None:
-    """CONSTRUCTED input: a copy of the real scene ``real`` given the later date ``fake``."""
-    for f in SAMPLE.glob(f"mumbai_{real}_*.tif"):
-        dst = tmp_path / "src" / f.name.replace(real, fake)
-        shutil.copy(f, dst)
-        with rasterio.open(dst, "r+") as ds:
-            ds.update_tags(acquisition_date=fake,
-                           constructed=f"copy of mumbai_{real} given date {fake} for a test; "
-                                       "not a real acquisition")
+arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def monitor(*args: str) -> subprocess.CompletedProcess:

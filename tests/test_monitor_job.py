@@ -30,7 +30,12 @@ from landcover.config import load_workflow
 from landcover.errors import ModelError
 from landcover.monitor.job import init_job, job_status, run_job, select_alerts
 from landcover.monitor.lock import FileLock, StoreLockedError
-from landcover.testing import SAMPLE_JOB_BBOX, arrive_sample_date, write_monitor_job
+from landcover.testing import (
+    SAMPLE_JOB_BBOX,
+    arrive_constructed_date,
+    arrive_sample_date,
+    write_monitor_job,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
@@ -90,15 +95,7 @@ def arrive(tmp_path: Path, date: str) -> None:
     arrive_sample_date(tmp_path, date)
 
 
-def arrive_constructed(tmp_path: Path, real: str, fake: str) -> None:
-    """CONSTRUCTED input: a copy of the real scene ``real`` given the later date ``fake``."""
-    for f in SAMPLE.glob(f"mumbai_{real}_*.tif"):
-        dst = tmp_path / "src" / f.name.replace(real, fake)
-        shutil.copy(f, dst)
-        with rasterio.open(dst, "r+") as ds:
-            ds.update_tags(acquisition_date=fake,
-                           constructed=f"copy of mumbai_{real} given date {fake} for a test; "
-                                       "not a real acquisition")
+arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def dump(store: Path) -> dict[str, list]:

@@ -30,11 +30,15 @@ from landcover.config import load_workflow
 from landcover.monitor.job import run_job
 from landcover.monitor.reports import consumer_events, job_status, select_alerts
 from landcover.monitor.store import SCHEMA_VERSION, open_store, schema_name
-from landcover.testing import arrive_sample_date, make_standin_bundle, write_monitor_job
+from landcover.testing import (
+    arrive_constructed_date,
+    arrive_sample_date,
+    make_standin_bundle,
+    write_monitor_job,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 V1 = REPO / "tests" / "data" / "monitor-v1"
-SAMPLE = REPO / "data" / "sample" / "mumbai"
 V1_ALERTS = ["deforestation:mumbai_20180319:r9c35", "deforestation:mumbai_20180319:r49c88",
              "deforestation:mumbai_20180319:r72c40"]
 
@@ -56,15 +60,7 @@ def v1_job(tmp_path: Path, model: Path, *, name: str = "v1fixture", extra: str =
     return wf
 
 
-def arrive_constructed(tmp_path: Path, real: str, fake: str) -> None:
-    """CONSTRUCTED input: a copy of the real scene ``real`` given the later date ``fake``."""
-    for f in SAMPLE.glob(f"mumbai_{real}_*.tif"):
-        dst = tmp_path / "src" / f.name.replace(real, fake)
-        shutil.copy(f, dst)
-        with rasterio.open(dst, "r+") as ds:
-            ds.update_tags(acquisition_date=fake,
-                           constructed=f"copy of mumbai_{real} given date {fake} for a test; "
-                                       "not a real acquisition")
+arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -46,6 +46,7 @@ from landcover.monitor.water import (
 )
 from landcover.testing import (
     SAMPLE_JOB_BBOX,
+    arrive_constructed_date,
     arrive_sample_date,
     make_standin_bundle,
     write_monitor_job,
@@ -154,15 +155,7 @@ def model3(tmp_path_factory) -> Path:
     return make_standin_bundle(tmp_path_factory.mktemp("m3") / "standin.json", seed=3)
 
 
-def arrive_constructed(tmp_path: Path, real: str, fake: str) -> None:
-    """CONSTRUCTED input: a copy of the real scene ``real`` given the later date ``fake``."""
-    for f in SAMPLE.glob(f"mumbai_{real}_*.tif"):
-        dst = tmp_path / "src" / f.name.replace(real, fake)
-        shutil.copy(f, dst)
-        with rasterio.open(dst, "r+") as ds:
-            ds.update_tags(acquisition_date=fake,
-                           constructed=f"copy of mumbai_{real} given date {fake} for a test; "
-                                       "not a real acquisition")
+arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def read_map(path: str) -> tuple[np.ndarray, dict]:
