@@ -429,21 +429,41 @@ def test_processing_classify_runs_in_qgis_process(qgis_env, standin_model, tmp_p
                                               for lyr in checked["project"]["layers"])
 
 
-def test_processing_detect_change_styles_its_geopackage(sample_run, qgis_env, tmp_path):
-    res, _ = sample_run
-    gpkg = tmp_path / "change.gpkg"
+def _detect_change(res, env, gpkg, rule):
     r = subprocess.run([QGIS_PROCESS, "--json", "run", "landcover:detectchange", "--",
                         f"BEFORE={res.maps['before'].map_path}",
-                        f"AFTER={res.maps['after'].map_path}", "MIN_AREA_HA=0",
+                        f"AFTER={res.maps['after'].map_path}", "MIN_AREA_HA=0", f"RULE={rule}",
                         f"OUTPUT={gpkg}"],
-                       env=qgis_env, capture_output=True, text=True, timeout=300)
+                       env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert len(json.loads(r.stdout)["results"]["LAYERS"]) == len(CHANGE_LAYERS)
     for name in CHANGE_LAYERS:
         assert "categorizedSymbol" in layer_style_qml(gpkg, name)
+    return {n: len(pyogrio.read_dataframe(gpkg, layer=n)) for n in CHANGE_LAYERS}
+
+
+def test_processing_detect_change_styles_its_geopackage(sample_run, qgis_env, tmp_path):
+    """'Detect change' with the argmax test gives the run's polygons (the sample_run fixture
+    uses the argmax rule); with the measured rules it finds the probability COGs beside the
+    maps and gives what 'landcover change' gives with them."""
+    res, _ = sample_run
+    got = _detect_change(res, qgis_env, tmp_path / "argmax.gpkg", rule=1)
     want = {n: len(pyogrio.read_dataframe(res.change_path, layer=n)) for n in CHANGE_LAYERS}
-    got = {n: len(pyogrio.read_dataframe(gpkg, layer=n)) for n in CHANGE_LAYERS}
-    assert got == want
+    assert got == want and sum(want.values()) > 0
+
+    got = _detect_change(res, qgis_env, tmp_path / "rules.gpkg", rule=0)
+    before, after = res.maps["before"], res.maps["after"]
+    assert before.probabilities_path.is_file() and after.probabilities_path.is_file()
+    cli = tmp_path / "cli.gpkg"
+    r = subprocess.run([sys.executable, "-m", "landcover", "change", str(before.map_path),
+                        str(after.map_path), "--out", str(cli), "--min-area-ha", "0",
+                        "--before-confidence", str(before.confidence_path),
+                        "--after-confidence", str(after.confidence_path),
+                        "--before-probabilities", str(before.probabilities_path),
+                        "--after-probabilities", str(after.probabilities_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert got == {n: len(pyogrio.read_dataframe(cli, layer=n)) for n in CHANGE_LAYERS}
 
 
 def test_provider_lists_the_three_algorithms(qgis_env):

@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -188,6 +189,20 @@ class ClassifyAlgorithm(_Base):
         }
 
 
+#: the "Change test" choices (index 1 passes ``--argmax``)
+CHANGE_TESTS = ["measured rules (probabilities, edge test, opening)",
+                "argmax (class against class, as monitoring)"]
+
+
+def _beside(map_source: str, kind: str):
+    """The ``kind`` COG a run wrote beside ``landcover_<label>_<date>.tif`` (or None)."""
+    path = Path(map_source)
+    if not path.name.startswith("landcover_"):
+        return None
+    other = path.with_name(kind + path.name[len("landcover"):])
+    return str(other) if other.exists() else None
+
+
 class DetectChangeAlgorithm(_Base):
     """Change polygons between two land-cover maps ('landcover change')."""
 
@@ -200,8 +215,11 @@ class DetectChangeAlgorithm(_Base):
     def shortHelpString(self):  # noqa: N802
         return ("Compares two land-cover maps of one grid (from 'Classify land cover' or "
                 "'landcover classify') and writes change polygons (deforestation, water loss, "
-                "water gain) with equal-area hectares to a GeoPackage, styled by change type "
-                "(default style stored in the GeoPackage).")
+                "water gain, new built-up) with equal-area hectares to a GeoPackage, styled by "
+                "change type (default style stored in the GeoPackage). The measured rules use "
+                "the per-class probability COGs found beside the maps (probabilities_*.tif, "
+                "written by two-date runs and 'classify --probabilities all'), else the "
+                "confidence COGs; 'argmax' compares classes only, as monitoring does.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("BEFORE", "Land-cover map, first date"))
@@ -209,6 +227,8 @@ class DetectChangeAlgorithm(_Base):
         self.addParameter(QgsProcessingParameterNumber(
             "MIN_AREA_HA", "Minimum polygon area (ha)",
             type=QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.0))
+        self.addParameter(QgsProcessingParameterEnum(
+            "RULE", "Change test", options=CHANGE_TESTS, defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", "Change GeoPackage", fileFilter="GeoPackage (*.gpkg)"))
         self.addOutput(QgsProcessingOutputMultipleLayers("LAYERS", "Change layers"))
@@ -222,11 +242,13 @@ class DetectChangeAlgorithm(_Base):
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         args = [cli, "change", before.source(), after.source(), "--out", out,
                 "--min-area-ha", self.parameterAsDouble(parameters, "MIN_AREA_HA", context)]
-        for flag, lyr in (("--before-confidence", before), ("--after-confidence", after)):
-            conf = Path(lyr.source()).with_name(Path(lyr.source()).name.replace(
-                "landcover_", "confidence_", 1))
-            if conf.name.startswith("confidence_") and conf.exists():
-                args += [flag, str(conf)]
+        if self.parameterAsEnum(parameters, "RULE", context) == 1:
+            args.append("--argmax")
+        for label, lyr in (("before", before), ("after", after)):
+            for kind in ("confidence", "probabilities"):
+                found = _beside(lyr.source(), kind)
+                if found is not None:
+                    args += [f"--{label}-{kind}", found]
         self._run(args, feedback)
         feedback.pushInfo("storing the default styles in the GeoPackage")
         self._run([cli, "style", out], feedback, quiet=True)
