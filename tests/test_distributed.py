@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from landcover.config import load_workflow
+from landcover.io.env import CACHEMAX_BYTES
 from landcover.plan import plan_run
 from landcover.runner import Runner
 from landcover.workflow import run_workflow
@@ -39,12 +40,12 @@ def _model_cache_size() -> int:
 
 def _gdal_cachemax_in_task() -> int:
     import rasterio
-    from rasterio.env import getenv
 
     from landcover.io.env import gdal_env
+    from landcover.testing import gdal_cache_max
 
     with rasterio.Env(**gdal_env()):
-        return int(getenv()["GDAL_CACHEMAX"])
+        return gdal_cache_max()
 
 
 @pytest.mark.slow
@@ -61,7 +62,7 @@ def test_distributed_equals_threads(tmp_path, standin_model):
         sizes = client.run(_model_cache_size)
         assert len(sizes) == 2 and all(v == 1 for v in sizes.values()), sizes
         # GDAL settings travel into the tasks (captured, re-entered in each)
-        assert set(client.run(_gdal_cachemax_in_task).values()) == {64}
+        assert set(client.run(_gdal_cachemax_in_task).values()) == {CACHEMAX_BYTES}
     for label in ("before", "after"):
         with rasterio.open(threaded.maps[label].map_path) as a, \
                 rasterio.open(res.maps[label].map_path) as b:

@@ -203,3 +203,17 @@ def test_warp_keeps_a_pixel_whose_offset_removal_gives_the_nodata_value(tmp_path
         warp.read([1], Window(0, 0, 32, 32), plain)
     assert np.isnan(out[0, :8]).all() and np.isnan(plain[0, :8]).all()
     assert (out[0, 8:] == 0).all() and (plain[0, 8:] == 1000).all()
+
+
+def test_runs_get_a_64_mb_block_cache_not_64_bytes(monkeypatch):
+    """rasterio gives an integer GDAL_CACHEMAX to GDALSetCacheMax64, in bytes: 64 was a
+    64-byte cache (every block decoded again for each band of a pixel-interleaved file).
+    A GDAL_CACHEMAX in the environment (MB there) wins."""
+    from landcover.io.env import CACHEMAX_BYTES, gdal_env
+    from landcover.testing import gdal_cache_max
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    with rasterio.Env(**gdal_env()):
+        assert gdal_cache_max() == CACHEMAX_BYTES == 64 * 1024 * 1024
+    monkeypatch.setenv("GDAL_CACHEMAX", "96")
+    assert "GDAL_CACHEMAX" not in gdal_env()

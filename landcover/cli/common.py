@@ -269,5 +269,6 @@ def main() -> None:
     """
     # GDAL's block cache defaults to 5% of the RAM and fills with the blocks of every map
     # read or written, so a run's memory grew with its area: 64 MB unless the user says
+    # (the environment variable counts MB; io.env.gdal_env gives rasterio bytes)
     os.environ.setdefault("GDAL_CACHEMAX", "64")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import rasterio
+from rasterio.windows import Window
 
 from ..errors import BandError, LandcoverError, SceneCorruptError
 from .env import gdal_env
@@ -220,6 +221,30 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     return scale
 
 
+def _look_by_blocks(ds, indexes: list[int], k: float) -> np.ma.MaskedArray:
+    """A decimated look (every ~``k``-th pixel) of a file without overviews, read one
+    block window at a time with all ``indexes`` together: each block is decoded once.
+
+    One decimated read of the whole file goes band by band, and a pixel-interleaved file
+    larger than GDAL's block cache then decodes every block once per band (a 5490 px
+    10-band file: 32 s instead of ~3 s).  The values are pixels of the file, spread over
+    all of it; returned as one row per band (the guard uses their distribution only).
+    """
+    bh, bw = ds.block_shapes[indexes[0] - 1]
+    # whole blocks per window, at least ~2k px a side so that each yields pixels
+    fh = max(1, int(np.ceil(2 * k / bh))) * bh
+    fw = max(1, int(np.ceil(2 * k / bw))) * bw
+    parts = []
+    for row in range(0, ds.height, fh):
+        for col in range(0, ds.width, fw):
+            h, w = min(fh, ds.height - row), min(fw, ds.width - col)
+            shape = (len(indexes), max(1, round(h / k)), max(1, round(w / k)))
+            win = Window(col, row, w, h)
+            parts.append(ds.read(indexes, window=win, out_shape=shape, masked=True)
+                         .reshape(len(indexes), -1))
+    return np.ma.concatenate(parts, axis=1)
+
+
 def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256,
                cache: FetchCache | None = None) -> tuple[float, str, int]:
     """The guard's statistic: the lowest 1st percentile over the scene's bands, in DN.
@@ -256,7 +281,11 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256,
                     (max(1, round(ds.height / k)), max(1, round(ds.width / k)))
                 # without overviews this decodes every block: a corrupt or truncated file
                 # fails here, before anything is written
-                arr = read_masked(ds, path, [b for _, b in refs], (len(refs), h, w), cache)
+                indexes = [b for _, b in refs]
+                if k > 1 and not ds.overviews(indexes[0]) and not is_remote(path):
+                    arr = _look_by_blocks(ds, indexes, k)
+                else:
+                    arr = read_masked(ds, path, indexes, (len(refs), h, w), cache)
         except rasterio.errors.RasterioError as exc:
             raise unreadable(path, exc) from exc
         for (band, _), a in zip(refs, arr, strict=True):
