@@ -72,6 +72,7 @@ class RangeServer:
         self._lock = threading.Lock()
         self._bytes: dict[str, int] = defaultdict(int)
         self._requests: dict[str, int] = defaultdict(int)
+        self._starts: dict[str, list[int]] = defaultdict(list)  # first byte of each part
         self._faults: list[list] = []  # [path or "*", kind, remaining or None]
         self._closing = threading.Event()
         self._httpd: http.server.ThreadingHTTPServer | None = None
@@ -123,6 +124,12 @@ class RangeServer:
                 return sum(self._requests.values())
             return self._requests.get(Path(relative_path).as_posix().lstrip("/"), 0)
 
+    def range_starts(self, relative_path: str) -> list[int]:
+        """The first byte of every range (0 for a whole-file GET) served for a file, in
+        order, since the start or :meth:`reset`."""
+        with self._lock:
+            return list(self._starts.get(Path(relative_path).as_posix().lstrip("/"), []))
+
     def fault(self, relative_path: str, kind: str | int, count: int | None = 1) -> None:
         """Answer the next ``count`` requests of ``relative_path`` (``"*"``: any file)
         with fault ``kind`` (one of :data:`FAULTS`); ``count=None``: all of them."""
@@ -144,6 +151,7 @@ class RangeServer:
         with self._lock:
             self._bytes.clear()
             self._requests.clear()
+            self._starts.clear()
 
     # -- used by the handler -----------------------------------------------------------
     def _take_fault(self, rel: str, method: str) -> str | None:
@@ -227,6 +235,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             srv._closing.wait(120)
             self.close_connection = True
             return
+        with srv._lock:
+            srv._starts[rel] += [a for a, _ in ranges] if ranges else [0]
         with open(path, "rb") as f:
             if not ranges:
                 self._send(200, common, "application/octet-stream", size, body, rel,

@@ -83,6 +83,20 @@ def _run(wf: Path, out: Path, model: Path, *extra) -> subprocess.CompletedProces
         capture_output=True, text=True, cwd=REPO, timeout=900)
 
 
+def _first_block_offset(path: Path) -> int:
+    """The smallest byte offset of a pixel block of a COG, over its levels."""
+    import rasterio
+
+    offsets = []
+    with rasterio.open(path) as ds:
+        levels = len(ds.overviews(1))
+    for level in [None, *range(levels)]:
+        kw = {} if level is None else {"overview_level": level}
+        with rasterio.open(path, **kw) as ds:
+            offsets.append(int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1)))
+    return min(offsets)
+
+
 @pytest.mark.slow
 def test_second_run_fetches_no_window_again_and_a_changed_file_is_fetched(tmp_path,
                                                                          standin_model):
@@ -94,13 +108,17 @@ def test_second_run_fetches_no_window_again_and_a_changed_file_is_fetched(tmp_pa
                                      lambda name: srv.url(name, query=TOKEN))
         wf = write_workflow(tmp_path / "stac.yaml", "stac", stac)
         runs = {}
+        files = sorted(p.name for p in served.glob("*.tif"))
+        starts: dict[str, dict[str, list[int]]] = {}
         for name, extra in (("nocache", ()), ("first", ("--cache", cache)),
                             ("second", ("--cache", cache))):
             before = srv.bytes_served()
+            starts_before = {f: len(srv.range_starts(f)) for f in files}
             res = _run(wf, tmp_path / name, standin_model, *extra)
             assert res.returncode == 0, res.stderr
             summary = json.loads((tmp_path / name / "summary.json").read_text())
             runs[name] = (srv.bytes_served() - before, summary["remote_reads"])
+            starts[name] = {f: srv.range_starts(f)[starts_before[f]:] for f in files}
         # one file re-uploaded: the same name, a new modification time -> a new ETag
         changed = served / "mumbai_20180319_B04.tif"
         tmp = changed.with_suffix(".new")
@@ -122,7 +140,14 @@ def test_second_run_fetches_no_window_again_and_a_changed_file_is_fetched(tmp_pa
     assert net_2["cache"]["bytes_from_cache"] == net_1["cache"]["bytes_stored"]
     print(f"bytes served: no cache {served_nc}, first {served_1}, second {served_2}, "
           f"after one file changed {third[0]}; {per_file}")
-    assert served_2 < served_1 / 20  # what opening the files reads; no pixel window
+    # the second run read only what opening a file reads: no range starts at or past the
+    # file's first pixel block (a COG keeps every IFD before its blocks)
+    first_block = {f: _first_block_offset(served / f) for f in files}
+    pixel_reads = {run: {f: [a for a in starts[run][f] if a >= first_block[f]] for f in files}
+                   for run in ("first", "second")}
+    assert any(pixel_reads["first"].values())  # the first run did read pixel blocks
+    assert not any(pixel_reads["second"].values()), pixel_reads["second"]
+    assert served_2 < served_1 / 4
     a, b, c = (read_maps(tmp_path / n) for n in ("nocache", "first", "second"))
     assert sorted(a) == sorted(c) and len(a) == 6  # maps, confidence, probabilities
     for name in a:
