@@ -54,7 +54,7 @@ REMOTE_DEFAULTS: dict[str, Any] = {
 #: ``GDALSetCacheMax64`` (bytes), unlike the environment variable (a number below 100000
 #: is MB there): ``rasterio.Env(GDAL_CACHEMAX=64)`` is a 64-*byte* cache, no cache at all,
 #: and a decimated read of a 13-band pixel-interleaved chip decoded every block once per
-#: band (11 s instead of 0.02 s; ``tests/test_read.py``).
+#: band (20 s instead of 0.02 s; ``benchmarks/bench_gdal_cache.py``).
 CACHEMAX_BYTES = 64 * 1024 * 1024
 
 
