@@ -147,8 +147,6 @@ def arrive_constructed_date(folder: str | Path, real: str, fake: str) -> None:
     tagged ``constructed`` so that nobody mistakes them for an acquisition."""
     import shutil
 
-    import rasterio
-
     for f in SAMPLE_FOLDER.glob(f"mumbai_{real}_*.tif"):
         dst = Path(folder) / "src" / f.name.replace(real, fake)
         shutil.copy(f, dst)

@@ -31,7 +31,6 @@ def model3(tmp_path_factory) -> Path:
     return make_standin_bundle(tmp_path_factory.mktemp("m3") / "standin.json", seed=3)
 
 
-arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def monitor(*args: str) -> subprocess.CompletedProcess:
@@ -82,9 +81,9 @@ def test_consumer_cursor_once_per_consumer_across_kills_and_missed_runs(tmp_path
 
     # the consumer misses three runs: an idle one, a confirming one, a highest one
     assert "no new scenes" in monitor("run", str(wf), "--no-progress").stdout
-    arrive_constructed(tmp_path, "20180319", "20180420")
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
     assert monitor("run", str(wf), "--no-progress").returncode == 0
-    arrive_constructed(tmp_path, "20180319", "20180522")
+    arrive_constructed_date(tmp_path, "20180319", "20180522")
     assert monitor("run", str(wf), "--no-progress").returncode == 0
     assert fetch_then_killed(wf, "mail", got) in (-9, 137)
     ev2, tok2 = fetch(wf, "mail")

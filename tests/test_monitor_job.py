@@ -95,7 +95,6 @@ def arrive(tmp_path: Path, date: str) -> None:
     arrive_sample_date(tmp_path, date)
 
 
-arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def dump(store: Path) -> dict[str, list]:
@@ -318,7 +317,7 @@ def test_another_model_is_refused_unless_rebaseline(tmp_path, model3, model4):
     res = cli("run", str(wf_path), "--no-progress")
     # nothing new now (2018-03-19 was processed by model 3), so nothing to mix: exit 0
     assert res.returncode == 0 and "no new scenes" in res.stdout
-    arrive_constructed(tmp_path, "20180319", "20180420")
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
     res = cli("run", str(wf_path), "--no-progress")
     assert res.returncode == 2 and "--rebaseline" in res.stderr
     assert "standin@0.0.0+" in res.stderr
@@ -342,7 +341,7 @@ def test_constructed_later_copy_confirms_alerts(tmp_path, model3, counts):
     arrive(tmp_path, "20180319")
     init_job(wf)
     assert run_job(wf)["alerts"]["new"] == N_DEFOR
-    arrive_constructed(tmp_path, "20180319", "20180420")
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
     s = run_job(wf)
     assert (s["alerts"]["new"], s["alerts"]["confirmed"], s["alerts"]["rejected"]) == (
         0, N_DEFOR, 0)
@@ -365,7 +364,7 @@ def test_constructed_reverted_copy_rejects_alerts(tmp_path, model3, counts):
     arrive(tmp_path, "20180319")
     init_job(wf)
     run_job(wf)
-    arrive_constructed(tmp_path, "20151130", "20180501")
+    arrive_constructed_date(tmp_path, "20151130", "20180501")
     s = run_job(wf)
     # the reverted map also has non-trees where 2018-03-19 had trees: against that
     # baseline those are new deforestation (N_REVERT_NEW of them, above the MMU)

@@ -60,7 +60,6 @@ def v1_job(tmp_path: Path, model: Path, *, name: str = "v1fixture", extra: str =
     return wf
 
 
-arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -93,7 +92,7 @@ def test_gpkg_schema_1_store_migrated_on_the_next_run(tmp_path, model3):
     wf = load_workflow(v1_job(tmp_path, model3))
     store = tmp_path / "out" / "v1fixture-store.gpkg"
     before = sqlite_dump(store)
-    arrive_constructed(tmp_path, "20180319", "20180420")
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
     s = run_job(wf)
     assert (s["scenes"]["processed"], s["alerts"]["new"], s["alerts"]["confirmed"]) == (1, 0, 3)
     with sqlite3.connect(store) as c:
@@ -199,7 +198,7 @@ def test_postgis_schema_1_store_migrated_and_kill_safe(tmp_path, model3, postgis
         with psycopg.connect(postgis_dsn) as c:
             assert c.execute("SELECT to_regclass(%s)", (f"{s_name}.alert_events",)
                              ).fetchone() == (None,)
-        arrive_constructed(tmp_path, "20180319", "20180420")
+        arrive_constructed_date(tmp_path, "20180319", "20180420")
         s = run_job(wf)
         assert (s["alerts"]["new"], s["alerts"]["confirmed"]) == (0, 3)
         assert cols() == old_cols + ["recovery_looks", "status_date", "water_transition"]

@@ -155,7 +155,6 @@ def model3(tmp_path_factory) -> Path:
     return make_standin_bundle(tmp_path_factory.mktemp("m3") / "standin.json", seed=3)
 
 
-arrive_constructed = arrive_constructed_date  # (landcover.testing)
 
 
 def read_map(path: str) -> tuple[np.ndarray, dict]:
@@ -278,7 +277,7 @@ def test_gpkg_schema_2_store_migrated_on_the_next_run(tmp_path, model3):
     with sqlite3.connect(store) as c:
         before = {t: c.execute(f'SELECT fid, alert_id FROM "{t}" ORDER BY fid').fetchall()
                   for t in ("alerts_deforestation", "alerts_water_loss", "alerts_water_gain")}
-    arrive_constructed(tmp_path, "20180319", "20180420")
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
     s = run_job(wf)
     assert s["scenes"]["processed"] == 1
     with sqlite3.connect(store) as c:
@@ -369,7 +368,7 @@ def test_postgis_schema_2_store_migrated_and_kill_safe(tmp_path, model3, postgis
                                   "LANDCOVER_MONITOR_KILL_AT": "migrate-before-commit"})
         assert res.returncode == -9, res.stderr
         assert cols() == old_cols and "water_transition" not in old_cols
-        arrive_constructed(tmp_path, "20180319", "20180420")
+        arrive_constructed_date(tmp_path, "20180319", "20180420")
         s = run_job(wf)
         assert s["scenes"]["processed"] == 1
         assert cols() == old_cols + ["water_transition"]
