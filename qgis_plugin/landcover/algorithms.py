@@ -249,9 +249,7 @@ class DetectChangeAlgorithm(_Base):
                 found = _beside(lyr.source(), kind)
                 if found is not None:
                     args += [f"--{label}-{kind}", found]
-        self._run(args, feedback)
-        feedback.pushInfo("storing the default styles in the GeoPackage")
-        self._run([cli, "style", out], feedback, quiet=True)
+        self._run(args, feedback)  # 'landcover change' stores the default styles itself
         layers = []
         for name, uri in _gpkg_layer_uris(out):
             _load_on_completion(context, uri, name, "LAYERS")
