@@ -35,7 +35,7 @@ from .grid import Grid, parse_crs
 from .io.env import gdal_env
 from .io.gpkg import write_layers
 from .legend import CLASSES, PROBABILITY_UNITS
-from .outputs import read_class_probability
+from .outputs import probability_band_names, read_class_probability
 from .vectorize import ComponentAccumulator, empty_frame
 
 __all__ = ["detect_change", "CHANGE_BAND_ROWS"]
@@ -71,7 +71,7 @@ def _probability_classes(ds, path, needed: Sequence[int]) -> list[int]:
                           f"{PROBABILITY_UNITS!r}; give the per-class probability COG of "
                           "'landcover classify --probabilities all' (or a run's "
                           "probabilities_<label>_<date>.tif)")
-    names = {ds.tags(b).get("CLASS") or ds.descriptions[b - 1] for b in ds.indexes}
+    names = set(probability_band_names(ds))
     return [c for c in needed if CLASSES[c].name in names]
 
 

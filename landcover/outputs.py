@@ -42,14 +42,21 @@ from .legend import CLASSES, CLOUD, NODATA
 if TYPE_CHECKING:
     from .plan import RunPlan, RunResult
 
-__all__ = ["finalize_run", "map_statistics", "read_class_probability", "write_run_report",
-           "write_run_project", "write_run_item", "write_summary", "PREVIEW_SIZE"]
+__all__ = ["finalize_run", "map_statistics", "probability_band_names", "read_class_probability",
+           "write_run_report", "write_run_project", "write_run_item", "write_summary",
+           "PREVIEW_SIZE"]
 
 log = logging.getLogger(__name__)
 
 #: longest side (pixels) of the map images in the report
 PREVIEW_SIZE = 900
 _N = len(CLASSES)
+
+
+def probability_band_names(ds) -> list[str]:
+    """The class each band of an open per-class probability COG holds (its ``CLASS`` tag, else
+    its description), in band order."""
+    return [ds.tags(b).get("CLASS") or ds.descriptions[b - 1] for b in ds.indexes]
 
 
 def read_class_probability(path: str | Path, class_name: str,
@@ -85,7 +92,7 @@ def read_class_probability(path: str | Path, class_name: str,
     from .errors import ConfigError
 
     with rasterio.open(path) as ds:
-        names = [ds.tags(b).get("CLASS") or ds.descriptions[b - 1] for b in ds.indexes]
+        names = probability_band_names(ds)
         if class_name not in names:
             raise ConfigError(f"{path} has no probability band for class {class_name!r}; "
                               f"it has {', '.join(str(n) for n in names)}")

@@ -117,11 +117,19 @@ def make_standin_bundle(path: str | Path, *, seed: int = 0, tile_size: int = 128
     return Path(path).with_suffix(".json")
 
 
+#: ``change.rules`` entry of the argmax test only (:data:`landcover.change.ARGMAX_OVERRIDES`)
+_ARGMAX_RULES = ", rules: {all: {high: 0, low: 1, edge: 0, opening: 0}}"
+
+
 def write_monitor_job(folder: str | Path, model: str | Path, *, name: str = "t",
-                      extra: str = "") -> Path:
+                      extra: str = "", argmax: bool = True) -> Path:
     """A monitoring job over :data:`SAMPLE_JOB_BBOX` watching ``folder/src``; its YAML path.
 
     Outputs go to ``folder/out``; ``extra`` is appended to the YAML (e.g. a store).
+    ``argmax`` (default) sets ``change.rules`` to the argmax test only: the tests' stand-in
+    model has random weights, whose speckle and flat probabilities the measured rules
+    (probability threshold, edge test, opening) remove almost entirely, leaving nothing
+    for the lifecycle to work on.  ``argmax=False`` keeps the measured defaults.
     """
     folder = Path(folder)
     (folder / "src").mkdir(parents=True, exist_ok=True)
@@ -133,7 +141,7 @@ dates: {{watch: 2015-01-01/2030-12-31}}
 source: {{type: folder, path: src}}
 model: "{model}"
 tiling: {{batch_size: 1}}
-change: {{min_area_ha: 0.1}}
+change: {{min_area_ha: 0.1{_ARGMAX_RULES if argmax else ""}}}
 output: {{dir: "{folder / 'out'}"}}
 monitor: {{confirmations: 1}}
 {extra}

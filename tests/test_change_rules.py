@@ -138,6 +138,7 @@ def test_resolve_params_defaults_all_and_per_type() -> None:
     rules = get_rules()
     p = resolve_params(rules)
     assert p["deforestation"] == p["new_built"] == RuleParams(low=0.2, edge=1, opening=1)
+    assert p["water_loss"] == p["water_gain"] == RuleParams(low=0.1, edge=1, opening=1)
     p = resolve_params(rules, {"all": {"high": 0.6}, "water_gain": {"low": 0.3, "edge": 0}})
     assert p["deforestation"] == RuleParams(high=0.6, low=0.2, edge=1, opening=1)
     assert p["water_gain"] == RuleParams(high=0.6, low=0.3, edge=0, opening=1)

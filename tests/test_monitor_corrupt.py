@@ -190,7 +190,8 @@ def test_corrupt_block_found_while_classifying_skips_the_scene(tmp_path, model3,
         ("mumbai_20151130", 1, "processed"), (sid, None, "corrupt"),
         ("mumbai_20180319", 2, "processed")]
     assert not any(sid in n for n in cache_files(tmp_path))
-    assert len(cache_files(tmp_path)) == 4  # class + confidence of the two good dates
+    # class, confidence and per-class probabilities of the two good dates
+    assert len(cache_files(tmp_path)) == 6
     item = json.loads((tmp_path / "out" / "items" / "run-00001.json").read_text())
     assert sorted(item["properties"]["landcover:observations"]) == ["2015-11-30", "2018-03-19"]
 

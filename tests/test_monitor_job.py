@@ -80,7 +80,7 @@ def counts(model3, tmp_path_factory) -> tuple[int, int]:
     for a, b in (("20151130", "20180319"), ("20180319", "20151130")):
         stats = detect_change(maps[f"mumbai_{a}"], maps[f"mumbai_{b}"], d / f"{a}-{b}.gpkg",
                               types=["deforestation"], min_area_ha=0.1,
-                              rules=ARGMAX_OVERRIDES)  # the monitor's rule
+                              rules=ARGMAX_OVERRIDES)  # the job's rule (write_monitor_job)
         out.append(stats["deforestation"]["polygons"])
     assert out[0] >= 1, "the stand-in must find some deforestation on this bbox"
     return out[0], out[1]
@@ -440,7 +440,9 @@ def test_run_before_init_is_bad_input(tmp_path, model3):
 def test_sample_monitor_workflow_runs_on_the_shipped_data(tmp_path, default_model):
     """workflows/monitor-sample.yaml as shipped (real Mumbai pair, the shipped model): two
     scenes in the first run, nothing in the second; valid GeoPackage layers with a CRS;
-    per type exactly the polygons the batch change step finds on the same two maps."""
+    per type exactly the polygons the batch change step finds on the same two maps with the
+    same measured rules (probability threshold on the cached per-class probabilities, edge
+    test, opening), and fewer than the argmax test alone finds."""
     import pyogrio
 
     from landcover.detect import detect_change
@@ -457,12 +459,24 @@ def test_sample_monitor_workflow_runs_on_the_shipped_data(tmp_path, default_mode
     assert (s2["status"], s2["scenes"]["processed"]) == ("no-new-scenes", 0)
     store = tmp_path / "out" / "monitor-sample-store.gpkg"
     layers = dict(pyogrio.list_layers(store))
-    maps = {p.name.split(".")[0]: p for p in
-            (tmp_path / "out" / "monitor-sample-cache").rglob("*.class.tif")}
-    expect = detect_change(maps["mumbai_20151130"], maps["mumbai_20180319"],
-                           tmp_path / "batch.gpkg", min_area_ha=0.5,
-                           rules=ARGMAX_OVERRIDES)  # the monitor's rule (argmax only)
-    for t in ("deforestation", "water_loss", "water_gain"):
+    cache = tmp_path / "out" / "monitor-sample-cache"
+    maps = {p.name.split(".")[0]: p for p in cache.rglob("*.class.tif")}
+    before, after = maps["mumbai_20151130"], maps["mumbai_20180319"]
+
+    def sibling(p: Path, kind: str) -> Path:
+        return p.with_name(p.name.replace(".class.", f".{kind}."))
+
+    expect = detect_change(before, after, tmp_path / "batch.gpkg", min_area_ha=0.5,
+                           before_confidence=sibling(before, "conf"),
+                           after_confidence=sibling(after, "conf"),
+                           before_probabilities=sibling(before, "prob"),
+                           after_probabilities=sibling(after, "prob"))
+    argmax = detect_change(before, after, tmp_path / "argmax.gpkg", min_area_ha=0.5,
+                           rules=ARGMAX_OVERRIDES)
+    assert s1["alerts"]["new"] == sum(v["polygons"] for v in expect.values()) > 0
+    assert sum(v["area_ha"] for v in expect.values()) < \
+        0.6 * sum(v["area_ha"] for v in argmax.values())
+    for t in ("deforestation", "water_loss", "water_gain", "new_built"):
         assert layers[f"alerts_{t}"] == "MultiPolygon"
         df = pyogrio.read_dataframe(store, layer=f"alerts_{t}")
         assert df.crs.to_epsg() == 32643
@@ -648,8 +662,8 @@ def test_job_without_change_types_keeps_its_stores_types_after_an_upgrade(tmp_pa
     three = "[deforestation, water_loss, water_gain]"
     job = write_monitor_job(tmp_path, model3)
     text = job.read_text()
-    job.write_text(text.replace("change: {min_area_ha: 0.1}",
-                                f"change: {{min_area_ha: 0.1, types: {three}}}"))
+    job.write_text(text.replace("change: {min_area_ha: 0.1",
+                                f"change: {{min_area_ha: 0.1, types: {three}"))
     arrive_sample_date(tmp_path, "20151130")
     init_job(load_workflow(job))
     job.write_text(text)  # the workflow as a user who never set change.types has it
@@ -658,7 +672,7 @@ def test_job_without_change_types_keeps_its_stores_types_after_an_upgrade(tmp_pa
     with sqlite3.connect(next((tmp_path / "out").glob("*.gpkg"))) as c:
         types = json.loads(dict(c.execute("SELECT key, value FROM job"))["types"])
     assert types == ["deforestation", "water_loss", "water_gain"]
-    job.write_text(text.replace("change: {min_area_ha: 0.1}",
-                                "change: {min_area_ha: 0.1, types: [new_built]}"))
+    job.write_text(text.replace("change: {min_area_ha: 0.1",
+                                "change: {min_area_ha: 0.1, types: [new_built]"))
     with pytest.raises(ConfigError, match="tracks change types"):
         run_job(load_workflow(job))

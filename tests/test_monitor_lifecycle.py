@@ -293,3 +293,92 @@ def test_attach_to_the_alert_sharing_most_edges():
     assert attach_components(lab2, alerts, live).tolist() == [3, 5]
     live[3] = False  # rejected alerts do not grow
     assert attach_components(lab2, alerts, live).tolist() == [5, 5]
+
+
+# ---------------------------------------------------------------- the measured rules
+
+BUILT = 6
+ALL4 = [*TYPES, "new_built"]
+
+
+def _probs(classes: np.ndarray, p_trees: np.ndarray | float, p_built: np.ndarray | float
+           ) -> dict[int, np.ndarray]:
+    """Hand-made per-class probabilities (round(p * 255)) of trees, built and water."""
+    def p255(v):
+        return np.broadcast_to(np.round(np.asarray(v, np.float32) * 255), classes.shape
+                               ).astype(np.uint8)
+    return {TREES: p255(p_trees), BUILT: p255(p_built), WATER: p255(0.0)}
+
+
+def test_detection_applies_the_jobs_rules_threshold_and_opening():
+    """A forest cleared in three ways: a 6 x 6 block whose p(trees) fell to 0.1, a 6 x 6
+    block where trees still have p 0.4 (built wins), a one-pixel-wide cut.  The argmax
+    test alerts all three; the measured defaults (low 0.2, edge 1, opening 1) only the
+    first block, whole (the forest has no edge there on the baseline)."""
+    from landcover.change import ARGMAX_OVERRIDES, get_rules, resolve_params
+
+    forest = np.full((20, 20), TREES, np.uint8)
+    after = forest.copy()
+    after[2:8, 2:8] = BUILT
+    after[2:8, 11:17] = BUILT
+    after[12:18, 10] = BUILT
+    p_trees = np.full((20, 20), 0.9, np.float32)
+    p_trees[2:8, 2:8] = 0.1
+    p_trees[2:8, 11:17] = 0.4
+    p_trees[12:18, 10] = 0.1
+    conf = np.where(after == TREES, 90, 60).astype(np.uint8)
+    results = {}
+    for name, overrides in (("argmax", ARGMAX_OVERRIDES), ("defaults", {})):
+        params = resolve_params(get_rules(["deforestation"]), overrides)
+        state, alerts = new_state((20, 20), ["deforestation"]), {"deforestation": []}
+        first = Observation(1, "2020-01-01", ("s1",), forest, np.full((20, 20), 90, np.uint8),
+                            _probs(forest, 0.9, 0.05))
+        second = Observation(2, "2020-02-01", ("s2",), after, conf, _probs(after, p_trees, 0.5))
+        for o in (first, second):
+            res = apply_observation(state, alerts, o, GRID, types=["deforestation"],
+                                    min_area_ha=0.01, params=params)
+            state, alerts = res.state, res.alerts
+        results[name] = sorted(a.pixel_count for a in alerts["deforestation"])
+    assert results["argmax"] == [6, 36, 36]
+    assert results["defaults"] == [36]
+
+
+def test_baseline_keeps_the_rule_classes_probabilities_and_gain_rules_use_them():
+    """The state keeps p(trees), p(built), p(water) of the last clear look (stored as
+    ``base_prob_<class>``); new_built's 'p(built) <= 0.2 before' reads them.  A state stored
+    before they were kept gets the bounds of class and confidence instead: a grass pixel at
+    confidence 60 % only proves p(built) <= 0.4, so the same change is not alerted."""
+    from landcover.change import get_rules, resolve_params
+    from landcover.monitor.lifecycle import bound_probability
+    from landcover.monitor.store.schema import decode_state, encode_state
+
+    grass = np.full((20, 20), GRASS, np.uint8)
+    conf60 = np.full((20, 20), 60, np.uint8)
+    params = resolve_params(get_rules(ALL4), {})
+    state = apply_observation(new_state((20, 20), ALL4), {t: [] for t in ALL4},
+                              Observation(1, "2020-01-01", ("s1",), grass, conf60,
+                                          _probs(grass, 0.2, 0.05)),
+                              GRID, types=ALL4, params=params).state
+    assert sorted(state.base_prob) == [WATER, TREES, BUILT]
+    assert (state.base_prob[BUILT] == 13).all() and (state.base_prob[TREES] == 51).all()
+    stored = decode_state(encode_state(state.arrays()))
+    assert {"base_prob_trees", "base_prob_built", "base_prob_water"} <= set(stored)
+    old = {k: v for k, v in stored.items() if not k.startswith("base_prob_")}
+    upgraded = PixelState.from_arrays(old, ALL4)
+    assert (upgraded.base_prob[BUILT] == bound_probability(grass, conf60, BUILT)).all()
+    assert (upgraded.base_prob[BUILT] == 102).all()  # ceil(0.4 * 255)
+
+    after = grass.copy()
+    after[4:12, 4:12] = BUILT
+    second = Observation(2, "2020-02-01", ("s2",), after, np.full((20, 20), 90, np.uint8),
+                         _probs(after, 0.05, np.where(after == BUILT, 0.9, 0.05)))
+    found = {}
+    for name, st in (("kept", PixelState.from_arrays(stored, ALL4)), ("old store", upgraded)):
+        res = apply_observation(st, {t: [] for t in ALL4}, second, GRID, types=ALL4,
+                                min_area_ha=0.01, params=params)
+        found[name] = [a.pixel_count for a in res.alerts["new_built"]]
+        # an unconfirmed alert's pixels keep their pre-change baseline, probabilities too;
+        # elsewhere the new look replaces the bounds
+        kept = res.state.base_prob[BUILT][after == BUILT]
+        assert (kept == (13 if found[name] else 230)).all()
+    assert found == {"kept": [64], "old store": []}

@@ -485,7 +485,10 @@ def test_processing_monitor_job_loads_a_styled_store(qgis_env, standin_model, tm
                    .replace("model: default", f"model: {standin_model}")
                    .replace("bbox: [72.9017, 19.0256, 72.9533, 19.1053]",
                             "bbox: [72.905, 19.03, 72.935, 19.06]")
-                   .replace("min_area_ha: 0.5", "min_area_ha: 0.0"))
+                   .replace("min_area_ha: 0.5", "min_area_ha: 0.0")
+                   # the stand-in's random weights: the argmax test, else no alert is left
+                   .replace("rules: {}", "rules: {all: {high: 0, low: 1, edge: 0, opening: 0}}"))
+    assert "opening: 0" in job.read_text()
     r = subprocess.run([QGIS_PROCESS, "--json", "run", "landcover:monitor", "--",
                         f"WORKFLOW={job}"], env=qgis_env, capture_output=True, text=True,
                        timeout=600)

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..change import get_rules, resolve_params, rule_codes
 from ..config import Workflow
 from ..errors import ConfigError, LandcoverError, ModelError, SceneCorruptError
 from ..faults import durable_replace
@@ -78,7 +79,7 @@ from .lifecycle import (
     consumer_events,
     new_state,
 )
-from .maps import Progress, classify_cached
+from .maps import DateMaps, Progress, classify_cached
 from .observations import never_seen_share, write_observations
 from .plan import RunPlan, plan_run
 from .reports import alert_stats, alerts_geojson, job_status, run_row, select_alerts
@@ -106,7 +107,7 @@ __all__ = ["JobPaths", "job_paths", "init_job", "run_job", "require_store", "job
 
 log = logging.getLogger(__name__)
 
-Classify = Callable[[Sequence[Scene]], tuple[np.ndarray, np.ndarray, bool]]
+Classify = Callable[[Sequence[Scene]], DateMaps]
 
 
 # --------------------------------------------------------------------------- init
@@ -257,9 +258,10 @@ def run_job(
         device = resolve_device(wf.compute.device)
         runner = make_runner(scheduler=scheduler or wf.compute.scheduler,
                              workers=workers or wf.compute.workers, device=device)
+        codes = list(rule_codes(snap.meta["types"]))
         classify: Classify = partial(classify_cached, wf, grid=grid, model_path=model_path, mv=mv,
                                      cache_dir=paths.cache_dir, runner=runner,
-                                     progress=progress, device=device)
+                                     progress=progress, device=device, classes=codes)
         try:
             obs = _observe(wf, plan, snap, grid, classify, clock, checkpoint)
         finally:
@@ -436,6 +438,7 @@ class _Observed:
     events: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     event_rows: list[dict[str, Any]] = field(default_factory=list)
     water_codes: np.ndarray | None = None  # JRC transition class per pixel, after the run
+    rules: dict[str, dict[str, float]] = field(default_factory=dict)  # detection parameters
     relabelled: set[tuple[str, int]] = field(default_factory=set)  # water_transition changed
     processed: int = 0
     cloudy: int = 0
@@ -452,9 +455,12 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
         else new_state(grid.shape, types)
     obs = _Observed(types=types, state=state, alerts=snap.alerts, scene_rows=_late_rows(plan))
     clock.secs["classify"] = clock.secs["lifecycle"] = 0.0
+    params = resolve_params(get_rules(types), wf.change.rules)
+    obs.rules = {t: asdict(p) for t, p in params.items()}
     apply = partial(apply_observation, grid=grid, types=types, confirmations=o.confirmations,
                     min_area_ha=o.min_area_ha if o.min_area_ha is not None
                     else wf.change.min_area_ha, expire_days=o.expire_days,
+                    params=params,
                     run_id=plan.run_id, model_version=plan.model_version)
     if plan.rebaseline:
         _rebaseline(obs, plan, grid, types, classify, apply, clock)
@@ -464,15 +470,16 @@ def _observe(wf: Workflow, plan: RunPlan, snap: Snapshot, grid: Grid, classify: 
         group, maps = _classify_readable(obs, plan, d, plan.by_date[d], classify, clock)
         if maps is None:  # every scene of the date is corrupt: no observation
             continue
-        cls, conf, hit = maps
+        cls = maps.classes
         n_obs += 1
-        obs.cache_hits += hit
+        obs.cache_hits += maps.hit
         checkpoint(f"classified-{i + 1}")
         clear = float((cls < len(CLASS_NAMES)).mean())
         status = "processed" if clear >= max(o.min_clear_fraction, 1e-12) else "cloudy"
         with clock.timed("lifecycle"):
             if status == "processed":
-                ob = Observation(n_obs, d, tuple(s.id for s in group), cls, conf)
+                ob = Observation(n_obs, d, tuple(s.id for s in group), cls, maps.confidence,
+                                 maps.probabilities)
                 res = apply(obs.state, obs.alerts, ob)
                 obs.state, obs.alerts = res.state, res.alerts
                 obs.event_rows += consumer_events(res, ob, plan.run_id)
@@ -508,7 +515,7 @@ def _label_water(obs: _Observed) -> None:
 
 def _classify_readable(obs: _Observed, plan: RunPlan, date: str, group: Sequence[Scene],
                        classify: Classify, clock: _Clock
-                       ) -> tuple[list[Scene], tuple[np.ndarray, np.ndarray, bool] | None]:
+                       ) -> tuple[list[Scene], DateMaps | None]:
     """Classify a date's scenes, leaving out (and recording) any that turn out corrupt.
 
     A block that fails to decode aborts the date's classification before its maps are
@@ -546,9 +553,11 @@ def _rebaseline(obs: _Observed, plan: RunPlan, grid: Grid, types: list[str],
     if not group or plan.seed_date is None:
         return
     with clock.timed("classify"):
-        cls, conf, _ = classify(group)
+        maps = classify(group)
+    cls = maps.classes
     res = apply(obs.state, obs.alerts,
-                Observation(plan.last_obs, plan.seed_date, tuple(s.id for s in group), cls, conf))
+                Observation(plan.last_obs, plan.seed_date, tuple(s.id for s in group), cls,
+                            maps.confidence, maps.probabilities))
     obs.state = res.state
     obs.state.clear_count = looks  # the seed date was counted when it was processed
     obs.state.water_bits, obs.state.water_looks = water
@@ -571,6 +580,7 @@ def _summarise(plan: RunPlan, obs: _Observed, base: dict[str, Any], clock: _Cloc
                        "cache_hits": obs.cache_hits, "rebaseline": bool(plan.rebaseline)},
             "skipped": _skipped(obs.scene_rows),
             "alerts": stats,
+            "rules": obs.rules,
             "feed": str(paths.feeds_dir / f"{plan.run_id}.geojson"),
             "observations": str(paths.runs_dir / f"{plan.run_id}.observations.tif"),
             "never_seen_clearly": round(never_seen_share(obs.state.clear_count), 6),

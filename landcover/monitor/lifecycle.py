@@ -5,6 +5,12 @@ State per pixel (arrays on the job's fixed grid, :class:`PixelState`):
 ``base_class`` / ``base_conf`` / ``base_obs``
     The last clear observation (class, winning-class probability in percent,
     observation number); 255 / 255 / 0 where no clear observation yet.
+``base_prob[code]``
+    The last clear observation's probability of each class the change rules test
+    (water, trees, built for the default types): uint8 ``round(p * 255)``, the scale of
+    the per-class probability COG.  A state stored before these were kept gets, until
+    the pixel's next clear look, the bounds its class and confidence allow
+    (:func:`bound_probability`: conservative, a rule passes only what they prove).
 ``clear_count``
     uint16: how many clear looks (processed observations where the pixel was
     neither cloud nor nodata) the pixel has had; 0 = never seen clearly.
@@ -34,12 +40,17 @@ One observation (a class map of one date; :data:`~landcover.legend.CLOUD` and
 1. **Verdicts.** Each ``unconfirmed`` alert looks at its pixels that are clear in
    the observation.  If at least :data:`MIN_CLEAR_FRACTION` of them are clear,
    the pixels where the change still holds against the (frozen) baseline
-   *agree* and the others *contradict*; a strict majority decides.  Each
+   *agree* and the others *contradict*; a strict majority decides (the argmax
+   test: a later look confirms the class change, the detection's thresholds and
+   filters are not asked again).  Each
    ``confirmed`` alert looks the same way at whether its clear pixels are back
    in the rule's first class (*recovering*) or not (*agree*).  A tie or too few
    clear pixels is no verdict.
 2. **Detection.** Change pixels against the baseline (the rules of
-   :mod:`landcover.change`) outside the alerts that were unconfirmed before
+   :mod:`landcover.change` with the job's parameters: the argmax test, the
+   probability thresholds on the baseline's and the observation's probabilities,
+   the edge test on the baseline's class map, the opening) outside the alerts
+   that were unconfirmed before
    this observation and outside confirmed alerts (a confirmed pixel is not
    alerted again for the same change) form 4-connected components.  A
    component touching (or overlapping) a live alert of its type is *growth* of
@@ -63,7 +74,7 @@ read best together; the module has no I/O to split off.)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -73,7 +84,17 @@ import shapely
 from rasterio.features import shapes
 from scipy import ndimage
 
-from ..change import ChangeRule, change_confidence, change_masks, get_rules
+from ..change import (
+    ChangeRule,
+    DateEvidence,
+    RuleParams,
+    apply_rules,
+    change_confidence,
+    change_masks,
+    get_rules,
+    rule_codes,
+    uses_probabilities,
+)
 from ..grid import Grid
 from ..legend import CLASS_NAMES, class_index
 from ..vectorize import equal_area_ha
@@ -94,6 +115,7 @@ __all__ = [
     "ObservationResult",
     "MIN_CLEAR_FRACTION",
     "new_state",
+    "bound_probability",
     "verdicts",
     "transition",
     "first_classes",
@@ -141,7 +163,10 @@ class Observation:
     """One date's classification on the job grid.
 
     ``classes`` is uint8 (H, W) with 254 = cloud, 255 = nodata; ``confidence``
-    uint8 percent (255 where masked).  ``number`` counts observations from 1.
+    uint8 percent (255 where masked); ``probabilities`` class code -> uint8
+    ``round(p * 255)`` of the classes the rules test (a class missing there is
+    judged by the bounds of ``classes`` and ``confidence``).  ``number`` counts
+    observations from 1.
     """
 
     number: int
@@ -149,6 +174,7 @@ class Observation:
     scene_ids: tuple[str, ...]
     classes: np.ndarray
     confidence: np.ndarray
+    probabilities: Mapping[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -198,6 +224,8 @@ class PixelState:
     clear_count: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint16))
     water_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint64))
     water_looks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))
+    #: class code -> uint8 round(p * 255) at the last clear look (the rules' classes)
+    base_prob: dict[int, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen = self.base_class < len(CLASS_NAMES)
@@ -216,7 +244,8 @@ class PixelState:
         return PixelState(self.base_class.copy(), self.base_conf.copy(), self.base_obs.copy(),
                           {k: v.copy() for k, v in self.alert_px.items()},
                           self.clear_count.copy(), self.water_bits.copy(),
-                          self.water_looks.copy())
+                          self.water_looks.copy(),
+                          {c: v.copy() for c, v in self.base_prob.items()})
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Name -> array, as stored."""
@@ -224,16 +253,24 @@ class PixelState:
                "base_obs": self.base_obs, "clear_count": self.clear_count,
                "water_bits": self.water_bits, "water_looks": self.water_looks}
         out.update({f"alerts_{k}": v for k, v in self.alert_px.items()})
+        out.update({f"base_prob_{CLASS_NAMES[c]}": v for c, v in self.base_prob.items()})
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], types: Sequence[str]) -> PixelState:
+        """The state a store holds; the probabilities of a class it lacks (a store written
+        before they were kept, or a type added) are the bounds of :func:`bound_probability`."""
         shape = arrays["base_class"].shape
-        return cls(arrays["base_class"], arrays["base_conf"], arrays["base_obs"],
+        base_class, base_conf = arrays["base_class"], arrays["base_conf"]
+        probs = {c: arrays.get(f"base_prob_{CLASS_NAMES[c]}")
+                 for c in rule_codes(types)}
+        return cls(base_class, base_conf, arrays["base_obs"],
                    {t: arrays.get(f"alerts_{t}", np.zeros(shape, np.int32)) for t in types},
                    arrays.get("clear_count", np.zeros((0, 0), np.uint16)),
                    arrays.get("water_bits", np.zeros((0, 0), np.uint64)),
-                   arrays.get("water_looks", np.zeros((0, 0), np.uint8)))
+                   arrays.get("water_looks", np.zeros((0, 0), np.uint8)),
+                   {c: v if v is not None else bound_probability(base_class, base_conf, c)
+                    for c, v in probs.items()})
 
 
 @dataclass
@@ -251,7 +288,39 @@ def new_state(shape: tuple[int, int], types: Sequence[str]) -> PixelState:
     return PixelState(np.full(shape, _NONE, np.uint8), np.full(shape, _NONE, np.uint8),
                       np.zeros(shape, np.int32), {t: np.zeros(shape, np.int32) for t in types},
                       np.zeros(shape, np.uint16), np.zeros(shape, np.uint64),
-                      np.zeros(shape, np.uint8))
+                      np.zeros(shape, np.uint8),
+                      {c: np.zeros(shape, np.uint8) for c in rule_codes(types)})
+
+
+def bound_probability(classes: np.ndarray, confidence: np.ndarray, c: int) -> np.ndarray:
+    """p(c) as far as a class map and its confidence prove it, ``round(p * 255)`` uint8.
+
+    Where ``c`` won, the confidence is p(c).  Elsewhere p(c) is at most
+    ``min(confidence, 1 - confidence)`` (another class won with ``confidence``): that
+    upper bound, rounded up.  A gain rule's "p(c) <= low before" then passes only where
+    it is proven, and a loss rule needs ``c`` to have won anyway.  0 where masked.
+
+    Examples
+    --------
+    >>> bound_probability(np.array([[1, 6, 255]], np.uint8),
+    ...                   np.array([[90, 70, 255]], np.uint8), 1).tolist()
+    [[230, 77, 0]]
+    """
+    conf = confidence.astype(np.float32)
+    won = np.round(conf * 2.55)
+    other = np.ceil(np.minimum(conf, 100 - conf) * 2.55 - 1e-4)
+    out = np.where(classes == c, won, other)
+    out[classes >= len(CLASS_NAMES)] = 0
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _evidence(classes: np.ndarray, confidence: np.ndarray,
+              probabilities: Mapping[int, np.ndarray], want: bool) -> DateEvidence:
+    """A date for :func:`landcover.change.apply_rules`; probabilities as floats only when a
+    rule tests them."""
+    probs = {c: v.astype(np.float32) / np.float32(255) for c, v in probabilities.items()} \
+        if want else None
+    return DateEvidence(classes, confidence, probs)
 
 
 def alert_id(change_type: str, scene_id: str, row: int, col: int) -> str:
@@ -500,6 +569,7 @@ def apply_observation(
     confirmations: int = 1,
     min_area_ha: float = 0.5,
     expire_days: int = EXPIRE_DAYS,
+    params: Mapping[str, RuleParams] | None = None,
     run_id: str = "",
     model_version: str = "",
 ) -> ObservationResult:
@@ -526,6 +596,9 @@ def apply_observation(
     expire_days
         An unconfirmed alert expires at the first observation dated this many
         days or more after its detection (acquisition dates, not the clock).
+    params
+        The detection's rule parameters per change type
+        (:func:`landcover.change.resolve_params`); default: the argmax test only.
 
     Returns
     -------
@@ -542,7 +615,11 @@ def apply_observation(
     pair_conf = change_confidence(np.where(base_valid, st.base_conf, 0).astype(np.uint8),
                                   conf_obs)
     rules = get_rules(list(types))
-    changed_all = change_masks(st.base_class, cls, rules)
+    changed_all = change_masks(st.base_class, cls, rules)  # the verdicts' test
+    want = uses_probabilities(params or {})
+    detected_all = changed_all if params is None else apply_rules(  # None: the same test
+        _evidence(st.base_class, st.base_conf, st.base_prob, want),
+        _evidence(cls, conf_obs, obs.probabilities, want), rules, params)
     frozen = np.zeros(cls.shape, bool)
 
     def ev(t: str, fid: int, name: str) -> None:
@@ -616,7 +693,7 @@ def apply_observation(
         confirmed = np.zeros(n, bool)
         for a in lst:
             confirmed[a.fid] = a.status == "confirmed"
-        cand_mask = changed & ~was_unconf_px & ~confirmed[px]
+        cand_mask = detected_all[t] & ~was_unconf_px & ~confirmed[px]
         labels, ncomp = ndimage.label(cand_mask, structure=_STRUCT4)
         touched: set[int] = set()
         if ncomp:
@@ -696,6 +773,9 @@ def apply_observation(
     st.base_class[upd] = cls[upd]
     st.base_conf[upd] = obs.confidence[upd]
     st.base_obs[upd] = obs.number
+    for c, base in st.base_prob.items():
+        p = obs.probabilities.get(c)
+        base[upd] = (p if p is not None else bound_probability(cls, obs.confidence, c))[upd]
     st.clear_count[clear & (st.clear_count < np.iinfo(np.uint16).max)] += 1
     st.water_bits, st.water_looks = record_looks(st.water_bits, st.water_looks, cls, clear)
     return ObservationResult(state=st, alerts=out, events=events,

@@ -1,7 +1,12 @@
 """Class maps of a job's dates on its grid, cached per scene set, model and grid.
 
-A map is written under a temporary name and renamed, so a killed run leaves
-no map under a final name; the next run removes its temporaries.
+Each date has three COGs: the class map, the confidence (the winning class's
+probability, percent) and the per-class probabilities (one band per class,
+``round(p * 255)``, as ``landcover run`` writes them), from which the change rules
+read their classes' probabilities.  A map is written under a temporary name and
+renamed, so a killed run leaves no map under a final name; the next run removes its
+temporaries.  A cache written before the probabilities were kept (no ``.prob.tif``)
+is a miss: the date is classified again.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +25,39 @@ from ..errors import SceneError
 from ..grid import Grid
 from ..io.read import detect_scale, scale_tags
 from ..io.scenes import Scene
+from ..legend import CLASSES, PROBABILITY_UNITS
+from ..outputs import probability_band_names
 from .inputs import grid_to_meta
 
-__all__ = ["Progress", "classify_cached", "cached_map_paths"]
+__all__ = ["Progress", "DateMaps", "classify_cached", "cached_map_paths", "read_probability_bands"]
 
 log = logging.getLogger(__name__)
 
 #: called with (label, done, total) while a map is classified
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DateMaps:
+    """One date's maps on the job grid.
+
+    Attributes
+    ----------
+    classes
+        uint8 (H, W) class codes, 254 = cloud or shadow, 255 = nodata.
+    confidence
+        uint8 (H, W) the winning class's probability in percent.
+    probabilities
+        Class code -> uint8 (H, W) ``round(p * 255)`` of the classes asked for (the
+        change rules' classes).
+    hit
+        Whether the maps came from the cache.
+    """
+
+    classes: np.ndarray
+    confidence: np.ndarray
+    probabilities: dict[int, np.ndarray] = field(default_factory=dict)
+    hit: bool = False
 
 
 def _cache_key(mv: str, grid: Grid) -> str:
@@ -39,17 +69,41 @@ def _cache_key(mv: str, grid: Grid) -> str:
 
 
 def cached_map_paths(cache_dir: Path, mv: str, grid: Grid, scenes: Sequence[Scene]
-                     ) -> tuple[Path, Path]:
-    """Where the class map and confidence of ``scenes`` (one date) are cached."""
+                     ) -> tuple[Path, Path, Path]:
+    """Where the class map, confidence and per-class probabilities of ``scenes`` (one
+    date) are cached."""
     folder = cache_dir / _cache_key(mv, grid)
     key = "+".join(s.id for s in scenes)
-    return folder / f"{key}.class.tif", folder / f"{key}.conf.tif"
+    return folder / f"{key}.class.tif", folder / f"{key}.conf.tif", folder / f"{key}.prob.tif"
+
+
+def read_probability_bands(path: Path, codes: Sequence[int]) -> dict[int, np.ndarray]:
+    """The bands of ``codes`` of a per-class probability COG: uint8 ``round(p * 255)``.
+
+    Raises
+    ------
+    SceneError
+        The file is in another scale or lacks a class (delete it: it is a cache).
+    """
+    with rasterio.open(path) as ds:
+        if ds.tags().get("UNITS") != PROBABILITY_UNITS:
+            raise SceneError(f"cached probability map {path} has UNITS="
+                             f"{ds.tags().get('UNITS')!r}, not {PROBABILITY_UNITS!r}; delete it")
+        names = probability_band_names(ds)
+        out = {}
+        for c in codes:
+            name = CLASSES[c].name
+            if name not in names:
+                raise SceneError(f"cached probability map {path} has no band for {name!r}; "
+                                 "delete it")
+            out[c] = ds.read(names.index(name) + 1)
+    return out
 
 
 def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_path: Path, mv: str,
-              cache_dir: Path, *, runner, progress: Progress | None, device: str
-              ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Class map + confidence of one date's scenes on ``grid``, cached per model and grid.
+                    cache_dir: Path, *, runner, progress: Progress | None, device: str,
+                    classes: Sequence[int] = ()) -> DateMaps:
+    """The maps of one date's scenes on ``grid``, cached per model and grid.
 
     Parameters
     ----------
@@ -65,11 +119,13 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
         The job's map cache.
     runner, progress, device
         As :func:`landcover.workflow.classify_region` takes them.
+    classes
+        Class codes whose probabilities to return (the change rules' classes); every
+        class's probability is cached.
 
     Returns
     -------
-    tuple
-        ``(class map, confidence, cache hit)``.
+    DateMaps
 
     Raises
     ------
@@ -80,9 +136,9 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
     from ..plan import resolve_clouds
     from ..tasks import ClassifyOptions
 
-    cls_p, conf_p = cached_map_paths(cache_dir, mv, grid, scenes)
+    cls_p, conf_p, prob_p = cached_map_paths(cache_dir, mv, grid, scenes)
     folder, key = cls_p.parent, "+".join(s.id for s in scenes)
-    hit = cls_p.exists() and conf_p.exists()
+    hit = cls_p.exists() and conf_p.exists() and prob_p.exists()
     if not hit:
         folder.mkdir(parents=True, exist_ok=True)
         for p in folder.glob(f".{key}.*"):  # stale temporaries of a killed run
@@ -95,7 +151,7 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
             log.warning("%s: %s", key, note)
         options = replace(options, cloud_method=method)
         classify_region(
-            pairs, grid, model_path, cls_p, out_confidence=conf_p,
+            pairs, grid, model_path, cls_p, out_confidence=conf_p, out_probabilities=prob_p,
             options=options, runner=runner,
             progress=(lambda s, d, t: progress(f"classify {key}", d, t)) if progress else None,
             tags={"ACQUISITION_DATE": scenes[0].acquired.isoformat(),
@@ -104,4 +160,5 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
     with rasterio.open(cls_p) as a, rasterio.open(conf_p) as b:
         if (a.height, a.width) != grid.shape or a.transform != grid.transform:
             raise SceneError(f"cached map {cls_p} is not on the job grid; delete it")
-        return a.read(1), b.read(1), hit
+        cls, conf = a.read(1), b.read(1)
+    return DateMaps(cls, conf, read_probability_bands(prob_p, classes), hit)

@@ -61,9 +61,11 @@ TRANSITION_NAMES: tuple[str, ...] = (
     "lost seasonal", "seasonal to permanent", "permanent to seasonal", "ephemeral permanent",
     "ephemeral seasonal", "insufficient looks",
 )
-#: code -> colour (0-10: the palette of the JRC transition map as the Earth Engine catalog
-#: shows it; 11 is black in the COG's colour table, which has no alpha, and transparent in
-#: the ``.qml`` style)
+#: code -> colour (0-10: the palette of the JRC transition map in Earth Engine, checked
+#: 2026-12-05 against public Earth Engine scripts that style ``JRC/GSW1_4/GlobalSurfaceWater``
+#: ``transition`` with the same 11 colours and names, and the codes against mapme.biodiversity's
+#: ``gsw_transitions`` table; 11 is ours: black in the COG's colour table, which has no alpha,
+#: and transparent in the ``.qml`` style)
 TRANSITION_COLORS: tuple[str, ...] = (
     "#ffffff", "#0000ff", "#22b14c", "#d1102d", "#99d9ea", "#b5e61d", "#e6a1aa", "#ff7f27",
     "#ffc90e", "#7f7f7f", "#c3c3c3", "#000000",

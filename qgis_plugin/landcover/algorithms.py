@@ -191,7 +191,7 @@ class ClassifyAlgorithm(_Base):
 
 #: the "Change test" choices (index 1 passes ``--argmax``)
 CHANGE_TESTS = ["measured rules (probabilities, edge test, opening)",
-                "argmax (class against class, as monitoring)"]
+                "argmax (class against class, no filter)"]
 
 
 def _beside(map_source: str, kind: str):
@@ -219,7 +219,7 @@ class DetectChangeAlgorithm(_Base):
                 "change type (default style stored in the GeoPackage). The measured rules use "
                 "the per-class probability COGs found beside the maps (probabilities_*.tif, "
                 "written by two-date runs and 'classify --probabilities all'), else the "
-                "confidence COGs; 'argmax' compares classes only, as monitoring does.")
+                "confidence COGs; 'argmax' compares classes only (the former rule).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("BEFORE", "Land-cover map, first date"))
