@@ -46,6 +46,21 @@ def real_18svg(bands=BANDS10) -> tuple[np.ndarray, Affine, object]:
     return out, transform, crs
 
 
+def shipped_model_and_real_tiles(size: int = 512):
+    """The shipped model (one torch thread) and the 18SVG scene's whole ``size`` px tiles,
+    normalised for it (9 real tiles at 512 px)."""
+    import torch
+
+    from landcover.model import default_model_path, load_bundle, normalize
+
+    torch.set_num_threads(1)
+    m = load_bundle(default_model_path())
+    data = real_18svg(m.spec.bands)[0].astype(np.float32)
+    h, w = data.shape[1:]
+    return m, [normalize(data[:, r:r + size, c:c + size], m.spec)
+               for r in range(0, h - size, size) for c in range(0, w - size, size)]
+
+
 def constructed_tile(path: Path, size: int) -> Path:
     """A CONSTRUCTED size x size 10-band L1C scene: the real 18SVG scene mirrored and tiled.
 

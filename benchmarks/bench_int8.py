@@ -7,8 +7,7 @@ the real 18SVG scene) and compared on the scene's 9 real 512 px tiles with torch
 (labels) and in speed with ONNX Runtime float32 and the traced bf16 network landcover uses,
 two tiles side by side with one thread each (as the pipeline runs).  Ratios from one run.
 
-    pip install -e '.[bench]'     # onnx
-    python benchmarks/bench_int8.py
+        python benchmarks/bench_int8.py
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import cpu_model, rate, real_18svg  # noqa: E402
+from _common import cpu_model, rate, shipped_model_and_real_tiles  # noqa: E402
 
 
 def main() -> None:
@@ -38,16 +37,9 @@ def main() -> None:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from landcover.inference import predict_probabilities
-    from landcover.model import default_model_path, load_bundle, normalize
 
     warnings.simplefilter("ignore")
-    torch.set_num_threads(1)
-    m = load_bundle(default_model_path())
-    data, _, _ = real_18svg(m.spec.bands)
-    data = data.astype(np.float32)
-    h, w = data.shape[1:]
-    tiles = [normalize(data[:, r:r + 512, c:c + 512], m.spec)
-             for r in range(0, h - 512, 512) for c in range(0, w - 512, 512)]
+    m, tiles = shipped_model_and_real_tiles()
     work = Path(tempfile.mkdtemp(prefix="landcover-int8-"))
     net = fx_opt.fuse(copy.deepcopy(m.net).eval().to(memory_format=torch.contiguous_format))
     torch.onnx.export(net, (torch.zeros(1, 10, 512, 512),), work / "m.onnx", dynamo=False,

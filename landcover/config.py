@@ -69,6 +69,10 @@ def _registry(name: str) -> tuple[str, ...]:
         from .inference import PRECISIONS
 
         return PRECISIONS
+    if name == "runtime":
+        from .runtime import RUNTIMES
+
+        return RUNTIMES
     raise KeyError(name)
 
 
@@ -293,11 +297,17 @@ class Compute(_Strict):
     device: str = "auto"
     precision: str = "auto"
     tta: bool = False
+    runtime: str = "auto"
 
     @field_validator("precision")
     @classmethod
     def _precision(cls, v: str) -> str:
         return _one_of(v, "precision")
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime(cls, v: str) -> str:
+        return _one_of(v, "runtime")
 
 
 class MonitorOptions(_Strict):
@@ -346,6 +356,17 @@ class Workflow(_Strict):
     @classmethod
     def _clouds(cls, v: str) -> str:
         return _one_of(v, "clouds")
+
+    @model_validator(mode="after")
+    def _runtime_env(self) -> Workflow:
+        if self.compute.runtime == "auto":  # $LANDCOVER_RUNTIME stands in: refused before output
+            from .runtime import env_runtime
+
+            try:
+                env_runtime()
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
     @field_validator("dates", mode="before")
     @classmethod

@@ -33,6 +33,7 @@ __all__ = [
     "PRECISIONS",
     "TTA_TRANSFORMS",
     "resolve_precision",
+    "resolve_runtime",
     "optimized_net",
     "predict_probabilities",
 ]
@@ -105,6 +106,28 @@ def optimized_net(model: LoadedModel, shape: tuple[int, ...]):
     return per_shape[shape]
 
 
+def resolve_runtime(runtime: str, model: LoadedModel, shape: tuple[int, ...], *,
+                    precision: Precision = "auto", optimize: bool = False) -> str:
+    """``"auto"`` -> ``"torch"`` or ``"onnxruntime"``, whichever is faster here for batches of
+    ``shape`` (:func:`landcover.runtime.choose_runtime`; measured once per machine, model and
+    shape); CUDA -> ``"torch"``.  ``$LANDCOVER_RUNTIME`` (``torch``, ``onnxruntime``) stands in
+    for ``"auto"`` where set.
+    """
+    from .runtime import choose_runtime, env_runtime
+
+    if runtime == "auto":
+        runtime = env_runtime() or "auto"
+    if runtime != "auto":
+        return runtime
+    device = next(model.net.parameters()).device
+    if device.type != "cpu":
+        return "torch"
+    prec = resolve_precision(precision, "cpu")
+    recipe = prec + ("-traced" if optimize and prec == "bf16" else "")
+    return choose_runtime(model, shape, lambda x: predict_probabilities(
+        model, x, precision=precision, optimize=optimize), torch_recipe=recipe)
+
+
 def predict_probabilities(
     model: LoadedModel,
     x: np.ndarray,
@@ -113,6 +136,7 @@ def predict_probabilities(
     optimize: bool = False,
     quantize: bool = False,
     tta: bool = False,
+    runtime: str = "torch",
 ) -> np.ndarray:
     """Softmax probabilities for a batch of normalised tiles.
 
@@ -134,6 +158,9 @@ def predict_probabilities(
         the shape) of the batch, undo each on its output and average the
         probabilities.  8x the network's time on square tiles; one transform at a time,
         so memory is that of one pass plus the running sum.
+    runtime
+        ``torch`` or ``onnxruntime`` (float32, CPU; :mod:`landcover.runtime`); resolve
+        ``auto`` with :func:`resolve_runtime` first.
 
     Returns
     -------
@@ -159,8 +186,13 @@ def predict_probabilities(
             v = torch.flip(v, dims=(3,)) if flip else v
             v = v.contiguous(memory_format=torch.channels_last)
             fast = (optimized_net(model, tuple(v.shape))
-                    if optimize and prec == "bf16" and device.type == "cpu" else None)
-            if fast is not None:
+                    if optimize and prec == "bf16" and device.type == "cpu"
+                    and runtime == "torch" else None)
+            if runtime == "onnxruntime":
+                from .runtime import run_onnx
+
+                logits = torch.from_numpy(run_onnx(model, v.contiguous().numpy()))
+            elif fast is not None:
                 logits = fast(v.to(torch.bfloat16))
             elif prec == "bf16":
                 with torch.autocast(device_type=device.type, dtype=torch.bfloat16):

@@ -21,7 +21,7 @@ from rasterio.windows import Window
 from .clouds import METHODS as CLOUD_METHODS
 from .errors import BandError
 from .grid import Grid
-from .inference import Precision, predict_probabilities
+from .inference import Precision, predict_probabilities, resolve_runtime
 from .io.fetch_cache import FetchCache, source_cache
 from .io.read import SceneScale, read_window
 from .io.scenes import Scene
@@ -78,6 +78,8 @@ class ClassifyOptions:
     tta
         Test-time augmentation (flips and quarter turns, probabilities averaged; 8x the
         model's time): see :func:`landcover.inference.predict_probabilities`.
+    runtime
+        ``auto``, ``torch`` or ``onnxruntime`` (:mod:`landcover.runtime`).
     fetch_cache
         Where windows fetched from remote scene files are kept (``source.cache``,
         ``--cache DIR``; :mod:`landcover.io.fetch_cache`); None: no cache.
@@ -92,6 +94,7 @@ class ClassifyOptions:
     device: str = "cpu"
     optimize: bool | None = None
     tta: bool = False
+    runtime: str = "auto"
     fetch_cache: FetchCache | None = None
 
     @classmethod
@@ -101,7 +104,7 @@ class ClassifyOptions:
         return cls(tile_size=wf.tiling.tile_size, halo=wf.tiling.halo, blend=wf.tiling.blend,
                    batch_size=wf.tiling.batch_size, cloud_method=wf.clouds,
                    precision=wf.compute.precision, device=device, tta=wf.compute.tta,
-                   fetch_cache=cache)
+                   runtime=wf.compute.runtime, fetch_cache=cache)
 
 
 class TileInput(Protocol):
@@ -238,13 +241,17 @@ def predict_batch(
     # on a GPU the task's tiles go through in one forward pass (batch_size may ask more)
     gpu = options.device.startswith("cuda")
     step, infer = max(1, options.batch_size, len(where) if gpu else 1), 0.0
+    runtime = None
     # tasks run side by side, each with its share of the cores (see make_runner)
     for k in range(0, len(where), step):
         batch = np.stack([x[i][:, r, c] for i, r, c in where[k:k + step]])
         ti = time.perf_counter()
+        if runtime is None:  # measured once per machine, model and tile (landcover.runtime)
+            runtime = resolve_runtime(options.runtime, model, (1, *batch.shape[1:]),
+                                      precision=options.precision, optimize=optimize)
         values[k:k + step, :nc] = predict_probabilities(
             model, batch, precision=options.precision, optimize=optimize, quantize=True,
-            tta=options.tta)
+            tta=options.tta, runtime=runtime)
         infer += time.perf_counter() - ti
     t3 = time.perf_counter()
     return values, {"read": t1 - t0, "clouds": t2 - t1, "normalise": t3 - t2 - infer,

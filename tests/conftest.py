@@ -10,6 +10,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# One inference engine for the whole suite (CLI subprocesses inherit it): `compute.runtime:
+# auto` measures PyTorch against ONNX Runtime per tile shape, and the tests compare maps across
+# batch sizes, tile shapes and pinned references that assume one engine.  tests/test_runtime.py
+# exercises ONNX Runtime and the measured choice itself.
+os.environ["LANDCOVER_RUNTIME"] = "torch"
+
 
 def _shared_data() -> Path:
     """The real data beside the checkout; fail in CI when missing, skip elsewhere."""

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 @click.option("--device", help="auto, cpu or cuda.")
 @click.option("--tta/--no-tta", default=None, help="Test-time augmentation: flips and "
               "quarter turns, probabilities averaged (8x the model's time; compute.tta).")
+@click.option("--runtime", type=click.Choice(["auto", "torch", "onnxruntime"]),
+              help="Inference engine on a CPU (compute.runtime; auto: the faster here, measured "
+              "once per machine, model and tile).")
 @click.option("--probabilities", "probabilities", metavar="none|confidence|all",
               help="Probability outputs (overrides output.probabilities): the winning class's "
               "(confidence), also every class's as one 9-band COG per date (all), or none.")
@@ -63,8 +66,8 @@ if TYPE_CHECKING:
               "wait for it to finish (default: exit at once with code 3).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
-        halo, min_area_ha, workers, scheduler, device, tta, probabilities, offset, clouds,
-        cache, no_progress, wait, verbose) -> None:
+        halo, min_area_ha, workers, scheduler, device, tta, runtime, probabilities, offset,
+        clouds, cache, no_progress, wait, verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -78,7 +81,7 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         "change.min_area_ha": min_area_ha, "compute.workers": workers,
         "compute.scheduler": scheduler, "compute.device": device,
         "source.offset": parse_offset_option(offset), "clouds": clouds,
-        "compute.tta": tta, "output.probabilities": probabilities,
+        "compute.tta": tta, "compute.runtime": runtime, "output.probabilities": probabilities,
         "source.cache": str(cache.resolve()) if cache else None,
     }
     from .search import source_overrides, workflow_source_type
@@ -167,6 +170,10 @@ def _removed_if_created(folder: str):
               "./all).")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: flips and quarter turns, "
               "probabilities averaged (8x the model's time).")
+@click.option("--runtime", type=click.Choice(["auto", "torch", "onnxruntime"]),
+              default="auto", show_default=True,
+              help="Inference engine on a CPU (auto: the faster here, measured "
+              "once per machine, model and tile).")
 @click.option("--model", help="Model bundle; default: the shipped one.")
 @click.option("--bbox", help="Only this region, minx,miny,maxx,maxy.")
 @click.option("--bbox-crs", default=None, help="CRS of --bbox (default: the scene's).")
@@ -190,8 +197,8 @@ def _removed_if_created(folder: str):
               help="Bound on --cache; the least recently used windows are removed first.")
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
-def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds, scale,
-             offset, resolution, workers, scheduler, cache, cache_max_gb, no_progress,
+def classify(scenes, out_map, out_conf, tta, runtime, model, bbox, bbox_crs, date, clouds,
+             scale, offset, resolution, workers, scheduler, cache, cache_max_gb, no_progress,
              verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
@@ -274,6 +281,7 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
             res = classify_region([(scene, scene_scale)], region, model_path, out_map,
                                   out_confidence=out_conf, out_probabilities=out_probs,
                                   options=ClassifyOptions(cloud_method=clouds, tta=tta,
+                                                          runtime=runtime,
                                                           fetch_cache=fetch_cache),
                                   progress=progress, runner=runner, tags=tags)
         finally:
@@ -289,7 +297,8 @@ def classify(scenes, out_map, out_conf, tta, model, bbox, bbox_crs, date, clouds
                       "landcover:clouds": clouds}
         links = [{"href": scene.extra["stac_href"], "title": scene.id}] \
             if scene.extra.get("stac_href") else []
-        item = write_item(res.map_path, [("map", res.map_path, res.confidence_path)],
+        item = write_item(res.map_path, [("map", res.map_path, res.confidence_path,
+                                          res.probabilities_path)],
                           properties=spec_props, source_links=links)
     click.echo(f"wrote {res.map_path} ({region.width}x{region.height} px, {res.tiles} tiles, "
                f"{res.seconds:.1f} s)" + (f", STAC item {item.name}" if item else ""))
@@ -346,23 +355,25 @@ def change(before, after, out_gpkg, before_confidence, after_confidence, before_
             apply_default_styles(out_gpkg)  # opens styled in QGIS
         from ..change import get_rules
 
-        write_item(out_gpkg, [("before", before, before_confidence),
-                              ("after", after, after_confidence)], change_path=out_gpkg,
+        write_item(out_gpkg, [("before", before, before_confidence, before_probabilities),
+                              ("after", after, after_confidence, after_probabilities)],
+                   change_path=out_gpkg,
                    change_types=[(r.name, r.title, r.color)
                                  for r in get_rules([t for t in types.split(",") if t])])
     click.echo(json.dumps(stats))
 
 
-def write_item(output: Path, maps: list[tuple[str, Path, Path | None]], *,
+def write_item(output: Path, maps: list[tuple[str, Path, Path | None, Path | None]], *,
                change_path: Path | None = None,
                change_types: list[tuple[str, str, str]] | None = None,
                properties: dict | None = None, source_links: list | None = None
                ) -> Path | None:
-    """``<output stem>.item.json`` beside ``output``: a STAC Item of the maps (and change
-    GeoPackage); none, with a warning, when no map carries a date."""
+    """``<output stem>.item.json`` beside ``output``: a STAC Item of the maps (label, class
+    map, confidence, per-class probabilities; and the change GeoPackage); none, with a
+    warning, when no map carries a date."""
     from ..io.stac_item import map_from_file, output_item, write_json
 
-    assets = [map_from_file(label, m, c) for label, m, c in maps]
+    assets = [map_from_file(label, m, c, pr) for label, m, c, pr in maps]
     if not any(a.date for a in assets):
         log.warning("no STAC item for %s: it has no acquisition date (give --date for one)",
                     assets[0].map_path.name)
