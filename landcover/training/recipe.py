@@ -23,6 +23,13 @@ class TrainConfig:
     (``None``: :func:`landcover.training.scenes.default_data_root`).
     ``max_train_s`` is a safety stop for time-limited machines: training ends
     early (recorded in the bundle) when reached.
+
+    ``init_from`` starts from a bundle's weights and normalisation (fine-tuning; its
+    encoder, decoder widths and bands must be the recipe's).  ``path_radiance`` is the
+    share of crops that get a simulated atmospheric correction (the L1C -> L2A shift: a
+    path radiance subtracted per band, ``P * (wavelength / 490 nm) ** -k`` DN with ``P``
+    uniform in ``path_radiance_dn`` and ``k`` in ``path_radiance_exponent``: largest in
+    the blue bands, near zero in the SWIR), so that one model reads both products.
     """
 
     name: str = "landcover-default"
@@ -54,6 +61,10 @@ class TrainConfig:
     output: str = "data/model/landcover-default.json"
     log_every: int = 50
     max_train_s: float | None = None
+    init_from: str | None = None
+    path_radiance: float = 0.0
+    path_radiance_dn: tuple[float, float] = (200.0, 1000.0)
+    path_radiance_exponent: tuple[float, float] = (1.5, 4.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v)
@@ -83,7 +94,8 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise ConfigError(
             f"unknown key(s) {unknown} in {p}; valid keys are {sorted(fields)}"
         )
-    for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities"):
+    for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities",
+                "path_radiance_dn", "path_radiance_exponent"):
         if key in raw and raw[key] is not None:
             if isinstance(raw[key], str):
                 raise ConfigError(f"{key} in {p} must be a list, got {raw[key]!r}")
@@ -92,6 +104,14 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     for key in ("steps", "batch_size", "crop_size"):
         if not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
             raise ConfigError(f"{key}={getattr(cfg, key)!r} in {p}; give a positive integer")
+    if not 0.0 <= cfg.path_radiance <= 1.0:
+        raise ConfigError(f"path_radiance={cfg.path_radiance!r} in {p}; give a share of crops "
+                          "in [0, 1] (0: off)")
+    for key in ("path_radiance_dn", "path_radiance_exponent"):
+        lo_hi = getattr(cfg, key)
+        if len(lo_hi) != 2 or not 0 <= lo_hi[0] <= lo_hi[1]:
+            raise ConfigError(f"{key}={list(lo_hi)} in {p}; give [low, high] with "
+                              "0 <= low <= high")
     if cfg.crop_size % 32:
         raise ConfigError(f"crop_size={cfg.crop_size} in {p}; give a multiple of 32")
     return cfg

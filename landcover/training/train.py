@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..model import ModelSpec, build_unet, load_bundle, save_bundle, sha256_file
+from ..model import ModelSpec, build_unet, bundle_paths, load_bundle, save_bundle, sha256_file
 from .data import SceneArrays, band_stats, load_scene
 from .provenance import portable_training
 from .recipe import TrainConfig, load_config
@@ -38,6 +38,7 @@ __all__ = [
     "TrainConfig",
     "load_config",
     "train",
+    "path_radiance_dn",
     "train_from_config",
     "train_from_compact",
     "evaluate_bundle",
@@ -48,12 +49,34 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, float], None]
 
 
-def _augment_normalise(dn, mean, std, gain: float, offset: float, gen):
-    """Gain/offset jitter in DN space, then ``(ln(1 + 0.005 x) - mean) / std``."""
+def path_radiance_dn(bands, n: int, share: float, dn_range, exp_range, gen):
+    """A simulated path radiance per crop and band, (n, C, 1, 1) DN: 0 for crops left as
+    they are, else ``P * (wavelength / 490 nm) ** -k`` (``P`` uniform in ``dn_range``, ``k``
+    in ``exp_range``: Rayleigh scattering is k = 4, aerosols k ~ 1-2).
+
+    Subtracting it from L1C DN approximates the surface reflectance an atmospheric
+    correction (L2A) gives: the blue bands lose most, the SWIR almost nothing.
+    """
+    import torch
+
+    from ..bands import S2_WAVELENGTH_NM
+
+    lam = torch.tensor([S2_WAVELENGTH_NM[b] / 490.0 for b in bands]).view(1, -1, 1, 1)
+    on = (torch.rand(n, 1, 1, 1, generator=gen) < share).float()
+    p = dn_range[0] + torch.rand(n, 1, 1, 1, generator=gen) * (dn_range[1] - dn_range[0])
+    k = exp_range[0] + torch.rand(n, 1, 1, 1, generator=gen) * (exp_range[1] - exp_range[0])
+    return on * p * lam ** (-k)
+
+
+def _augment_normalise(dn, mean, std, gain: float, offset: float, gen, path=None):
+    """Path radiance removed (``path``: DN per crop and band, or None), gain/offset jitter in
+    DN space, then ``(ln(1 + 0.005 x) - mean) / std``."""
     import torch
 
     b, c = dn.shape[:2]
     nodata = (dn <= 0).any(dim=1, keepdim=True)
+    if path is not None:
+        dn = (dn - path.to(dn.device)).clamp_min(1.0)
     if gain > 0 or offset > 0:
         g = 1 + (torch.rand(b, c, 1, 1, generator=gen) * 2 - 1).to(dn.device) * gain
         o = (torch.rand(b, c, 1, 1, generator=gen) * 2 - 1).to(dn.device) * offset
@@ -90,6 +113,28 @@ def _load_scenes(cfg: TrainConfig):
     load = lambda r: load_scene(r, bands=cfg.bands, cache_dir=cache,  # noqa: E731
                                 cloud_threshold=cfg.cloud_threshold)
     return [load(r) for r in train_refs], [load(r) for r in val_refs]
+
+
+def _start_from(cfg: TrainConfig):
+    """The bundle ``cfg.init_from`` names (its weights start the training), or None.
+
+    Raises
+    ------
+    ConfigError
+        If its network or bands differ from the recipe's.
+    """
+    if not cfg.init_from:
+        return None
+
+    start = load_bundle(cfg.init_from, device="cpu")
+    s = start.spec
+    mine = (cfg.encoder, tuple(cfg.decoder_channels), tuple(cfg.bands))
+    theirs = (s.encoder, tuple(s.decoder_channels), tuple(s.bands))
+    if mine != theirs:
+        raise ConfigError(f"init_from {cfg.init_from} is a {theirs[0]} U-Net with decoder "
+                          f"{list(theirs[1])} on bands {list(theirs[2])}, the recipe asks for "
+                          f"{mine[0]}, {list(mine[1])}, {list(mine[2])}; make them equal")
+    return start
 
 
 def train(
@@ -130,8 +175,12 @@ def train(
     # denormal floats (tiny activations/gradients late in training) slow CPU
     # kernels down by orders of magnitude
     torch.set_flush_denormal(True)
+    start = _start_from(cfg)  # a wrong bundle fails before the scenes are read
     train_scenes, val_scenes = scenes if scenes is not None else _load_scenes(cfg)
-    mean, std = band_stats(train_scenes, seed=cfg.seed)
+    if start is not None:  # fine-tuning keeps the normalisation the weights learnt
+        mean, std = tuple(start.spec.norm_mean), tuple(start.spec.norm_std)
+    else:
+        mean, std = band_stats(train_scenes, seed=cfg.seed)
     spec = ModelSpec(
         name=cfg.name, version=cfg.version, encoder=cfg.encoder,
         decoder_channels=tuple(cfg.decoder_channels), bands=tuple(cfg.bands),
@@ -140,7 +189,8 @@ def train(
     device = torch.device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    net = build_unet(spec).to(device).to(memory_format=torch.channels_last)
+    net = (start.net if start is not None else build_unet(spec))
+    net = net.float().to(device).to(memory_format=torch.channels_last)
     bf16 = _bf16_enabled(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -168,7 +218,9 @@ def train(
     t_loop = time.time()
     for step in range(1, cfg.steps + 1):
         dn, pr, va = (torch.as_tensor(a) for a in sampler.batch(cfg.batch_size))
-        x = _augment_normalise(dn, mean_t, std_t, cfg.gain_jitter, cfg.offset_jitter, gen)
+        path = path_radiance_dn(cfg.bands, dn.shape[0], cfg.path_radiance, cfg.path_radiance_dn,
+                                cfg.path_radiance_exponent, gen) if cfg.path_radiance else None
+        x = _augment_normalise(dn, mean_t, std_t, cfg.gain_jitter, cfg.offset_jitter, gen, path)
         target = pr.float()
         target = target / target.sum(dim=1, keepdim=True).clamp_min(1.0)
         mask = va.float()
@@ -225,6 +277,9 @@ def train(
             "evaluation_only": ["sen1floods11_Spain_7370579_west"],
         },
         "recipe": cfg.to_dict(),
+        "init_from": ({"name": start.spec.name, "version": start.spec.version,
+                       "weights_sha256": sha256_file(bundle_paths(start.path)[0])}
+                      if start is not None else None),
         "seed": cfg.seed,
         "bf16": bf16,
         "loss_history": history,
