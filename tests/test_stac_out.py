@@ -228,11 +228,12 @@ def test_classify_and_change_write_items(tmp_path, standin_model, offline):
 
     r = CliRunner()
     maps = {}
-    for date in ("20151130", "20180319"):
+    # the second date with every class's probability too: its item lists that COG
+    for date, probs in (("20151130", str(tmp_path / "conf_20151130.tif")), ("20180319", "all")):
         out = tmp_path / f"map_{date}.tif"
         res = r.invoke(main, ["classify", *map(str, sorted(SAMPLE_FOLDER.glob(
             f"mumbai_{date}_*.tif"))), "--out", str(out), "--probabilities",
-            str(tmp_path / f"conf_{date}.tif"), "--model", str(standin_model),
+            probs, "--model", str(standin_model),
             "--bbox", "72.915,19.04,72.925,19.05", "--bbox-crs", "EPSG:4326",
             "--no-progress"])
         assert res.exit_code == 0, res.output
@@ -243,7 +244,8 @@ def test_classify_and_change_write_items(tmp_path, standin_model, offline):
         d = check_assets(item)
         iso = f"{date[:4]}-{date[4:6]}-{date[6:]}"
         assert d["properties"]["datetime"] == f"{iso}T00:00:00Z"
-        assert set(d["assets"]) == {"landcover_map", "confidence_map"}
+        assert set(d["assets"]) == {"landcover_map", "confidence_map"} | (
+            {"probabilities_map"} if probs == "all" else set())
     gpkg = tmp_path / "change" / "ch.gpkg"
     gpkg.parent.mkdir()
     res = r.invoke(main, ["change", str(maps["20151130"]), str(maps["20180319"]), "--out",
@@ -362,7 +364,8 @@ def test_monitoring_job_keeps_a_collection(tmp_path, standin_model, offline):
         d = check_assets(path)
         iso = f"{date[:4]}-{date[4:6]}-{date[6:]}"
         assert d["collection"] == "stacjob" and d["properties"]["datetime"] == f"{iso}T00:00:00Z"
-        assert {f"landcover_{iso}", f"confidence_{iso}", "alerts"} == set(d["assets"])
+        assert {f"landcover_{iso}", f"confidence_{iso}", f"probabilities_{iso}",
+                "alerts"} == set(d["assets"])
         src = [ln["href"] for ln in d["links"] if ln["rel"] == "derived_from"]
         assert src == [str(tmp_path / "src" / date / "item.json")]
         assert d["properties"]["landcover:observations"][iso]["scenes"] == [f"mumbai_{date}"]

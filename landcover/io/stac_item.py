@@ -83,7 +83,8 @@ class MapAsset:
 
 
 def map_from_file(label: str, map_path: str | os.PathLike,
-                  confidence_path: str | os.PathLike | None = None) -> MapAsset:
+                  confidence_path: str | os.PathLike | None = None,
+                  probabilities_path: str | os.PathLike | None = None) -> MapAsset:
     """A :class:`MapAsset` of a map landcover wrote, its date and provenance from its tags
     (``ACQUISITION_DATE``; ``PRODUCT_LEVEL``, ``INPUT_SCALE``, ``INPUT_OFFSET_DN``,
     ``MODEL``, ``MODEL_SHA256``, ``SCENES``, ``RUN_ID``)."""
@@ -111,7 +112,8 @@ def map_from_file(label: str, map_path: str | os.PathLike,
         except ValueError:
             prov["scenes"] = tags["SCENES"]
     return MapAsset(label=label, map_path=Path(map_path), date=date, provenance=prov,
-                    confidence_path=Path(confidence_path) if confidence_path else None)
+                    confidence_path=Path(confidence_path) if confidence_path else None,
+                    probabilities_path=Path(probabilities_path) if probabilities_path else None)
 
 
 def relative_href(path: str | os.PathLike, item_dir: str | os.PathLike) -> str:
