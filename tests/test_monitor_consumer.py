@@ -66,18 +66,22 @@ def test_consumer_cursor_once_per_consumer_across_kills_and_missed_runs(tmp_path
     arrive_sample_date(tmp_path, "20180319")
     assert monitor("init", str(wf)).returncode == 0
     assert monitor("run", str(wf), "--no-progress").returncode == 0
+    # the stand-in model's alert count depends on the CPU's kernels: count the first run's
+    res = monitor("alerts", str(wf), "--since", "last-run", "--format", "geojson")
+    n = len(json.loads(res.stdout)["features"])
+    assert res.returncode == 0 and n >= 1
 
     # fetched, then killed before the ack: the events come again, none lost
     got = tmp_path / "got.geojson"
     assert fetch_then_killed(wf, "mail", got) in (-9, 137)
     first = json.loads(got.read_text())
     ev1 = [f["properties"]["events"] for f in first["features"]]
-    assert kinds(ev1) == ["new"] * 3 and first["cursor"] == "mail:3"
-    assert fetch(wf, "mail") == (ev1, "mail:3")
+    assert kinds(ev1) == ["new"] * n and first["cursor"] == f"mail:{n}"
+    assert fetch(wf, "mail") == (ev1, f"mail:{n}")
 
-    res = monitor("alerts", str(wf), "--consumer", "mail", "--ack", "mail:3")
-    assert res.returncode == 0 and "acknowledged up to event 3" in res.stdout
-    assert fetch(wf, "mail") == ([], "mail:3")  # none twice after the ack
+    res = monitor("alerts", str(wf), "--consumer", "mail", "--ack", f"mail:{n}")
+    assert res.returncode == 0 and f"acknowledged up to event {n}" in res.stdout
+    assert fetch(wf, "mail") == ([], f"mail:{n}")  # none twice after the ack
 
     # the consumer misses three runs: an idle one, a confirming one, a highest one
     assert "no new scenes" in monitor("run", str(wf), "--no-progress").stdout
@@ -87,37 +91,37 @@ def test_consumer_cursor_once_per_consumer_across_kills_and_missed_runs(tmp_path
     assert monitor("run", str(wf), "--no-progress").returncode == 0
     assert fetch_then_killed(wf, "mail", got) in (-9, 137)
     ev2, tok2 = fetch(wf, "mail")
-    assert json.loads(got.read_text())["cursor"] == tok2 == "mail:9"
-    assert kinds(ev2) == ["confirmed"] * 3 + ["highest"] * 3
-    assert [e.split("@")[1] for e in ev2] == ["2018-04-20"] * 3 + ["2018-05-22"] * 3
+    assert json.loads(got.read_text())["cursor"] == tok2 == f"mail:{3 * n}"
+    assert kinds(ev2) == ["confirmed"] * n + ["highest"] * n
+    assert [e.split("@")[1] for e in ev2] == ["2018-04-20"] * n + ["2018-05-22"] * n
 
     # a second consumer is independent: it starts at the first event
     ev_slack, tok_slack = fetch(wf, "slack")
-    assert kinds(ev_slack) == ["new"] * 3 + ["confirmed"] * 3 + ["highest"] * 3
-    assert tok_slack == "slack:9"
+    assert kinds(ev_slack) == ["new"] * n + ["confirmed"] * n + ["highest"] * n
+    assert tok_slack == f"slack:{3 * n}"
     # bad tokens: one line, exit 2, no cursor moves
-    for bad in ("mail:9", "slack:10", "slack:x", "9"):
+    for bad in (f"mail:{3 * n}", f"slack:{3 * n + 1}", "slack:x", str(3 * n)):
         res = monitor("alerts", str(wf), "--consumer", "slack", "--ack", bad)
         assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert bad in res.stderr
     assert fetch(wf, "slack")[0] == ev_slack and fetch(wf, "mail")[0] == ev2
-    assert monitor("alerts", str(wf), "--consumer", "slack", "--ack", "slack:3").returncode == 0
-    assert fetch(wf, "slack") == (ev_slack[3:], "slack:9")
-    assert fetch(wf, "mail") == (ev2, "mail:9")  # mail's cursor did not move
+    assert monitor("alerts", str(wf), "--consumer", "slack", "--ack", f"slack:{n}").returncode == 0
+    assert fetch(wf, "slack") == (ev_slack[n:], f"slack:{3 * n}")
+    assert fetch(wf, "mail") == (ev2, f"mail:{3 * n}")  # mail's cursor did not move
     # an old token does not move a cursor back
-    assert monitor("alerts", str(wf), "--consumer", "mail", "--ack", "mail:9").returncode == 0
-    assert monitor("alerts", str(wf), "--consumer", "mail", "--ack", "mail:3").returncode == 0
-    assert fetch(wf, "mail") == ([], "mail:9")
+    for token in (f"mail:{3 * n}", f"mail:{n}"):
+        assert monitor("alerts", str(wf), "--consumer", "mail", "--ack", token).returncode == 0
+    assert fetch(wf, "mail") == ([], f"mail:{3 * n}")
 
     # the per-run GeoJSON feeds are kept; the table format ends with the cursor
     feeds = sorted(p.name for p in (tmp_path / "out" / "feeds").glob("*.geojson"))
     assert feeds == ["run-00001.geojson", "run-00003.geojson", "run-00004.geojson"]
     res = monitor("alerts", str(wf), "--consumer", "slack")
-    assert res.stdout.splitlines()[-2:] == ["6 event(s)", "cursor: slack:9"]
-    assert "--consumer slack --ack slack:9" in res.stderr
+    assert res.stdout.splitlines()[-2:] == [f"{2 * n} event(s)", f"cursor: slack:{3 * n}"]
+    assert f"--consumer slack --ack slack:{3 * n}" in res.stderr
     # observation counts per run, and the status line
     assert sorted(p.name for p in (tmp_path / "out" / "runs").glob("*.observations.tif")) == [
         "run-00001.observations.tif", "run-00003.observations.tif",
         "run-00004.observations.tif"]
     st = monitor("status", str(wf))
-    assert "never seen clearly:" in st.stdout and "highest 3" in st.stdout
+    assert "never seen clearly:" in st.stdout and f"highest {n}" in st.stdout
