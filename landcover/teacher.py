@@ -241,12 +241,12 @@ def _write_atomic(path: Path, data: np.ndarray, profile: dict, *, descriptions=N
     tmp = path.with_name(path.name + ".tmp")
     try:
         with rasterio.open(tmp, "w", **profile) as ds:
+            if cmap is not None:  # before the pixels: GDAL cannot change the photometric tag later
+                ds.write_colormap(1, cmap)
             ds.write(data)
             if descriptions:
                 for i, d in enumerate(descriptions, start=1):
                     ds.set_band_description(i, d)
-            if cmap is not None:
-                ds.write_colormap(1, cmap)
         durable_replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
