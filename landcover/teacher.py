@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import BandError, ModelError, OutputError, SceneError
-from .faults import durable_replace
+from .faults import durable_replace, writing
 from .legend import CLASS_NAMES, NODATA, colormap
 
 if TYPE_CHECKING:
@@ -309,7 +309,6 @@ def teach(
     if names is not None and len(names) != len(paths):
         raise SceneError(f"{len(names)} names for {len(paths)} scenes; give one name per scene")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     results = []
     for k, path in enumerate(paths):
         name = names[k] if names is not None else scene_name(path)
@@ -347,7 +346,6 @@ def teach_scene(
     if onnx_path is None:
         onnx_path = default_onnx_path(data_root)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     prob_path = out / f"{name}_dw_prob_u8.tif"
     class_path = out / f"{name}_dw_class.tif"
     grid = teacher_grid(scene)
@@ -362,10 +360,16 @@ def teach_scene(
         "crs": grid.crs, "transform": grid.transform, "tiled": True,
         "blockxsize": 256, "blockysize": 256, "compress": "deflate",
     }
-    _write_atomic(prob_path, prob_u8, {**profile, "count": 9, "dtype": "uint8"},
-                  descriptions=[f"p({c})*255" for c in CLASS_NAMES])
-    _write_atomic(class_path, cls[None], {**profile, "count": 1, "dtype": "uint8",
-                                          "nodata": NODATA}, cmap=colormap())
+    with writing(out):  # disk full, permission denied: one line, exit 1
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {out}: {exc}; check the folder is "
+                              "writable") from exc
+        _write_atomic(prob_path, prob_u8, {**profile, "count": 9, "dtype": "uint8"},
+                      descriptions=[f"p({c})*255" for c in CLASS_NAMES])
+        _write_atomic(class_path, cls[None], {**profile, "count": 1, "dtype": "uint8",
+                                              "nodata": NODATA}, cmap=colormap())
     log.info("teacher: wrote %s (%dx%d)", name, grid.height, grid.width)
     return prob_path, class_path
 

@@ -127,3 +127,18 @@ def test_write_error_names_the_cause(tmp_path):
     with pytest.raises(OutputWriteError, match="no space left on device"), writing(p, tmp):
         raise OSError(errno.ENOSPC, "No space left on device")
     assert not tmp.exists()
+
+
+def test_teacher_labels_on_a_full_disk(small_disk, shared_data):
+    """``landcover teach`` (and training's ``teacher_scenes``, which writes through the same
+    function) on a full disk: one line naming the folder and the cause, exit 1, no file."""
+    import sys
+
+    out = small_disk("64k")
+    chip = shared_data / "sen1floods11" / "unlabelled" / "USA_430764_S2Hand.tif"
+    res = subprocess.run([sys.executable, "-m", "landcover", "teach", str(chip), "--out",
+                          str(out / "teacher")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert stderr_lines(res.stderr)[-1] == \
+        f"error: cannot write {out / 'teacher'}: no space left on device", res.stderr[-3000:]
+    assert os.listdir(out / "teacher") == []
