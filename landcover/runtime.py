@@ -21,6 +21,7 @@ import copy
 import json
 import logging
 import os
+import platform
 import tempfile
 import threading
 import time
@@ -35,8 +36,8 @@ import numpy as np
 from .errors import ModelError
 from .model import LoadedModel
 
-__all__ = ["Runtime", "RUNTIMES", "MIN_GAIN", "env_runtime", "choice_file", "onnx_session",
-           "run_onnx", "choose_runtime"]
+__all__ = ["Runtime", "RUNTIMES", "MIN_GAIN", "env_runtime", "choice_file", "cpu_model",
+           "onnx_session", "run_onnx", "choose_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -133,20 +134,23 @@ def run_onnx(model: LoadedModel, x: np.ndarray, threads: int | None = None) -> n
     return sess.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
-def _key(model: LoadedModel, shape: tuple[int, ...], threads: int, torch_recipe: str) -> str:
-    import platform
-
-    import torch
-
-    cpu = ""
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else what :func:`platform.processor` says,
+    else ``"unknown"``)."""
     try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
-                       "")
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown"
+
+
+def _key(model: LoadedModel, shape: tuple[int, ...], threads: int, torch_recipe: str) -> str:
+    import torch
+
     digest = (model.spec.weights_sha256 or model.spec.name)[:16]  # checked when it loaded
-    return "|".join([digest, model.spec.version, platform.machine(), cpu,
+    return "|".join([digest, model.spec.version, platform.machine(), cpu_model(),
                      torch.backends.cpu.get_cpu_capability(), f"threads={threads}",
                      "x".join(map(str, shape)), torch_recipe])
 

@@ -13,6 +13,7 @@ import click
 
 from ..clouds import CHOICES as CLOUD_CHOICES
 from ..io.read import SCALES
+from ..runtime import RUNTIMES
 from .common import (
     OFFSET_HELP,
     Progress,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 @click.option("--device", help="auto, cpu or cuda.")
 @click.option("--tta/--no-tta", default=None, help="Test-time augmentation: flips and "
               "quarter turns, probabilities averaged (8x the model's time; compute.tta).")
-@click.option("--runtime", type=click.Choice(["auto", "torch", "onnxruntime"]),
+@click.option("--runtime", type=click.Choice(list(RUNTIMES)),
               help="Inference engine on a CPU (compute.runtime; auto: the faster here, measured "
               "once per machine, model and tile).")
 @click.option("--probabilities", "probabilities", metavar="none|confidence|all",
@@ -170,7 +171,7 @@ def _removed_if_created(folder: str):
               "./all).")
 @click.option("--tta", is_flag=True, help="Test-time augmentation: flips and quarter turns, "
               "probabilities averaged (8x the model's time).")
-@click.option("--runtime", type=click.Choice(["auto", "torch", "onnxruntime"]),
+@click.option("--runtime", type=click.Choice(list(RUNTIMES)),
               default="auto", show_default=True,
               help="Inference engine on a CPU (auto: the faster here, measured "
               "once per machine, model and tile).")
