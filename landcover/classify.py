@@ -28,7 +28,7 @@ from .io.env import gdal_env
 from .io.read import SceneScale
 from .io.scenes import Scene
 from .legend import CLOUD, NODATA, PROBABILITY_UNITS, colormap
-from .model import get_model
+from .model import get_model, tile_multiple
 from .mosaic import FULL, RowBlender
 from .runner import Runner, make_runner, tune_malloc
 from .tasks import (
@@ -199,7 +199,8 @@ def classified_blocks(
     tally = tally if tally is not None else _Tally()
     spec = get_model(model_path, device=options.device).spec
     layout = layout_tiles(region, tile_size=options.tile_size or spec.tile_size,
-                          halo=spec.halo if options.halo is None else options.halo)
+                          halo=spec.halo if options.halo is None else options.halo,
+                          multiple=tile_multiple(spec))
     canvas = layout.canvas
     n_classes = len(spec.classes)
     total = len(layout)

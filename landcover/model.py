@@ -29,6 +29,8 @@ __all__ = [
     "ModelSpec",
     "LoadedModel",
     "build_unet",
+    "unet_of",
+    "tile_multiple",
     "save_bundle",
     "load_bundle",
     "get_model",
@@ -56,6 +58,11 @@ class ModelSpec:
     means Sentinel-2 L1C top-of-atmosphere reflectance x 10000 without the
     +1000 offset of processing baseline 04.00.  Normalisation is
     ``(ln(1 + 0.005 * x) - mean[b]) / std[b]`` per band.
+
+    ``input_stride`` is the resolution the network works at: 1 (default) on the
+    input's pixels; 2 on means of 2 x 2 pixels (20 m for 10 m input), its logits
+    upsampled bilinearly back to the input's pixels (a quarter of the work; tiles
+    are then multiples of 64 px).
     """
 
     name: str
@@ -71,6 +78,7 @@ class ModelSpec:
     colors: tuple[str, ...] = tuple(c.color for c in CLASSES)
     tile_size: int = 512
     halo: int = 32
+    input_stride: int = 1
     weights_sha256: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -95,22 +103,58 @@ class ModelSpec:
         return cls(**d)
 
 
-def build_unet(spec: ModelSpec):
+def tile_multiple(spec: ModelSpec) -> int:
+    """What tile sides must be a multiple of: 32 (the U-Net downsamples 5 times)
+    times the spec's ``input_stride``."""
+    return 32 * spec.input_stride
+
+
+def build_unet(spec: ModelSpec, core=None):
     """Build the (untrained) network a spec describes.
 
-    ``encoder_weights=None``: nothing is downloaded, ever.
+    ``encoder_weights=None``: nothing is downloaded, ever.  With ``input_stride`` > 1
+    the U-Net (``core``, default a new one) is wrapped in :class:`Strided`; its
+    weights keep their names (:func:`unet_of`).
     """
     import segmentation_models_pytorch as smp
 
     if spec.architecture != "Unet":
         raise ModelError(f"architecture {spec.architecture!r} is not supported; use 'Unet'")
-    return smp.Unet(
-        encoder_name=spec.encoder,
-        encoder_weights=None,
-        in_channels=len(spec.bands),
-        classes=len(spec.classes),
-        decoder_channels=list(spec.decoder_channels),
-    )
+    if spec.input_stride not in (1, 2, 4):
+        raise ModelError(f"input_stride {spec.input_stride} is not supported; use 1, 2 or 4")
+    if core is None:
+        core = smp.Unet(
+            encoder_name=spec.encoder,
+            encoder_weights=None,
+            in_channels=len(spec.bands),
+            classes=len(spec.classes),
+            decoder_channels=list(spec.decoder_channels),
+        )
+    return core if spec.input_stride == 1 else _strided(core, spec.input_stride)
+
+
+def _strided(core, stride: int):
+    import torch
+    import torch.nn.functional as F
+
+    class Strided(torch.nn.Module):
+        """A U-Net that sees ``stride`` x ``stride`` pixel means; logits upsampled back."""
+
+        def __init__(self, unet, stride: int):
+            super().__init__()
+            self.unet, self.stride = unet, stride
+
+        def forward(self, x):
+            y = self.unet(F.avg_pool2d(x, self.stride))
+            return F.interpolate(y, scale_factor=float(self.stride), mode="bilinear",
+                                 align_corners=False)
+
+    return Strided(core, stride)
+
+
+def unet_of(net):
+    """The U-Net of a network :func:`build_unet` made (its weights, as bundles store them)."""
+    return getattr(net, "unet", net)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -155,7 +199,7 @@ def save_bundle(
     st_path, js_path = bundle_paths(path)
     st_path.parent.mkdir(parents=True, exist_ok=True)
     state = {}
-    for k, v in model.state_dict().items():
+    for k, v in unet_of(model).state_dict().items():
         v = v.detach().cpu()
         if half and v.is_floating_point():
             v = v.half()
@@ -233,7 +277,7 @@ def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     st_path = bundle_paths(path)[0]
     net = build_unet(spec)
     try:
-        net.load_state_dict(load_file(str(st_path)))
+        unet_of(net).load_state_dict(load_file(str(st_path)))
     except Exception as exc:  # safetensors/torch raise various types
         first = str(exc).strip().splitlines()[0][:200]
         raise ModelError(

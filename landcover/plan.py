@@ -28,7 +28,7 @@ from .io.read import SceneScale, detect_scale
 from .io.remote import reset_network_stats
 from .io.scenes import Scene, discover, parse_date_range, require_dates, select_scenes
 from .io.stac_api import is_api_source, query_from_source
-from .model import ModelSpec, default_model_path, get_model, read_spec
+from .model import ModelSpec, default_model_path, get_model, read_spec, tile_multiple
 from .search import Window, rank_window, search_api
 from .season import match_season, season_warning
 from .tiling import layout_tiles
@@ -338,7 +338,8 @@ def target_grid(wf: Workflow, scene_crs: CRS, spec: ModelSpec, *, max_pixels: fl
     if grid.width * grid.height > max_pixels:
         raise ConfigError(f"region of {grid.width}x{grid.height} px is too large; {too_large}")
     layout_tiles(grid, tile_size=wf.tiling.tile_size or spec.tile_size,
-                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo)
+                 halo=spec.halo if wf.tiling.halo is None else wf.tiling.halo,
+                 multiple=tile_multiple(spec))
     return grid
 
 

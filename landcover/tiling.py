@@ -115,16 +115,20 @@ def starts(length: int, tile_size: int, halo: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def layout_tiles(region: Grid, *, tile_size: int, halo: int) -> TileLayout:
+def layout_tiles(region: Grid, *, tile_size: int, halo: int, multiple: int = 32) -> TileLayout:
     """Lay tiles over a region grid.
 
     Every region pixel lies at least ``halo`` pixels inside some tile (except
     where the region is smaller than one tile), and in every tile whose
-    core it falls in.
+    core it falls in.  ``tile_size`` must be a multiple of ``multiple`` (32: the
+    U-Net downsamples 5 times; :func:`landcover.model.tile_multiple` of a model).
     """
-    if tile_size % 32:
+    if tile_size % multiple:
+        why = ("the U-Net downsamples 5 times" if multiple == 32 else
+               "the model downsamples its input, then 5 times more")
         raise ConfigError(
-            f"tile_size {tile_size} must be a multiple of 32 (the U-Net downsamples 5 times)"
+            f"tile_size {tile_size} must be a multiple of {multiple} ({why}); "
+            f"use {max(multiple, tile_size // multiple * multiple)}"
         )
     if halo < 0:
         raise ConfigError(f"halo {halo} must be >= 0")

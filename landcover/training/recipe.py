@@ -25,7 +25,9 @@ class TrainConfig:
     early (recorded in the bundle) when reached.
 
     ``init_from`` starts from a bundle's weights and normalisation (fine-tuning; its
-    encoder, decoder widths and bands must be the recipe's).  ``path_radiance`` is the
+    encoder, decoder widths and bands must be the recipe's; its ``input_stride`` may
+    differ).  ``input_stride`` 2 makes a network that works at 20 m on 10 m input
+    (:class:`landcover.model.ModelSpec`): a quarter of the work per tile.  ``path_radiance`` is the
     share of crops that get a simulated atmospheric correction (the L1C -> L2A shift: a
     path radiance subtracted per band, ``P * (wavelength / 490 nm) ** -k`` DN with ``P``
     uniform in ``path_radiance_dn`` and ``k`` in ``path_radiance_exponent``: largest in
@@ -59,6 +61,7 @@ class TrainConfig:
     cloud_threshold: float = 0.4
     tile_size: int = 512
     halo: int = 32
+    input_stride: int = 1
     threads: int = 2
     device: str = "cpu"
     bf16: bool | None = None
@@ -119,6 +122,12 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         if len(lo_hi) != 2 or not 0 <= lo_hi[0] <= lo_hi[1]:
             raise ConfigError(f"{key}={list(lo_hi)} in {p}; give [low, high] with "
                               "0 <= low <= high")
-    if cfg.crop_size % 32:
-        raise ConfigError(f"crop_size={cfg.crop_size} in {p}; give a multiple of 32")
+    if cfg.input_stride not in (1, 2, 4):
+        raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
+                          "or 4 (40 m)")
+    multiple = 32 * cfg.input_stride
+    for key in ("crop_size", "tile_size"):
+        if getattr(cfg, key) % multiple:
+            raise ConfigError(f"{key}={getattr(cfg, key)} in {p}; give a multiple of {multiple}"
+                              + (f" (input_stride {cfg.input_stride})" if multiple > 32 else ""))
     return cfg

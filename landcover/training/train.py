@@ -27,7 +27,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..model import ModelSpec, build_unet, bundle_paths, load_bundle, save_bundle, sha256_file
+from ..model import (
+    ModelSpec,
+    build_unet,
+    bundle_paths,
+    load_bundle,
+    save_bundle,
+    sha256_file,
+    unet_of,
+)
 from ..teacher import ensure_teacher_labels
 from .data import SceneArrays, band_stats, load_scene
 from .provenance import portable_training
@@ -199,11 +207,12 @@ def train(
         name=cfg.name, version=cfg.version, encoder=cfg.encoder,
         decoder_channels=tuple(cfg.decoder_channels), bands=tuple(cfg.bands),
         norm_mean=mean, norm_std=std, tile_size=cfg.tile_size, halo=cfg.halo,
+        input_stride=cfg.input_stride,
     )
     device = torch.device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    net = (start.net if start is not None else build_unet(spec))
+    net = build_unet(spec, core=unet_of(start.net) if start is not None else None)
     net = net.float().to(device).to(memory_format=torch.channels_last)
     bf16 = _bf16_enabled(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

