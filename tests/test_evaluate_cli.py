@@ -33,3 +33,37 @@ def test_water_on_sen1floods11_beats_the_teacher(shared_data, tmp_path, default_
 def test_evaluate_needs_labels():
     res = lc("evaluate", "--scene", "x.tif")
     assert res.returncode == 2 and "--labels" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_card_reproduces_the_shipped_figures_and_who_is_right(shared_data, tmp_path,
+                                                               default_model):
+    """``landcover evaluate --card``: every accuracy figure of the model card, equal to the
+    ones the shipped sidecar records (within what bf16 against float32 CPUs moves), and
+    where the model and the teacher disagree on real labels, who is right: counts that
+    agree with each side's confusion counts."""
+    out = tmp_path / "card.json"
+    res = lc("evaluate", "--card", "--json", out)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(out.read_text())
+    shipped = json.loads(default_model.read_text())["metrics"]
+    a, b = got["teacher_agreement_validation"], shipped["teacher_agreement_validation"]
+    assert abs(a["overall_accuracy"] - b["overall_accuracy"]) < 0.003
+    assert abs(a["mean_iou"] - b["mean_iou"]) < 0.01
+    w, ws = got["sen1floods11_west_water"], shipped["sen1floods11_west_water"]
+    assert abs(w["iou"] - ws["iou"]) < 0.01 and w["teacher_iou"] == ws["teacher_iou"]
+    o, osh = got["oscd_built_change_validation"], shipped["oscd_built_change_validation"]
+    assert abs(o["f1"] - osh["f1"]) < 0.01
+    assert o["teacher"] == osh["teacher"]  # the teacher's stored maps: no inference
+    for fig in (w, o):
+        d = fig["disagreement"]
+        assert d["pixels"] == d["student_right"] + d["teacher_right"] > 1000
+    # on OSCD both sides are scored on the same pixels: the counts must tie out with the
+    # confusion counts (student right - teacher right = correct calls gained)
+    d, t = o["disagreement"], o["teacher"]
+    assert d["student_right"] - d["teacher_right"] == (o["tp"] - t["tp"]) + (t["fp"] - o["fp"])
+
+
+def test_card_with_tta_is_refused():
+    res = lc("evaluate", "--card", "--tta")
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and "drop --tta" in lines[0]

@@ -48,6 +48,10 @@ def train(recipe: Path, output, steps, data_root, verbose) -> None:
               "YAML file of code: class.")
 @click.option("--against-teacher", is_flag=True,
               help="Agreement with the Dynamic World teacher on the held-out cities instead.")
+@click.option("--card", is_flag=True,
+              help="Every accuracy figure of the model card (teacher agreement and OSCD built "
+              "change on the held-out cities, Sen1Floods11 water IoU, and who is right where "
+              "the model and the teacher disagree on real labels), from the shared data.")
 @click.option("--clouds", type=click.Choice(list(CLOUD_METHODS)), default="s2cloudless",
               show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
@@ -57,13 +61,14 @@ def train(recipe: Path, output, steps, data_root, verbose) -> None:
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path),
               help="Shared data folder, for --against-teacher (default: $LANDCOVER_DATA, "
               "else ../shared/data).")
-def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out, tta,
+def evaluate(model, scenes, labels, label_map, against_teacher, card, clouds, json_out, tta,
              data_root) -> None:
-    """Assess a model: against reference labels, or against the teacher.
+    """Assess a model: against reference labels, against the teacher, or all the card's figures.
 
     \b
     landcover evaluate --scene S2Hand.tif --labels LabelHand.tif --label-map '1:water,0:other'
     landcover evaluate --against-teacher
+    landcover evaluate --card --json figures.json
     """
     import tempfile
 
@@ -73,7 +78,20 @@ def evaluate(model, scenes, labels, label_map, against_teacher, clouds, json_out
     from ..plan import resolve_model_path
 
     model_path = resolve_model_path(model)
-    if against_teacher:
+    if card:
+        if tta:
+            raise ConfigError("--card gives the figures of the card, measured without --tta; "
+                              "drop --tta")
+        from ..model import load_bundle
+        from ..training.evaluate import card_figures
+
+        m = load_bundle(model_path)
+        if not any(m.spec.training.get("split", {}).get("validation_groups", [])):
+            raise ConfigError(f"model {model_path} records no held-out OSCD city; "
+                              "evaluate it with --labels instead")
+        report = {"model": f"{m.spec.name} {m.spec.version}",
+                  **card_figures(m, data_root=data_root)}
+    elif against_teacher:
         from ..model import load_bundle
         from ..training.data import OSCD_CITIES, oscd_scenes
         from ..training.evaluate import agreement_with_teacher

