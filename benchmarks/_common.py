@@ -15,6 +15,11 @@ from rasterio.enums import Resampling
 
 from landcover.runtime import cpu_model  # noqa: F401 - the benchmarks' CPU line
 
+#: PyTorch held to AVX2 kernels on a CPU that has more (ATen and oneDNN): an EMULATION of
+#: an AVX2-only CPU's instruction set (not of its clocks or memory); ONNX Runtime ignores it
+AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "LANDCOVER_BENCH_EMULATED_AVX2": "1"}
+
 BANDS10 = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 
 
@@ -37,15 +42,15 @@ def real_18svg(bands=BANDS10) -> tuple[np.ndarray, Affine, object]:
     return out, transform, crs
 
 
-def shipped_model_and_real_tiles(size: int = 512):
-    """The shipped model (one torch thread) and the 18SVG scene's whole ``size`` px tiles,
-    normalised for it (9 real tiles at 512 px)."""
+def shipped_model_and_real_tiles(size: int = 512, path=None):
+    """The shipped model (or the bundle at ``path``; one torch thread) and the 18SVG scene's
+    whole ``size`` px tiles, normalised for it (9 real tiles at 512 px)."""
     import torch
 
     from landcover.model import default_model_path, load_bundle, normalize
 
     torch.set_num_threads(1)
-    m = load_bundle(default_model_path())
+    m = load_bundle(path or default_model_path())
     data = real_18svg(m.spec.bands)[0].astype(np.float32)
     h, w = data.shape[1:]
     return m, [normalize(data[:, r:r + size, c:c + size], m.spec)

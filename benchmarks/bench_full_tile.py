@@ -7,6 +7,9 @@ mirrored and tiled to SIZE x SIZE px, written once to --workdir.
     python benchmarks/bench_full_tile.py --size 5490     # a quarter tile
     python benchmarks/bench_full_tile.py --rss           # quarter + full in fresh processes:
                                                          #   peak RSS and its growth
+    python benchmarks/bench_full_tile.py --size 5490 --emulate-avx2 --model M.json
+        # PyTorch held to AVX2 kernels (float32, torch engine): an EMULATION of an AVX2-only
+        # CPU's instruction set, for ratios between models (see bench_runtime.py)
 
 Reports wall time, Mpx/s, each step's share of the wall time, peak RSS, and the share of
 labels equal to a float32 reference on a 2048 px crop.
@@ -25,12 +28,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rasterio  # noqa: E402
-from _common import constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa: E402
+from _common import AVX2_ENV, constructed_tile, cpu_model, peak_rss_mib, run_child  # noqa: E402
 
 
 def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: int | None,
              tile_size: int | None, workers: int | None, halo: int | None = None,
-             optimize: bool | None = None, torch_threads: int | None = None) -> dict:
+             optimize: bool | None = None, torch_threads: int | None = None,
+             runtime: str = "auto") -> dict:
     from rasterio.windows import Window
 
     from landcover.classify import classify_region
@@ -57,7 +61,8 @@ def classify(src: Path, out: Path, *, model: str | None, precision: str, crop: i
     res = classify_region([(scene, detect_scale(scene))], grid, resolve_model_path(model), out,
                           options=ClassifyOptions(cloud_method="none", precision=precision,
                                                   tile_size=tile_size, halo=halo,
-                                                  optimize=optimize), runner=runner)
+                                                  optimize=optimize, runtime=runtime),
+                          runner=runner)
     wall = time.perf_counter() - t0
     runner.close()
     return {"wall_s": wall, "mpx": grid.width * grid.height / 1e6, "steps": res.timings,
@@ -82,7 +87,13 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--optimize", choices=["auto", "on", "off"], default="auto",
                     help="traced bf16 network (default: as classify_region decides)")
+    ap.add_argument("--runtime", choices=["auto", "torch", "onnxruntime"], default="auto")
+    ap.add_argument("--emulate-avx2", action="store_true",
+                    help="PyTorch held to AVX2 kernels, float32, torch engine (an emulation)")
     args = ap.parse_args()
+    if args.emulate_avx2:
+        os.environ.update(AVX2_ENV)  # the children inherit it
+        args.precision, args.runtime = "fp32", "torch"
     work = Path(args.workdir)
 
     if args.child:
@@ -91,18 +102,19 @@ def main() -> None:
                      model=args.model, precision=args.precision, crop=args.crop,
                      tile_size=args.tile_size, workers=args.workers, halo=args.halo,
                      optimize={"auto": None, "on": True, "off": False}[args.optimize],
-                     torch_threads=args.torch_threads)
+                     torch_threads=args.torch_threads, runtime=args.runtime)
         print(json.dumps(r))
         return
 
     sizes = [args.size // 2, args.size] if args.rss else [args.size]
     for s in sizes:
         constructed_tile(work / f"scene{s}" / f"constructed_18SVG_mirrored_{s}_20160112.tif", s)
-    print(f"cpu: {cpu_model()}; input: CONSTRUCTED {sizes} px, 10 bands (real 18SVG mirrored)")
+    print(f"cpu: {cpu_model()}; input: CONSTRUCTED {sizes} px, 10 bands (real 18SVG mirrored)"
+          + ("; PyTorch held to AVX2 kernels (EMULATED)" if args.emulate_avx2 else ""))
 
     def child(size, precision, crop=None, optimize=args.optimize):
         cmd = [__file__, "--child", "--size", str(size), "--precision", precision,
-               "--workdir", str(work), "--optimize", optimize]
+               "--workdir", str(work), "--optimize", optimize, "--runtime", args.runtime]
         if crop:
             cmd += ["--crop", str(crop)]
         if args.model:
@@ -138,7 +150,7 @@ def main() -> None:
     if args.rss:
         a, b = (results[s]["peak_rss_mib"] for s in sizes)
         print(f"peak RSS growth quarter -> full: {b / a:.3f}x ({a:.0f} -> {b:.0f} MiB)")
-    if args.reference_crop:
+    if args.reference_crop and args.precision != "fp32":  # fp32 is the reference itself
         c = args.reference_crop
         # the crop with the recipe the full tile used (tracing is decided by tile count)
         from landcover.tasks import OPTIMIZE_MIN_TILES

@@ -146,7 +146,7 @@ def predict_probabilities(
         A loaded bundle.
     x
         float32 (N, C, H, W), normalised (see :func:`landcover.model.normalize`);
-        H and W multiples of 32.
+        H and W multiples of :func:`landcover.model.tile_multiple` (32 x ``input_stride``).
     optimize
         On a CPU in bf16, use :func:`optimized_net` (worth it from about a hundred
         tiles per process; see the module notes).

@@ -86,6 +86,8 @@ class ModelSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        if d["input_stride"] == 1:  # sidecars of 10 m models stay readable by older versions
+            del d["input_stride"]
         d["format_version"] = FORMAT_VERSION
         return d
 
@@ -100,6 +102,9 @@ class ModelSpec:
         for key in ("bands", "norm_mean", "norm_std", "classes", "colors", "decoder_channels"):
             if key in d:
                 d[key] = tuple(d[key])
+        if d.get("input_stride", 1) not in (1, 2, 4):
+            raise ModelError(f"model sidecar says input_stride {d['input_stride']!r}; this "
+                             "landcover reads 1, 2 or 4: fix the sidecar or upgrade landcover")
         return cls(**d)
 
 
@@ -121,7 +126,7 @@ def build_unet(spec: ModelSpec, core=None):
     if spec.architecture != "Unet":
         raise ModelError(f"architecture {spec.architecture!r} is not supported; use 'Unet'")
     if spec.input_stride not in (1, 2, 4):
-        raise ModelError(f"input_stride {spec.input_stride} is not supported; use 1, 2 or 4")
+        raise ModelError(f"input_stride {spec.input_stride!r} is not supported; use 1, 2 or 4")
     if core is None:
         core = smp.Unet(
             encoder_name=spec.encoder,

@@ -372,6 +372,10 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         "weights sha256": spec.weights_sha256[:16] + "...",
         "bundle": str(plan.model_path.name),
     }
+    if spec.input_stride != 1:
+        s = spec.input_stride
+        model["input stride"] = (f"{s}: the network sees means of {s} x {s} pixels, its "
+                                 "probabilities are upsampled to the map's grid")
     for key in ("training", "metrics"):
         val = getattr(spec, key, None)
         if val:

@@ -150,7 +150,8 @@ def _key(model: LoadedModel, shape: tuple[int, ...], threads: int, torch_recipe:
     import torch
 
     digest = (model.spec.weights_sha256 or model.spec.name)[:16]  # checked when it loaded
-    return "|".join([digest, model.spec.version, platform.machine(), cpu_model(),
+    stride = [f"stride={model.spec.input_stride}"] if model.spec.input_stride != 1 else []
+    return "|".join([digest, model.spec.version, *stride, platform.machine(), cpu_model(),
                      torch.backends.cpu.get_cpu_capability(), f"threads={threads}",
                      "x".join(map(str, shape)), torch_recipe])
 

@@ -128,7 +128,7 @@ def layout_tiles(region: Grid, *, tile_size: int, halo: int, multiple: int = 32)
                "the model downsamples its input, then 5 times more")
         raise ConfigError(
             f"tile_size {tile_size} must be a multiple of {multiple} ({why}); "
-            f"use {max(multiple, tile_size // multiple * multiple)}"
+            f"use {-(-tile_size // multiple) * multiple}"
         )
     if halo < 0:
         raise ConfigError(f"halo {halo} must be >= 0")

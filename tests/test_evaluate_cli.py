@@ -47,12 +47,13 @@ def test_card_reproduces_the_shipped_figures_and_who_is_right(shared_data, tmp_p
     got = json.loads(out.read_text())
     shipped = json.loads(default_model.read_text())["metrics"]
     a, b = got["teacher_agreement_validation"], shipped["teacher_agreement_validation"]
-    assert abs(a["overall_accuracy"] - b["overall_accuracy"]) < 0.003
-    assert abs(a["mean_iou"] - b["mean_iou"]) < 0.01
+    # measured in bf16 (AVX-512 bf16 / AMX); float32 CPUs move labels on ~0.2 % of pixels
+    assert abs(a["overall_accuracy"] - b["overall_accuracy"]) < 0.005
+    assert abs(a["mean_iou"] - b["mean_iou"]) < 0.02
     w, ws = got["sen1floods11_west_water"], shipped["sen1floods11_west_water"]
-    assert abs(w["iou"] - ws["iou"]) < 0.01 and w["teacher_iou"] == ws["teacher_iou"]
+    assert abs(w["iou"] - ws["iou"]) < 0.02 and w["teacher_iou"] == ws["teacher_iou"]
     o, osh = got["oscd_built_change_validation"], shipped["oscd_built_change_validation"]
-    assert abs(o["f1"] - osh["f1"]) < 0.01
+    assert abs(o["f1"] - osh["f1"]) < 0.02
     assert o["teacher"] == osh["teacher"]  # the teacher's stored maps: no inference
     for fig in (w, o):
         d = fig["disagreement"]

@@ -125,7 +125,7 @@ output: {{dir: "{out}"}}
                          capture_output=True, text=True, timeout=300)
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert res.returncode == 2 and len(lines) == 1, res.stderr
-    assert "tile_size 96 must be a multiple of 64" in lines[0] and "use 64" in lines[0]
+    assert "tile_size 96 must be a multiple of 64" in lines[0] and "use 128" in lines[0]
     assert not out.exists()
 
 
@@ -135,7 +135,7 @@ def test_an_unknown_stride_is_refused(tmp_path, standin_model):
     (tmp_path / "s3.json").write_text(json.dumps(side))
     (tmp_path / "s3.safetensors").write_bytes(standin_model.with_suffix(".safetensors")
                                               .read_bytes())
-    with pytest.raises(ModelError, match="input_stride 3 is not supported; use 1, 2 or 4"):
+    with pytest.raises(ModelError, match="input_stride 3; this landcover reads 1, 2 or 4"):
         load_bundle(tmp_path / "s3.json")
 
 

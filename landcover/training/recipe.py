@@ -26,12 +26,17 @@ class TrainConfig:
 
     ``init_from`` starts from a bundle's weights and normalisation (fine-tuning; its
     encoder, decoder widths and bands must be the recipe's; its ``input_stride`` may
-    differ).  ``input_stride`` 2 makes a network that works at 20 m on 10 m input
-    (:class:`landcover.model.ModelSpec`): a quarter of the work per tile.  ``path_radiance`` is the
-    share of crops that get a simulated atmospheric correction (the L1C -> L2A shift: a
-    path radiance subtracted per band, ``P * (wavelength / 490 nm) ** -k`` DN with ``P``
-    uniform in ``path_radiance_dn`` and ``k`` in ``path_radiance_exponent``: largest in
-    the blue bands, near zero in the SWIR), so that one model reads both products.
+    differ); with ``init_parts: encoder`` only its encoder's weights (and normalisation)
+    start the training and the decoder may differ (e.g. a lighter one).
+
+    ``input_stride`` 2 makes a network that works at 20 m on 10 m input
+    (:class:`landcover.model.ModelSpec`): a quarter of the work per tile.
+
+    ``path_radiance`` is the share of crops that get a simulated atmospheric correction
+    (the L1C -> L2A shift: a path radiance subtracted per band,
+    ``P * (wavelength / 490 nm) ** -k`` DN with ``P`` uniform in ``path_radiance_dn`` and
+    ``k`` in ``path_radiance_exponent``: largest in the blue bands, near zero in the SWIR),
+    so that one model reads both products.
 
     ``teacher_scenes`` are more real scenes of the shared data that have no teacher labels
     there (files or folders relative to ``data_root``, e.g. the unlabelled Sen1Floods11
@@ -72,6 +77,7 @@ class TrainConfig:
     log_every: int = 50
     max_train_s: float | None = None
     init_from: str | None = None
+    init_parts: str = "all"
     path_radiance: float = 0.0
     path_radiance_dn: tuple[float, float] = (200.0, 1000.0)
     path_radiance_exponent: tuple[float, float] = (1.5, 4.0)
@@ -122,6 +128,12 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         if len(lo_hi) != 2 or not 0 <= lo_hi[0] <= lo_hi[1]:
             raise ConfigError(f"{key}={list(lo_hi)} in {p}; give [low, high] with "
                               "0 <= low <= high")
+    if cfg.init_parts not in ("all", "encoder"):
+        raise ConfigError(f"init_parts={cfg.init_parts!r} in {p}; give 'all' (the whole "
+                          "network of init_from) or 'encoder'")
+    if cfg.init_parts != "all" and not cfg.init_from:
+        raise ConfigError(f"init_parts={cfg.init_parts!r} in {p} without init_from; name the "
+                          "bundle to start from in init_from, or remove init_parts")
     if cfg.input_stride not in (1, 2, 4):
         raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
                           "or 4 (40 m)")

@@ -142,7 +142,8 @@ def _start_from(cfg: TrainConfig):
     Raises
     ------
     ConfigError
-        If its network or bands differ from the recipe's.
+        If its network or bands differ from the recipe's (with ``init_parts: encoder``,
+        its encoder or bands).
     """
     if not cfg.init_from:
         return None
@@ -151,11 +152,29 @@ def _start_from(cfg: TrainConfig):
     s = start.spec
     mine = (cfg.encoder, tuple(cfg.decoder_channels), tuple(cfg.bands))
     theirs = (s.encoder, tuple(s.decoder_channels), tuple(s.bands))
-    if mine != theirs:
+    if cfg.init_parts == "encoder":
+        if (mine[0], mine[2]) != (theirs[0], theirs[2]):
+            raise ConfigError(f"init_from {cfg.init_from} has a {theirs[0]} encoder on bands "
+                              f"{list(theirs[2])}, the recipe asks for {mine[0]} on "
+                              f"{list(mine[2])}; make them equal")
+    elif mine != theirs:
         raise ConfigError(f"init_from {cfg.init_from} is a {theirs[0]} U-Net with decoder "
                           f"{list(theirs[1])} on bands {list(theirs[2])}, the recipe asks for "
-                          f"{mine[0]}, {list(mine[1])}, {list(mine[2])}; make them equal")
+                          f"{mine[0]}, {list(mine[1])}, {list(mine[2])}; make them equal "
+                          "(or set init_parts: encoder to start from its encoder only)")
     return start
+
+
+def _first_network(spec: ModelSpec, start, parts: str):
+    """The network training starts from: new, ``start``'s U-Net, or a new one with
+    ``start``'s encoder weights (``parts == "encoder"``)."""
+    if start is None:
+        return build_unet(spec)
+    if parts == "all":
+        return build_unet(spec, core=unet_of(start.net))
+    net = build_unet(spec)
+    unet_of(net).encoder.load_state_dict(unet_of(start.net).encoder.state_dict())
+    return net
 
 
 def train(
@@ -211,7 +230,7 @@ def train(
     device = torch.device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    net = build_unet(spec, core=unet_of(start.net) if start is not None else None)
+    net = _first_network(spec, start, cfg.init_parts)
     net = net.float().to(device).to(memory_format=torch.channels_last)
     bf16 = _bf16_enabled(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -300,7 +319,8 @@ def train(
         },
         "recipe": cfg.to_dict(),
         "init_from": ({"name": start.spec.name, "version": start.spec.version,
-                       "weights_sha256": sha256_file(bundle_paths(start.path)[0])}
+                       "weights_sha256": sha256_file(bundle_paths(start.path)[0]),
+                       "parts": cfg.init_parts}
                       if start is not None else None),
         "seed": cfg.seed,
         "bf16": bf16,
