@@ -121,6 +121,24 @@ def make_standin_bundle(path: str | Path, *, seed: int = 0, tile_size: int = 128
 _ARGMAX_RULES = ", rules: {all: {high: 0, low: 1, edge: 0, opening: 0}}"
 
 
+def write_sample_workflow(path: str | Path, model: str | Path, out: str | Path, *,
+                          bbox: str = "[72.905, 19.03, 72.915, 19.04]", extra: str = "",
+                          source: str | Path = SAMPLE_FOLDER) -> Path:
+    """A two-date change workflow over the shipped Mumbai sample (2015-11 -> 2018-03) at
+    ``path``, with ``model`` and outputs under ``out``; ``extra`` YAML appended.  Its path."""
+    path = Path(path)
+    path.write_text(f"""
+name: t
+region: {{bbox: {bbox}, crs: "EPSG:4326"}}
+dates: {{before: 2015-11, after: 2018-03}}
+source: {{type: folder, path: "{source}"}}
+model: "{model}"
+output: {{dir: "{out}"}}
+{extra}
+""")
+    return path
+
+
 def write_monitor_job(folder: str | Path, model: str | Path, *, name: str = "t",
                       extra: str = "", argmax: bool = True) -> Path:
     """A monitoring job over :data:`SAMPLE_JOB_BBOX` watching ``folder/src``; its YAML path.

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from landcover.testing import write_sample_workflow
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "mumbai"
 
@@ -19,17 +21,8 @@ def lc(*args, cwd=None):
 
 
 def _wf(tmp_path, model, extra="", source=SAMPLE):
-    p = tmp_path / "wf.yaml"
-    p.write_text(f"""
-name: t
-region: {{bbox: [72.905, 19.03, 72.915, 19.04], crs: "EPSG:4326"}}
-dates: {{before: 2015-11, after: 2018-03}}
-source: {{type: folder, path: "{source}"}}
-model: "{model}"
-output: {{dir: "{tmp_path / 'out'}"}}
-{extra}
-""")
-    return p
+    return write_sample_workflow(tmp_path / "wf.yaml", model, tmp_path / "out", extra=extra,
+                                 source=source)
 
 
 def _assert_user_error(res, *needles):

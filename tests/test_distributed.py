@@ -12,24 +12,14 @@ from landcover.config import load_workflow
 from landcover.io.env import CACHEMAX_BYTES
 from landcover.plan import plan_run
 from landcover.runner import Runner
+from landcover.testing import write_sample_workflow
 from landcover.workflow import run_workflow
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample" / "mumbai"
 
 
 def _wf(tmp_path, model, out):
-    p = tmp_path / f"{out}.yaml"
-    p.write_text(f"""
-name: t
-region: {{bbox: [72.905, 19.03, 72.93, 19.05], crs: "EPSG:4326"}}
-dates: {{before: 2015-11, after: 2018-03}}
-source: {{type: folder, path: "{SAMPLE}"}}
-model: "{model}"
-change: {{min_area_ha: 0.0}}
-output: {{dir: "{tmp_path / out}"}}
-""")
-    return load_workflow(p)
+    return load_workflow(write_sample_workflow(
+        tmp_path / f"{out}.yaml", model, tmp_path / out, bbox="[72.905, 19.03, 72.93, 19.05]",
+        extra="change: {min_area_ha: 0.0}"))
 
 
 def _model_cache_size() -> int:

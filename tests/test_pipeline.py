@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pyogrio
@@ -21,25 +20,13 @@ from landcover.change import ARGMAX_OVERRIDES
 from landcover.config import load_workflow
 from landcover.legend import CLOUD, NODATA
 from landcover.plan import plan_run
+from landcover.testing import write_sample_workflow
 from landcover.workflow import run_workflow
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample" / "mumbai"
 
 
 def _wf(tmp_path, model, *, bbox="[72.905, 19.03, 72.935, 19.06]", extra=""):
-    p = tmp_path / "wf.yaml"
-    p.write_text(f"""
-name: t
-region: {{bbox: {bbox}, crs: "EPSG:4326"}}
-dates: {{before: 2015-11, after: 2018-03}}
-source: {{type: folder, path: "{SAMPLE}"}}
-model: "{model}"
-change: {{min_area_ha: 0.0}}
-output: {{dir: "{tmp_path / 'out'}"}}
-{extra}
-""")
-    return p
+    return write_sample_workflow(tmp_path / "wf.yaml", model, tmp_path / "out", bbox=bbox,
+                                 extra="change: {min_area_ha: 0.0}\n" + extra)
 
 
 def test_run_writes_every_output(tmp_path, standin_model):

@@ -111,16 +111,10 @@ def test_onnx_runtime_runs_a_20m_model_like_torch(stride2_model, real_chip):
 def test_tiles_of_a_20m_model_are_multiples_of_64(tmp_path, stride2_model):
     """``--tile-size 96`` (a multiple of 32, not of 64) with a 20 m model: one line naming
     the value and a size that works, exit 2, nothing written."""
+    from landcover.testing import write_sample_workflow
+
     out = tmp_path / "out"
-    wf = tmp_path / "wf.yaml"
-    wf.write_text(f"""
-name: t
-region: {{bbox: [72.905, 19.03, 72.915, 19.04], crs: "EPSG:4326"}}
-dates: {{before: 2015-11, after: 2018-03}}
-source: {{type: folder, path: "{REPO / 'data' / 'sample' / 'mumbai'}"}}
-model: "{stride2_model}"
-output: {{dir: "{out}"}}
-""")
+    wf = write_sample_workflow(tmp_path / "wf.yaml", stride2_model, out)
     res = subprocess.run([sys.executable, "-m", "landcover", "run", str(wf), "--tile-size", "96"],
                          capture_output=True, text=True, timeout=300)
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
