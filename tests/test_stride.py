@@ -142,6 +142,9 @@ def test_recipe_strides_and_crop_sizes(tmp_path):
         load_config(train, input_stride=3)
     with pytest.raises(ConfigError, match="crop_size=96 .* multiple of 64 .input_stride 2"):
         load_config(train, input_stride=2, crop_size=96)
+    with pytest.raises(ConfigError, match="names no OSCD city"):  # before hours of training
+        load_config(train, validation_cities=[])
+    assert load_config(train, validation_cities=[], evaluate=False).validation_cities == ()
 
 
 def test_fine_tuning_a_10m_bundle_into_a_20m_model(shared_data, tmp_path, standin_model):

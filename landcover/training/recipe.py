@@ -134,6 +134,10 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     if cfg.init_parts != "all" and not cfg.init_from:
         raise ConfigError(f"init_parts={cfg.init_parts!r} in {p} without init_from; name the "
                           "bundle to start from in init_from, or remove init_parts")
+    if cfg.evaluate and not any(c in OSCD_CITIES for c in cfg.validation_cities):
+        raise ConfigError(f"validation_cities={list(cfg.validation_cities)} in {p} names no OSCD "
+                          "city, so the evaluation after training would have nothing held out; "
+                          "name one (e.g. mumbai) or set evaluate: false")
     if cfg.input_stride not in (1, 2, 4):
         raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
                           "or 4 (40 m)")
