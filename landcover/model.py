@@ -44,6 +44,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+#: the ``input_stride`` values a network can have (:class:`ModelSpec`)
+INPUT_STRIDES: tuple[int, ...] = (1, 2, 4)
 #: bands of the default model, by Sentinel-2 id (the 9 Dynamic World bands + B8A)
 DEFAULT_BANDS: tuple[str, ...] = (
     "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12",
@@ -102,7 +104,7 @@ class ModelSpec:
         for key in ("bands", "norm_mean", "norm_std", "classes", "colors", "decoder_channels"):
             if key in d:
                 d[key] = tuple(d[key])
-        if d.get("input_stride", 1) not in (1, 2, 4):
+        if d.get("input_stride", 1) not in INPUT_STRIDES:
             raise ModelError(f"model sidecar says input_stride {d['input_stride']!r}; this "
                              "landcover reads 1, 2 or 4: fix the sidecar or upgrade landcover")
         return cls(**d)
@@ -125,7 +127,7 @@ def build_unet(spec: ModelSpec, core=None):
 
     if spec.architecture != "Unet":
         raise ModelError(f"architecture {spec.architecture!r} is not supported; use 'Unet'")
-    if spec.input_stride not in (1, 2, 4):
+    if spec.input_stride not in INPUT_STRIDES:
         raise ModelError(f"input_stride {spec.input_stride!r} is not supported; use 1, 2 or 4")
     if core is None:
         core = smp.Unet(

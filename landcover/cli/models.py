@@ -90,15 +90,11 @@ def evaluate(model, scenes, labels, label_map, against_teacher, card, clouds, js
                   **card_figures(m, data_root=data_root)}
     elif against_teacher:
         from ..model import load_bundle
-        from ..training.data import OSCD_CITIES, oscd_scenes
-        from ..training.evaluate import agreement_with_teacher
+        from ..training.data import oscd_scenes
+        from ..training.evaluate import agreement_with_teacher, held_out_oscd_cities
 
         m = load_bundle(model_path)
-        held_out = m.spec.training.get("split", {}).get("validation_groups", [])
-        cities = [c for c in held_out if c in OSCD_CITIES]
-        if not cities:
-            raise ConfigError(f"model {model_path} records no held-out OSCD city; "
-                              "evaluate it with --labels instead")
+        cities = held_out_oscd_cities(m)
         report = agreement_with_teacher(m, oscd_scenes(cities, data_root=data_root), tta=tta)
         report["cities"] = cities
     else:

@@ -38,6 +38,7 @@ __all__ = [
     "water_iou_sen1floods11",
     "oscd_built_change",
     "card_figures",
+    "held_out_oscd_cities",
     "disagreement",
     "SEN1FLOODS11_WEST",
 ]
@@ -409,6 +410,27 @@ def evaluate_on_labels(
     return report
 
 
+def held_out_oscd_cities(model: LoadedModel,
+                         cities: Sequence[str] | None = None) -> list[str]:
+    """The OSCD cities among ``cities`` (default: the validation groups the bundle records).
+
+    Raises
+    ------
+    ConfigError
+        If there is none: figures on the model's training cities would mean nothing.
+    """
+    from ..errors import ConfigError
+
+    if cities is None:
+        cities = model.spec.training.get("split", {}).get("validation_groups", [])
+    held_out = [c for c in cities if c in OSCD_CITIES]
+    if not held_out:
+        raise ConfigError(f"model {model.spec.name} {model.spec.version} records no held-out "
+                          "OSCD city, so its figures would be measured on its training cities; "
+                          "evaluate it with --labels instead")
+    return held_out
+
+
 def card_figures(
     model: LoadedModel,
     *,
@@ -436,15 +458,7 @@ def card_figures(
     """
     import time
 
-    from ..errors import ConfigError
-
-    if cities is None:
-        cities = model.spec.training.get("split", {}).get("validation_groups", [])
-    cities = [c for c in cities if c in OSCD_CITIES]
-    if not cities:
-        raise ConfigError(f"model {model.spec.name} {model.spec.version} records no held-out "
-                          "OSCD city, so the card's figures would be measured on its training "
-                          "cities; evaluate it with --labels instead")
+    cities = held_out_oscd_cities(model, cities)
     t0 = time.time()
     out: dict[str, Any] = {
         "teacher_agreement_validation": agreement_with_teacher(

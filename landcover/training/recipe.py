@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..model import DEFAULT_BANDS
+from ..model import DEFAULT_BANDS, INPUT_STRIDES
 from .scenes import OSCD_CITIES
 
 __all__ = ["TrainConfig", "load_config"]
@@ -138,7 +138,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         raise ConfigError(f"validation_cities={list(cfg.validation_cities)} in {p} names no OSCD "
                           "city, so the evaluation after training would have nothing held out; "
                           "name one (e.g. mumbai) or set evaluate: false")
-    if cfg.input_stride not in (1, 2, 4):
+    if cfg.input_stride not in INPUT_STRIDES:
         raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
                           "or 4 (40 m)")
     multiple = 32 * cfg.input_stride
