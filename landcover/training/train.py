@@ -171,7 +171,11 @@ def _first_network(spec: ModelSpec, start, parts: str):
     if start is None:
         return build_unet(spec)
     if parts == "all":
-        return build_unet(spec, core=unet_of(start.net))
+        net = build_unet(spec, core=unet_of(start.net))
+        theirs = getattr(start.net, "detail_head", None)
+        if theirs is not None and start.spec.detail_head == spec.detail_head:
+            net.detail_head.load_state_dict(theirs.state_dict())
+        return net
     net = build_unet(spec)
     unet_of(net).encoder.load_state_dict(unet_of(start.net).encoder.state_dict())
     return net
@@ -225,7 +229,7 @@ def train(
         name=cfg.name, version=cfg.version, encoder=cfg.encoder,
         decoder_channels=tuple(cfg.decoder_channels), bands=tuple(cfg.bands),
         norm_mean=mean, norm_std=std, tile_size=cfg.tile_size, halo=cfg.halo,
-        input_stride=cfg.input_stride,
+        input_stride=cfg.input_stride, detail_head=cfg.detail_head,
     )
     device = torch.device(cfg.device)
     if device.type == "cuda":
