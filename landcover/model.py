@@ -120,7 +120,8 @@ class ModelSpec:
             raise ModelError(f"model sidecar says input_stride {d['input_stride']!r}; this "
                              "landcover reads 1, 2 or 4: fix the sidecar or upgrade landcover")
         head = d.get("detail_head", 0)
-        if not isinstance(head, int) or head < 0 or (head and d.get("input_stride", 1) == 1):
+        if (not isinstance(head, int) or isinstance(head, bool) or head < 0
+                or (head and d.get("input_stride", 1) == 1)):
             raise ModelError(f"model sidecar says detail_head {head!r}; give 0 (none) or a "
                              "positive width with an input_stride above 1")
         return cls(**d)

@@ -264,8 +264,9 @@ def test_recipe_detail_head_needs_a_stride():
     assert load_config(train, input_stride=2, crop_size=384, detail_head=16).detail_head == 16
     with pytest.raises(ConfigError, match="detail_head=16 .* together with input_stride 2 or 4"):
         load_config(train, detail_head=16)
-    with pytest.raises(ConfigError, match="detail_head=-1"):
-        load_config(train, input_stride=2, crop_size=384, detail_head=-1)
+    for bad in (-1, True, 2.5):
+        with pytest.raises(ConfigError, match=f"detail_head={bad!r}"):
+            load_config(train, input_stride=2, crop_size=384, detail_head=bad)
 
 
 def test_training_a_detail_head_on_a_20m_bundle(shared_data, tmp_path, stride2_model,

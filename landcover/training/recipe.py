@@ -146,8 +146,8 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     if cfg.input_stride not in INPUT_STRIDES:
         raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
                           "or 4 (40 m)")
-    if not isinstance(cfg.detail_head, int) or cfg.detail_head < 0 or (
-            cfg.detail_head and cfg.input_stride == 1):
+    if (not isinstance(cfg.detail_head, int) or isinstance(cfg.detail_head, bool)
+            or cfg.detail_head < 0 or (cfg.detail_head and cfg.input_stride == 1)):
         raise ConfigError(f"detail_head={cfg.detail_head!r} in {p}; give 0 (none) or a positive "
                           "width together with input_stride 2 or 4")
     multiple = 32 * cfg.input_stride

@@ -175,6 +175,9 @@ def _first_network(spec: ModelSpec, start, parts: str):
         theirs = getattr(start.net, "detail_head", None)
         if theirs is not None and start.spec.detail_head == spec.detail_head:
             net.detail_head.load_state_dict(theirs.state_dict())
+        elif theirs is not None:
+            log.info("init_from's detail head (width %d) is not used: the recipe asks for "
+                     "width %d", start.spec.detail_head, spec.detail_head)
         return net
     net = build_unet(spec)
     unet_of(net).encoder.load_state_dict(unet_of(start.net).encoder.state_dict())
