@@ -179,14 +179,16 @@ def _strided(core, stride: int, bands: int, classes: int, detail: int):
             self.unet, self.stride = unet, stride
             self.detail_head = None
             if detail:
+                # a new head adds nothing: training starts from the strided U-Net's maps
+                out = torch.nn.Conv2d(detail, classes, 1)
+                torch.nn.init.zeros_(out.weight)
+                if out.bias is not None:  # it has one (bias=True); for the type checker
+                    torch.nn.init.zeros_(out.bias)
                 self.detail_head = torch.nn.Sequential(
                     torch.nn.Conv2d(classes + 2 * bands, detail, 1),
                     torch.nn.ReLU(inplace=True),
-                    torch.nn.Conv2d(detail, classes, 1),
+                    out,
                 )
-                # a new head adds nothing: training starts from the strided U-Net's maps
-                torch.nn.init.zeros_(self.detail_head[2].weight)
-                torch.nn.init.zeros_(self.detail_head[2].bias)
 
         def forward(self, x):
             s = self.stride
