@@ -120,11 +120,17 @@ class ModelSpec:
             raise ModelError(f"model sidecar says input_stride {d['input_stride']!r}; this "
                              "landcover reads 1, 2 or 4: fix the sidecar or upgrade landcover")
         head = d.get("detail_head", 0)
-        if (not isinstance(head, int) or isinstance(head, bool) or head < 0
-                or (head and d.get("input_stride", 1) == 1)):
+        if not detail_head_ok(head, d.get("input_stride", 1)):
             raise ModelError(f"model sidecar says detail_head {head!r}; give 0 (none) or a "
                              "positive width with an input_stride above 1")
         return cls(**d)
+
+
+def detail_head_ok(width: object, stride: int) -> bool:
+    """Whether ``width`` is a valid :attr:`ModelSpec.detail_head` for ``input_stride``
+    ``stride``: 0 (none), or a positive integer with a stride above 1."""
+    return (isinstance(width, int) and not isinstance(width, bool) and width >= 0
+            and not (width and stride == 1))
 
 
 def tile_multiple(spec: ModelSpec) -> int:
@@ -154,8 +160,9 @@ def build_unet(spec: ModelSpec, core=None):
             classes=len(spec.classes),
             decoder_channels=list(spec.decoder_channels),
         )
-    if spec.detail_head and spec.input_stride == 1:
-        raise ModelError(f"detail_head {spec.detail_head} needs an input_stride above 1")
+    if not detail_head_ok(spec.detail_head, spec.input_stride):
+        raise ModelError(f"detail_head {spec.detail_head!r} is not supported with input_stride "
+                         f"{spec.input_stride}; use 0, or a positive width with stride 2 or 4")
     if spec.input_stride == 1:
         return core
     return _strided(core, spec.input_stride, len(spec.bands), len(spec.classes),

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..model import DEFAULT_BANDS, INPUT_STRIDES
+from ..model import DEFAULT_BANDS, INPUT_STRIDES, detail_head_ok
 from .scenes import OSCD_CITIES
 
 __all__ = ["TrainConfig", "load_config"]
@@ -146,8 +146,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     if cfg.input_stride not in INPUT_STRIDES:
         raise ConfigError(f"input_stride={cfg.input_stride!r} in {p}; give 1 (10 m), 2 (20 m) "
                           "or 4 (40 m)")
-    if (not isinstance(cfg.detail_head, int) or isinstance(cfg.detail_head, bool)
-            or cfg.detail_head < 0 or (cfg.detail_head and cfg.input_stride == 1)):
+    if not detail_head_ok(cfg.detail_head, cfg.input_stride):
         raise ConfigError(f"detail_head={cfg.detail_head!r} in {p}; give 0 (none) or a positive "
                           "width together with input_stride 2 or 4")
     multiple = 32 * cfg.input_stride
