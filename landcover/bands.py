@@ -8,6 +8,7 @@ them by id in either spelling (``B2``/``B02``) or by STAC common name
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .errors import BandError
 
@@ -16,6 +17,7 @@ __all__ = [
     "S2_COMMON_NAMES",
     "S2_RESOLUTION",
     "S2_WAVELENGTH_NM",
+    "path_radiance",
     "canonical_s2",
     "band_from_text",
 ]
@@ -36,6 +38,20 @@ S2_WAVELENGTH_NM: dict[str, int] = {
     "B01": 443, "B02": 490, "B03": 560, "B04": 665, "B05": 705, "B06": 740, "B07": 783,
     "B08": 842, "B8A": 865, "B09": 945, "B10": 1375, "B11": 1610, "B12": 2190,
 }
+
+def path_radiance(bands: Sequence[str], blue_dn: float, exponent: float) -> dict[str, float]:
+    """A path radiance per band in DN: ``blue_dn * (wavelength / 490 nm) ** -exponent``.
+
+    The light the atmosphere scatters into the sensor, which an atmospheric correction
+    (L1C -> L2A) removes: largest in the blue bands, near zero in the SWIR.  ``exponent``
+    4 is pure Rayleigh scattering, ~1-2 aerosols.
+
+    >>> {b: round(v) for b, v in path_radiance(["B02", "B04", "B12"], 600, 2.75).items()}
+    {'B02': 600, 'B04': 259, 'B12': 10}
+    """
+    return {b: float(blue_dn) * (S2_WAVELENGTH_NM[b] / 490.0) ** -float(exponent)
+            for b in bands}
+
 
 #: STAC ``eo:common_name`` of each Sentinel-2 band
 S2_COMMON_NAMES: dict[str, str] = {

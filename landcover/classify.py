@@ -11,6 +11,7 @@ blend's third product and belong beside the other two.)
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +52,8 @@ __all__ = [
     "classify_region",
     "classify_array",
 ]
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
@@ -235,6 +238,11 @@ def classified_blocks(
     tally.timings["blend"] = blender.seconds
 
 
+def _shift_text(shift: dict[str, float]) -> str:
+    """``B02 +600, B03 +416, ...`` (DN, rounded)."""
+    return ", ".join(f"{b} {v:+.0f}" for b, v in shift.items())
+
+
 def classify_region(
     source: TileInput | Sequence[tuple[Scene, SceneScale]],
     region: Grid,
@@ -281,15 +289,29 @@ def classify_region(
     t0 = time.perf_counter()
     tune_malloc()
     options = options or ClassifyOptions()
-    if not hasattr(source, "read"):  # (scene, scale) pairs
-        source = SceneInput(tuple(source), cache=options.fetch_cache)
     # the hash is checked at the first load in this process; the in-process tasks reuse it
     spec = get_model(model_path, device=options.device).spec
+    shifted: dict[str, str] = {}
+    if not hasattr(source, "read"):  # (scene, scale) pairs
+        pairs = tuple(source)
+        shifted = {s.id: sc.product for s, sc in pairs if spec.product_shift_dn.get(sc.product)}
+        for sid, product in shifted.items():
+            log.info("scene %s is %s: the model (%s input) gets it shifted by %s", sid,
+                     product, spec.input_scale, _shift_text(spec.product_shift_dn[product]))
+        if spec.product_shift_dn:
+            for s, sc in pairs:
+                if sc.product == "unknown":
+                    log.warning("scene %s: its product level is unknown (no L1C/L2A in its "
+                                "metadata or names), read as L1C; if it is L2A (surface "
+                                "reflectance) set source.product: L2A (--product L2A)", s.id)
+        source = SceneInput(pairs, cache=options.fetch_cache, shift=spec.product_shift_dn)
     own_runner = runner is None
     runner = runner or make_runner(device=options.device)
     tally = _Tally()
     meta = {"CLASS_NAMES": list(spec.classes), "MODEL": f"{spec.name} {spec.version}",
             "MODEL_SHA256": spec.weights_sha256, **(tags or {})}
+    for product in sorted(set(shifted.values())):
+        meta[f"INPUT_SHIFT_{product}_DN"] = _shift_text(spec.product_shift_dn[product])
     band_meta = {f"CLASS_{i}": n for i, n in enumerate(spec.classes)}
     band_meta.update({f"CLASS_{CLOUD}": "cloud_or_shadow", f"CLASS_{NODATA}": "nodata"})
     try:
@@ -359,6 +381,7 @@ def classify_array(
     options: ClassifyOptions | None = None,
     runner: Runner | None = None,
     probabilities: bool = False,
+    product: str = "L1C",
 ) -> tuple[np.ndarray, ...]:
     """Classify an array in memory exactly as :func:`classify_region` classifies files.
 
@@ -381,6 +404,9 @@ def classify_array(
     probabilities
         Return every class's probability too, as ``classify_region`` writes it to
         ``out_probabilities``.
+    product
+        The level of ``dn`` (``L1C``, ``L2A``): the model's ``product_shift_dn`` for it
+        is added first, as ``classify_region`` adds it to scenes of that level.
 
     Returns
     -------
@@ -405,7 +431,14 @@ def classify_array(
                         "give (C, H, W) DN in that order")
     h, w = dn.shape[1:]
     grid = grid or Grid(CRS.from_epsg(32631), Affine(10, 0, 500000, 0, -10, 0), w, h)
-    source = ArrayInput(np.asarray(dn, np.float32), bands, grid)
+    dn = np.asarray(dn, np.float32)
+    add = spec.product_shift_dn.get(product)
+    if add:
+        dn = dn.copy()
+        for i, b in enumerate(bands):
+            if b in add:
+                dn[i] += np.float32(add[b])
+    source = ArrayInput(dn, bands, grid)
     cls = np.empty((h, w), np.uint8)
     conf = np.empty((h, w), np.uint8)
     probs = np.empty((len(spec.classes) if probabilities else 0, h, w), np.uint8)

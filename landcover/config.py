@@ -65,6 +65,10 @@ def _registry(name: str) -> tuple[str, ...]:
         from .io.read import SCALES
 
         return SCALES
+    if name == "product":
+        from .io.scale import PRODUCTS
+
+        return PRODUCTS
     if name == "precision":
         from .inference import PRECISIONS
 
@@ -163,6 +167,9 @@ class Source(_Strict):
     #: ``auto`` (metadata, then the plausibility guard) or a number in DN added to the
     #: stored values (``-1000``: remove the offset of processing baseline >= 04.00)
     offset: str | float = "auto"
+    #: ``auto`` (the scenes' metadata and names), ``L1C`` or ``L2A``: the product level of
+    #: scenes whose metadata do not say it (the model may take each level differently)
+    product: str = "auto"
 
     @field_validator("offset", mode="before")
     @classmethod
@@ -178,6 +185,11 @@ class Source(_Strict):
     @classmethod
     def _scale(cls, v: str) -> str:
         return _one_of(v, "scale")
+
+    @field_validator("product")
+    @classmethod
+    def _product(cls, v: str) -> str:
+        return _one_of(v, "product")
 
     @model_validator(mode="after")
     def _where(self) -> Source:

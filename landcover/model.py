@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "network_state",
     "load_network_state",
     "tile_multiple",
+    "check_product_shift",
     "save_bundle",
     "load_bundle",
     "get_model",
@@ -74,6 +77,13 @@ class ModelSpec:
     detail the network did not see) and adds a correction to the logits (1 x 1
     convolutions: ``(classes + 2 x bands) x width + width x classes`` multiply-adds
     per pixel).  Its weights are stored under ``detail_head.`` beside the U-Net's.
+
+    ``product_shift_dn`` maps a product level (``L1C``, ``L2A``) to DN added to some
+    bands of scenes of that level before normalisation (``{}``: none): how the model
+    wants products it was not trained on presented.  For a model of ``l1c_dn``
+    input, ``{"L2A": path_radiance(bands, 600, 2.75)}`` gives surface reflectance a
+    typical path radiance back (:func:`landcover.bands.path_radiance`); the pipeline
+    applies it per scene by the scene's detected level, so L1C input is untouched.
     """
 
     name: str
@@ -91,6 +101,7 @@ class ModelSpec:
     halo: int = 32
     input_stride: int = 1
     detail_head: int = 0
+    product_shift_dn: dict[str, dict[str, float]] = field(default_factory=dict)
     weights_sha256: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +113,8 @@ class ModelSpec:
             del d["input_stride"]
         if d["detail_head"] == 0:
             del d["detail_head"]
+        if not d["product_shift_dn"]:
+            del d["product_shift_dn"]
         d["format_version"] = FORMAT_VERSION
         return d
 
@@ -123,7 +136,44 @@ class ModelSpec:
         if not detail_head_ok(head, d.get("input_stride", 1)):
             raise ModelError(f"model sidecar says detail_head {head!r}; give 0 (none) or a "
                              "positive width with an input_stride above 1")
+        if "product_shift_dn" in d:
+            d["product_shift_dn"] = check_product_shift(d["product_shift_dn"],
+                                                        d.get("bands", DEFAULT_BANDS))
         return cls(**d)
+
+
+#: product levels a :attr:`ModelSpec.product_shift_dn` may name
+SHIFT_PRODUCTS = ("L1C", "L2A")
+#: the largest shift accepted, DN (path radiance in the blue is a few hundred DN)
+MAX_SHIFT_DN = 3000.0
+
+
+def check_product_shift(shift: object, bands: Sequence[str]) -> dict[str, dict[str, float]]:
+    """A valid :attr:`ModelSpec.product_shift_dn`, as float DN, or :class:`ModelError`
+    naming the value: levels in :data:`SHIFT_PRODUCTS`, bands of the model, finite
+    numbers within +-:data:`MAX_SHIFT_DN`."""
+    if not isinstance(shift, dict):
+        raise ModelError(f"model sidecar's product_shift_dn is {shift!r}; give a mapping "
+                         "like {\"L2A\": {\"B02\": 600.0}} or leave it out")
+    out: dict[str, dict[str, float]] = {}
+    for product, per_band in shift.items():
+        if product not in SHIFT_PRODUCTS:
+            raise ModelError(f"model sidecar's product_shift_dn names product {product!r}; "
+                             f"use one of {list(SHIFT_PRODUCTS)}")
+        if not isinstance(per_band, dict):
+            raise ModelError(f"model sidecar's product_shift_dn[{product!r}] is {per_band!r}; "
+                             "give DN per band, like {\"B02\": 600.0}")
+        out[product] = {}
+        for band, v in per_band.items():
+            if band not in bands:
+                raise ModelError(f"model sidecar's product_shift_dn[{product!r}] names band "
+                                 f"{band!r}, not one of the model's {list(bands)}")
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if not ok or not math.isfinite(v) or abs(v) > MAX_SHIFT_DN:
+                raise ModelError(f"model sidecar's product_shift_dn[{product!r}][{band!r}] is "
+                                 f"{v!r}; give a number of DN within +-{MAX_SHIFT_DN:g}")
+            out[product][band] = float(v)
+    return out
 
 
 def detail_head_ok(width: object, stride: int) -> bool:

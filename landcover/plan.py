@@ -261,7 +261,8 @@ def plan_run(wf: Workflow) -> RunPlan:
         for s in scenes_of_best_date(scenes):
             if s.id not in scales:
                 scales[s.id] = detect_scale(s, declared=wf.source.scale,
-                                            offset=wf.source.offset, cache=cache)
+                                            offset=wf.source.offset, product=wf.source.product,
+                                            cache=cache)
     get_model(model_path)  # the network builds from these weights, before anything is written
     return RunPlan(workflow=wf, run_id=_run_id(wf), out_dir=out_dir, model_path=model_path,
                    spec=spec, picked=picked, region=region,

@@ -10,8 +10,8 @@ arguments are plain and picklable; the model is loaded once per process.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -122,9 +122,12 @@ class SceneInput:
     scenes: tuple[tuple[Scene, SceneScale], ...]
     #: windows fetched from remote files kept on local disk (``--cache DIR``)
     cache: FetchCache | None = None
+    #: DN added per product level and band (the model's ``product_shift_dn``)
+    shift: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def read(self, bands: Sequence[str], canvas: Grid, window: Window) -> np.ndarray:
-        return read_window(self.scenes, bands, canvas, window, cache=self.cache)
+        return read_window(self.scenes, bands, canvas, window, cache=self.cache,
+                           shift=self.shift)
 
 
 class ArrayInput:

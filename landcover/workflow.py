@@ -78,6 +78,7 @@ def run_workflow(
                 if s.id not in scales:
                     scales[s.id] = detect_scale(s, declared=wf.source.scale,
                                                 offset=wf.source.offset,
+                                                product=wf.source.product,
                                                 cache=options.fetch_cache)
         # a two-date run keeps every class's probability COG: the change rules read
         # their classes from it (output.probabilities: true is the confidence only for

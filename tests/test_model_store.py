@@ -24,7 +24,7 @@ def test_data_folder_holds_one_bundle_and_at_most_25_mb():
     total = sum(p.stat().st_size for p in (REPO / "data").rglob("*") if p.is_file())
     assert total <= MAX_DATA_BYTES, f"data/ holds {total / 1e6:.1f} MB; see docs/MODELS.md"
     bundles = find_bundles([REPO_MODELS])
-    assert [b.ref for b in bundles] == ["landcover-default@1.0.0"]
+    assert [b.ref for b in bundles] == ["landcover-default@1.1.0"]
 
 
 def test_registry_lists_the_shipped_bundle_as_current():
@@ -58,13 +58,15 @@ def test_bundles_in_landcover_models_are_found_by_name(tmp_path, monkeypatch, st
     monkeypatch.setenv("LANDCOVER_MODELS", os.pathsep.join([str(models), str(tmp_path / "no")]))
     assert resolve_model_path("standin@0.1.0") == a
     assert resolve_model_path("standin") == b  # the highest version of the first folder
-    assert resolve_model_path("landcover-default@1.0.0") == REPO_MODELS / \
+    assert resolve_model_path("landcover-default@1.1.0") == REPO_MODELS / \
         "landcover-default.json"
     assert load_bundle(resolve_model_path("standin@0.1.0")).spec.version == "0.1.0"
     with pytest.raises(ModelError, match=r"'standin@9' not found \(bundles here: standin@0.1.0"):
         resolve_model_path("standin@9")
     with pytest.raises(ModelError, match=r"landcover-default@0.9.0' not found.*LANDCOVER_MODELS"):
         resolve_model_path("landcover-default@0.9.0")
+    with pytest.raises(ModelError, match=r"landcover-default@1.0.0' not found.*git show"):
+        resolve_model_path("landcover-default@1.0.0")  # released: where to get it
     # a path still wins: a file of that name in the working directory
     assert resolve_model_path(str(a)) == a
 
@@ -85,13 +87,16 @@ def test_models_list_verifies_hashes(tmp_path, standin_model):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     got = {b["ref"]: b for b in doc["bundles"]}
-    assert set(got) == {"standin@0.1.0", "standin@0.3.0", "landcover-default@1.0.0"}
+    assert set(got) == {"standin@0.1.0", "standin@0.3.0", "landcover-default@1.1.0"}
     assert got["standin@0.1.0"]["verified"] is True
     assert got["standin@0.3.0"]["verified"] is False
-    assert got["landcover-default@1.0.0"]["verified"] is True
+    assert got["landcover-default@1.1.0"]["verified"] is True
     assert got["standin@0.1.0"]["weights_sha256"] == sha256_file(good.with_suffix(
         ".safetensors"))
-    assert doc["search"][0] == str(models) and doc["not_here"] == []
+    assert doc["search"][0] == str(models)
+    # the one earlier release: the same weights as 1.1.0, its sidecar in the git history
+    assert [n["ref"] for n in doc["not_here"]] == ["landcover-default@1.0.0"]
+    assert "git show" in doc["not_here"][0]["source"]
     r = subprocess.run([sys.executable, "-m", "landcover", "models", "list"],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0 and "MISMATCH" in r.stdout and " ok " in r.stdout

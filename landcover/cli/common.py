@@ -86,6 +86,9 @@ OFFSET_HELP = ("DN added to the stored values: auto (metadata, checked against t
                 "or a number, e.g. -1000 for products of processing baseline >= 04.00 "
                 "without offset metadata, 0 when the data carry none.")
 
+PRODUCT_HELP = ("Product level of scenes whose metadata or names do not say it: L1C (top of "
+                "atmosphere) or L2A (surface reflectance); auto: the metadata.")
+
 
 def parse_offset_option(value: str | None):
     """``--offset``: None (not given), ``auto`` or a number of DN."""

@@ -13,9 +13,11 @@ import click
 
 from ..clouds import CHOICES as CLOUD_CHOICES
 from ..io.read import SCALES
+from ..io.scale import PRODUCTS
 from ..runtime import RUNTIMES
 from .common import (
     OFFSET_HELP,
+    PRODUCT_HELP,
     Progress,
     log,
     logged_run,
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
               help="Probability outputs (overrides output.probabilities): the winning class's "
               "(confidence), also every class's as one 9-band COG per date (all), or none.")
 @click.option("--offset", help=OFFSET_HELP + " Overrides source.offset.")
+@click.option("--product", type=click.Choice(list(PRODUCTS)),
+              help=PRODUCT_HELP + " Overrides source.product.")
 @click.option("--clouds", type=click.Choice(list(CLOUD_CHOICES)),
               help="Cloud mask (overrides clouds; auto: SCL for L2A, s2cloudless where its "
               "bands exist, else none with a warning).")
@@ -69,7 +73,7 @@ if TYPE_CHECKING:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, tile_size,
         halo, min_area_ha, workers, scheduler, device, tta, runtime, probabilities, offset,
-        clouds, cache, no_progress, wait, verbose) -> None:
+        product, clouds, cache, no_progress, wait, verbose) -> None:
     """Run a WORKFLOW file: find scenes, classify each date, map change.
 
     Every option overrides the matching key of the file.
@@ -82,7 +86,8 @@ def run(workflow: Path, bbox, bbox_crs, before, after, out_dir, source, model, t
         "tiling.tile_size": tile_size, "tiling.halo": halo,
         "change.min_area_ha": min_area_ha, "compute.workers": workers,
         "compute.scheduler": scheduler, "compute.device": device,
-        "source.offset": parse_offset_option(offset), "clouds": clouds,
+        "source.offset": parse_offset_option(offset), "source.product": product,
+        "clouds": clouds,
         "compute.tta": tta, "compute.runtime": runtime, "output.probabilities": probabilities,
         "source.cache": str(cache.resolve()) if cache else None,
     }
@@ -186,6 +191,8 @@ def _removed_if_created(folder: str):
 @click.option("--scale", type=click.Choice(list(SCALES)), default="auto",
               show_default=True, help="Stored values: L1C DN (x10000) or reflectance 0-1.")
 @click.option("--offset", "offset", default="auto", show_default=True, help=OFFSET_HELP)
+@click.option("--product", type=click.Choice(list(PRODUCTS)), default="auto", show_default=True,
+              help=PRODUCT_HELP)
 @click.option("--resolution", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True,
               help="Output pixel size in metres.")
@@ -200,8 +207,8 @@ def _removed_if_created(folder: str):
 @click.option("--no-progress", is_flag=True)
 @click.option("-v", "--verbose", count=True)
 def classify(scenes, out_map, out_conf, tta, runtime, model, bbox, bbox_crs, date, clouds,
-             scale, offset, resolution, workers, scheduler, cache, cache_max_gb, no_progress,
-             verbose) -> None:
+             scale, offset, product, resolution, workers, scheduler, cache, cache_max_gb,
+             no_progress, verbose) -> None:
     """Classify one date: SCENES are files of one acquisition or a folder of them.
 
     \b
@@ -256,7 +263,8 @@ def classify(scenes, out_map, out_conf, tta, runtime, model, bbox, bbox_crs, dat
     if note:  # after the checks above: a refused scene gets its one line only
         log.warning("%s", note)
     fetch_cache = FetchCache(str(cache.resolve()), int(cache_max_gb * 2**30)) if cache else None
-    scene_scale = detect_scale(scene, declared=scale, offset=the_offset, cache=fetch_cache)
+    scene_scale = detect_scale(scene, declared=scale, offset=the_offset, cache=fetch_cache,
+                               product=product)
     if not scene_scale.dark_dn == scene_scale.dark_dn:  # NaN: no band has 16 valid pixels
         raise SceneError(f"scene {scene.id} has no valid pixels (every value nodata, 0 or "
                          "NaN, or fewer than 16); nothing to classify: check the files")

@@ -26,7 +26,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import rasterio
@@ -501,6 +501,7 @@ def read_window(
     *,
     resampling: str = "bilinear",
     cache: FetchCache | None = None,
+    shift: Mapping[str, Mapping[str, float]] | None = None,
 ) -> np.ndarray:
     """Read ``bands`` of a window of ``canvas`` as L1C DN, float32 (C, H, W).
 
@@ -508,6 +509,9 @@ def read_window(
     scene that has data there in every band (:func:`read_scene`).  Pixels
     no scene covers are NaN.  The window must lie inside ``canvas``.
     ``cache``: the fetch cache of remote windows (see :func:`read_scene`).
+    ``shift``: DN added per band to scenes of a product level (``scale.product``; ``{"L2A": {"B02":
+    600.0, ...}}``, a model's :attr:`~landcover.model.ModelSpec.product_shift_dn`),
+    before the mosaic: each pixel gets its own scene's.
     """
     h, w = int(window.height), int(window.width)
     out = None
@@ -518,6 +522,11 @@ def read_window(
                 break
         block = read_scene(scene, bands, canvas, window, scale=scale, resampling=resampling,
                            cache=cache)
+        add = shift.get(scale.product) if shift else None
+        if add:
+            for i, b in enumerate(bands):
+                if b in add:
+                    block[i] += np.float32(add[b])  # NaN (no data) stays NaN
         valid = np.isfinite(block).all(axis=0)
         if out is None:  # the first scene: its pixels with every band, NaN elsewhere
             if not valid.all():

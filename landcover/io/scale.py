@@ -23,7 +23,7 @@ from .fetch_cache import FetchCache, read_masked
 from .remote import is_remote, remote_error
 from .scenes import Scene
 
-__all__ = ["SCALES", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
+__all__ = ["SCALES", "PRODUCTS", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
            "SceneScale", "scale_tags", "detect_scale", "dark_value"]
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,9 @@ def scale_tags(scale: SceneScale) -> dict[str, str]:
 #: what ``source.scale`` / ``--scale`` may declare
 SCALES: tuple[str, ...] = ("auto", "dn", "reflectance")
 
+#: what ``source.product`` / ``--product`` may declare (``auto``: the scene's metadata)
+PRODUCTS: tuple[str, ...] = ("auto", "L1C", "L2A")
+
 #: bands holding classes, not reflectance: read as stored (nearest neighbour, no offset)
 UNSCALED_BANDS: frozenset[str] = frozenset({"SCL"})
 
@@ -130,7 +133,8 @@ def _float_kind(scene: Scene, cache: FetchCache | None = None) -> str:
 
 
 def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = "auto",
-                 guard: bool = True, cache: FetchCache | None = None) -> SceneScale:
+                 guard: bool = True, cache: FetchCache | None = None,
+                 product: str = "auto") -> SceneScale:
     """Decide, once per band, how a scene's stored values become L1C DN.
 
     In order: ``offset`` when not ``"auto"`` (a number in DN, the user's override);
@@ -140,7 +144,9 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     (``declared``, else by their values).  Then the plausibility guard
     (:func:`dark_value`) checks the values against that decision.  ``cache``: its
     coarse looks at remote files go through the fetch cache
-    (:mod:`landcover.io.fetch_cache`).
+    (:mod:`landcover.io.fetch_cache`).  ``product``: the scene's level (``L1C``,
+    ``L2A``) when its metadata do not say it or say it wrongly (``source.product``,
+    ``--product``); ``auto``: the scene's (:attr:`Scene.product`).
 
     Raises
     ------
@@ -149,6 +155,12 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         values that contradict the decided offset (the message names the value and
         the ``--offset``/``source.offset`` fix).
     """
+    if product not in PRODUCTS:
+        raise BandError(f"product {product!r} is not a level; use one of {list(PRODUCTS)}")
+    level = scene.product if product == "auto" else product
+    if level != scene.product and scene.product != "unknown":
+        log.warning("scene %s: its metadata say %s, read as %s (source.product/--product)",
+                    scene.id, scene.product, level)
     kind = declared if declared != "auto" else None
     if declared == "dn" and offset == "auto" and _float_kind(scene) == "reflectance":
         raise BandError(f"scene {scene.id}: source.scale/--scale is 'dn' but its float "
@@ -177,7 +189,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
                 pairs[band] = (1.0, scene.offset)
                 sources.add(scene.offset_source)
     if not pairs:
-        return SceneScale(product=scene.product)
+        return SceneScale(product=level)
     counts: dict[tuple[float, float], int] = {}
     for pair in pairs.values():
         counts[pair] = counts.get(pair, 0) + 1
@@ -185,7 +197,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     scale = SceneScale(
         factor=factor, offset=off, kind=kind or "dn",
         bands=tuple((b, f, o) for b, (f, o) in sorted(pairs.items()) if (f, o) != (factor, off)),
-        source="+".join(sorted(sources)), product=scene.product)
+        source="+".join(sorted(sources)), product=level)
     if not guard:
         return scale
     dark, band, npix = dark_value(scene, scale, cache=cache)
@@ -213,7 +225,7 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
                    "twice or the data carry none; rerun with --offset 0 (source.offset: 0)")
     if problem is None:
         log.info("scene %s: %s, offset %+g DN (%s), darkest 1st percentile %.0f DN (%s)",
-                 scene.id, scene.product, off, scale.source, dark, band)
+                 scene.id, level, off, scale.source, dark, band)
     elif "override" in sources:
         log.warning("%s (kept: the offset was set by hand)", problem.split("; rerun")[0])
     else:

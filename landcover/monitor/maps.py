@@ -145,7 +145,8 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
             p.unlink(missing_ok=True)
         options = ClassifyOptions.from_workflow(wf, device=device)
         pairs = [(s, detect_scale(s, declared=wf.source.scale, offset=wf.source.offset,
-                                  cache=options.fetch_cache)) for s in scenes]
+                                  product=wf.source.product, cache=options.fetch_cache))
+                 for s in scenes]
         method, note = resolve_clouds(wf.clouds, scenes)
         if note:
             log.warning("%s: %s", key, note)

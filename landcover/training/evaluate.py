@@ -51,7 +51,8 @@ SEN1FLOODS11_WEST: Path = Path("sen1floods11") / "Spain_7370579_west_S2Hand.tif"
 WATER, BUILT = 0, 6
 
 
-def model_classes(model: LoadedModel, dn: np.ndarray, *, tta: bool = False) -> np.ndarray:
+def model_classes(model: LoadedModel, dn: np.ndarray, *, tta: bool = False,
+                  product: str = "L1C") -> np.ndarray:
     """Classes of a DN array as the pipeline maps them (no cloud mask).
 
     Runs :func:`landcover.classify.classify_array`: the same tiles, tasks, inference
@@ -66,6 +67,9 @@ def model_classes(model: LoadedModel, dn: np.ndarray, *, tta: bool = False) -> n
         float32 (C, H, W) L1C DN in ``model.spec.bands`` order; NaN = no data.
     tta
         Test-time augmentation (:func:`landcover.inference.predict_probabilities`).
+    product
+        The level of ``dn`` (``L1C``, ``L2A``): the model's ``product_shift_dn`` for it
+        is applied, as the pipeline applies it to scenes of that level.
 
     Returns
     -------
@@ -79,7 +83,7 @@ def model_classes(model: LoadedModel, dn: np.ndarray, *, tta: bool = False) -> n
     path = share_model(model, device=device)  # the tasks run these weights, not a cache
     cls, _ = classify_array(path, np.asarray(dn, np.float32),
                             options=ClassifyOptions(cloud_method="none", device=device,
-                                                    tta=tta))
+                                                    tta=tta), product=product)
     return cls
 
 
@@ -443,13 +447,15 @@ def card_figures(
     Agreement with the teacher and "became built" against the OSCD change masks on the
     held-out ``cities`` (default: the validation cities the bundle records), the
     Sen1Floods11 west water IoU, and where the model and the teacher disagree on those
-    real labels, who is right (:func:`disagreement`).
+    real labels, who is right (:func:`disagreement`); on L2A, the share of the BigEarthNet
+    patches' pixels consistent with their CORINE labels
+    (:func:`landcover.training.bigearthnet.l2a_consistency`).
 
     Returns
     -------
     dict
         ``teacher_agreement_validation``, ``sen1floods11_west_water``,
-        ``oscd_built_change_validation`` and ``eval_wall_time_s``.
+        ``oscd_built_change_validation``, ``bigearthnet_l2a`` and ``eval_wall_time_s``.
 
     Raises
     ------
@@ -457,6 +463,8 @@ def card_figures(
         If no held-out city is an OSCD city.
     """
     import time
+
+    from .bigearthnet import l2a_consistency
 
     cities = held_out_oscd_cities(model, cities)
     t0 = time.time()
@@ -466,6 +474,7 @@ def card_figures(
         "sen1floods11_west_water": water_iou_sen1floods11(model, data_root=data_root),
         "oscd_built_change_validation": oscd_built_change(model, cities, cache_dir=cache_dir,
                                                           data_root=data_root),
+        "bigearthnet_l2a": l2a_consistency(model, data_root=data_root),
     }
     out["eval_wall_time_s"] = round(time.time() - t0, 1)
     return out

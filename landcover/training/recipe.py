@@ -42,6 +42,11 @@ class TrainConfig:
     ``k`` in ``path_radiance_exponent``: largest in the blue bands, near zero in the SWIR),
     so that one model reads both products.
 
+    ``l2a_shift`` ``[P, k]`` is written into the bundle (``product_shift_dn``, nothing
+    changes in training): the pipeline adds ``P * (wavelength / 490 nm) ** -k`` DN to L2A
+    scenes, a typical path radiance given back, before the model sees them; ``null``: none.
+    The default, 600 DN and 2.75, is the middle of ``path_radiance``'s default ranges.
+
     ``teacher_scenes`` are more real scenes of the shared data that have no teacher labels
     there (files or folders relative to ``data_root``, e.g. the unlabelled Sen1Floods11
     chips): the teacher labels them on first use into ``<cache_dir>/teacher``, and each is
@@ -86,6 +91,7 @@ class TrainConfig:
     path_radiance: float = 0.0
     path_radiance_dn: tuple[float, float] = (200.0, 1000.0)
     path_radiance_exponent: tuple[float, float] = (1.5, 4.0)
+    l2a_shift: tuple[float, float] | None = (600.0, 2.75)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v)
@@ -116,7 +122,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
             f"unknown key(s) {unknown} in {p}; valid keys are {sorted(fields)}"
         )
     for key in ("decoder_channels", "bands", "oscd_cities", "validation_cities", "teacher_scenes",
-                "path_radiance_dn", "path_radiance_exponent"):
+                "path_radiance_dn", "path_radiance_exponent", "l2a_shift"):
         if key in raw and raw[key] is not None:
             if isinstance(raw[key], str):
                 raise ConfigError(f"{key} in {p} must be a list, got {raw[key]!r}")
@@ -133,6 +139,13 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         if len(lo_hi) != 2 or not 0 <= lo_hi[0] <= lo_hi[1]:
             raise ConfigError(f"{key}={list(lo_hi)} in {p}; give [low, high] with "
                               "0 <= low <= high")
+    if cfg.l2a_shift is not None:
+        ok = len(cfg.l2a_shift) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in cfg.l2a_shift)
+        if not ok or not (0 <= cfg.l2a_shift[0] <= 3000 and 0 <= cfg.l2a_shift[1] <= 8):
+            raise ConfigError(f"l2a_shift={list(cfg.l2a_shift)} in {p}; give [P, k]: the blue "
+                              "band's path radiance in DN (0-3000) and the exponent (0-8), "
+                              "or null for none")
     if cfg.init_parts not in ("all", "encoder"):
         raise ConfigError(f"init_parts={cfg.init_parts!r} in {p}; give 'all' (the whole "
                           "network of init_from) or 'encoder'")

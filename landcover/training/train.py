@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bands import path_radiance
 from ..errors import ConfigError
 from ..model import (
     ModelSpec,
@@ -233,6 +234,8 @@ def train(
         decoder_channels=tuple(cfg.decoder_channels), bands=tuple(cfg.bands),
         norm_mean=mean, norm_std=std, tile_size=cfg.tile_size, halo=cfg.halo,
         input_stride=cfg.input_stride, detail_head=cfg.detail_head,
+        product_shift_dn={"L2A": path_radiance(cfg.bands, *cfg.l2a_shift)} if cfg.l2a_shift
+        else {},
     )
     device = torch.device(cfg.device)
     if device.type == "cuda":
