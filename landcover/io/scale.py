@@ -24,7 +24,8 @@ from .remote import is_remote, remote_error
 from .scenes import Scene
 
 __all__ = ["SCALES", "PRODUCTS", "UNSCALED_BANDS", "DARK_MAX_DN", "DARK_MIN_DN", "GUARD_MIN_PIXELS",
-           "SceneScale", "scale_tags", "detect_scale", "dark_value"]
+           "SceneScale", "scale_tags", "detect_scale", "dark_value", "dark_values",
+           "level_from_blue", "L2A_BLUE_MAX_DN"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,11 @@ DARK_MIN_DN = -250.0
 #: scenes smaller than this (pixels of the finest file) are not checked: a small box may
 #: hold no water or shadow at all
 GUARD_MIN_PIXELS = 10_000
+#: L2A for a scene whose metadata and names do not give its level, when its blue band's 1st
+#: percentile is below this (:func:`level_from_blue`; benchmarks/calibrate_offset_guard.py,
+#: BENCHMARKS.md: 776-1181 DN on the 26 real L1C scenes of the shared data, 1-195 DN on the
+#: real L2A patches with any dark pixel, 1147 on the one under snow)
+L2A_BLUE_MAX_DN = 400.0
 #: bands not used by the guard: B10 (cirrus) sees the atmosphere, not the surface
 _GUARD_SKIP = frozenset({"B10"}) | UNSCALED_BANDS
 
@@ -200,7 +206,8 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         source="+".join(sorted(sources)), product=level)
     if not guard:
         return scale
-    dark, band, npix = dark_value(scene, scale, cache=cache)
+    per_band, npix = dark_values(scene, scale, cache=cache)
+    dark, band = _darkest(per_band)
     scale = replace(scale, dark_dn=dark)
     if npix < GUARD_MIN_PIXELS or not np.isfinite(dark):
         log.info("scene %s: %d px, too small for the offset guard; offset %+g (%s) "
@@ -230,7 +237,27 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         log.warning("%s (kept: the offset was set by hand)", problem.split("; rerun")[0])
     else:
         raise BandError(problem)
+    if level == "unknown" and level_from_blue(per_band.get("B02", float("nan"))) == "L2A":
+        scale = replace(scale, product="L2A")
+        log.info("scene %s: no level in its metadata or names; its blue band (B02) 1st "
+                 "percentile %.0f DN is surface reflectance: read as L2A (source.product / "
+                 "--product to say otherwise)", scene.id, per_band["B02"])
     return scale
+
+
+def level_from_blue(p1_dn: float) -> str:
+    """The product level a scene's blue band (B02) 1st percentile in DN says.
+
+    Top-of-atmosphere blue always carries the light the atmosphere scatters (Rayleigh
+    alone is ~5 % reflectance): even its darkest pixels stay high.  An atmospheric
+    correction removes it, and water, shadow and vegetation fall near zero: ``L2A``
+    below :data:`L2A_BLUE_MAX_DN`.  A high value says nothing (``unknown``): snow, sand
+    or cloud are bright in the blue at either level.
+
+    >>> level_from_blue(120.0), level_from_blue(950.0)
+    ('L2A', 'unknown')
+    """
+    return "L2A" if p1_dn < L2A_BLUE_MAX_DN else "unknown"
 
 
 def _look_by_blocks(ds, indexes: list[int], k: float) -> np.ma.MaskedArray:
@@ -272,11 +299,28 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256,
     (value, band, pixels)
         NaN, "" when no band has data; ``pixels`` is the size of the finest file.
     """
+    per_band, npix = dark_values(scene, scale, size=size, cache=cache)
+    return (*_darkest(per_band), npix)
+
+
+def _darkest(per_band: dict[str, float]) -> tuple[float, str]:
+    best, best_band = float("nan"), ""
+    for band, p in per_band.items():
+        if not p >= best:  # NaN-aware min
+            best, best_band = p, band
+    return best, best_band
+
+
+def dark_values(scene: Scene, scale: SceneScale, *, size: int = 256,
+                cache: FetchCache | None = None) -> tuple[dict[str, float], int]:
+    """Each band's 1st percentile in DN, as :func:`dark_value` reads them (bands with
+    fewer than 16 valid pixels left out), and the size of the finest file."""
+    per_band: dict[str, float] = {}
     by_path: dict[str, list[tuple[str, int]]] = {}
     for band, ref in scene.bands.items():
         if band not in _GUARD_SKIP:
             by_path.setdefault(ref.path, []).append((band, ref.bidx))
-    best, best_band, npix = float("nan"), "", 0
+    npix = 0
     for path, refs in by_path.items():
         try:
             with rasterio.Env(**gdal_env()), rasterio.open(path) as ds:
@@ -306,10 +350,8 @@ def dark_value(scene: Scene, scale: SceneScale, *, size: int = 256,
             if v.size < 16:
                 continue
             f, o = scale.of(band)
-            p = float(np.percentile(v * f + o, DARK_PERCENTILE))
-            if not p >= best:  # NaN-aware min
-                best, best_band = p, band
-    return best, best_band, npix
+            per_band[band] = float(np.percentile(v * f + o, DARK_PERCENTILE))
+    return per_band, npix
 
 
 def unreadable(path: str, exc: BaseException) -> LandcoverError:
