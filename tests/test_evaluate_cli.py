@@ -37,8 +37,8 @@ def test_evaluate_needs_labels():
 
 def test_card_reproduces_the_shipped_figures_and_who_is_right(shared_data, tmp_path,
                                                                default_model):
-    """``landcover evaluate --card``: every accuracy figure of the model card, equal to the
-    ones the shipped sidecar records (within what bf16 against float32 CPUs moves), and
+    """``landcover evaluate --card``: every accuracy figure of the model card (the L2A
+    consistent share included), equal to the ones the shipped sidecar records (within what bf16 against float32 CPUs moves), and
     where the model and the teacher disagree on real labels, who is right: counts that
     agree with each side's confusion counts."""
     out = tmp_path / "card.json"
@@ -52,6 +52,9 @@ def test_card_reproduces_the_shipped_figures_and_who_is_right(shared_data, tmp_p
     assert abs(a["mean_iou"] - b["mean_iou"]) < 0.02
     w, ws = got["sen1floods11_west_water"], shipped["sen1floods11_west_water"]
     assert abs(w["iou"] - ws["iou"]) < 0.02 and w["teacher_iou"] == ws["teacher_iou"]
+    l2a, l2a_shipped = got["bigearthnet_l2a"], shipped["bigearthnet_l2a"]
+    assert l2a["patches"] == 6 and not l2a["as_l1c"]  # read as L2A: with the model's shift
+    assert abs(l2a["consistent_share"] - l2a_shipped["consistent_share"]) < 0.02
     o, osh = got["oscd_built_change_validation"], shipped["oscd_built_change_validation"]
     assert abs(o["f1"] - osh["f1"]) < 0.02
     assert o["teacher"] == osh["teacher"]  # the teacher's stored maps: no inference
