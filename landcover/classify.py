@@ -261,7 +261,9 @@ def classify_region(
     Parameters
     ----------
     source
-        The pixels: a :class:`TileInput`, or (scene, scale) pairs mosaicked in order.
+        The pixels: a :class:`TileInput`, or (scene, scale) pairs mosaicked in order,
+        each scene shifted by the model's ``product_shift_dn`` for its level
+        (``scale.product``; the map gets an ``INPUT_SHIFT_<LEVEL>_DN`` tag).
     region
         The output grid.
     model_path

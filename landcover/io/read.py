@@ -509,9 +509,10 @@ def read_window(
     scene that has data there in every band (:func:`read_scene`).  Pixels
     no scene covers are NaN.  The window must lie inside ``canvas``.
     ``cache``: the fetch cache of remote windows (see :func:`read_scene`).
-    ``shift``: DN added per band to scenes of a product level (``scale.product``; ``{"L2A": {"B02":
-    600.0, ...}}``, a model's :attr:`~landcover.model.ModelSpec.product_shift_dn`),
-    before the mosaic: each pixel gets its own scene's.
+    ``shift``: DN added per band to the scenes of a product level (their
+    ``scale.product``), e.g. ``{"L2A": {"B02": 600.0, ...}}``, a model's
+    :attr:`~landcover.model.ModelSpec.product_shift_dn`; added before the mosaic, so
+    each pixel gets its own scene's.
     """
     h, w = int(window.height), int(window.width)
     out = None
