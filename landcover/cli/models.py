@@ -50,8 +50,9 @@ def train(recipe: Path, output, steps, data_root, verbose) -> None:
               help="Agreement with the Dynamic World teacher on the held-out cities instead.")
 @click.option("--card", is_flag=True,
               help="Every accuracy figure of the model card (teacher agreement and OSCD built "
-              "change on the held-out cities, Sen1Floods11 water IoU, and who is right where "
-              "the model and the teacher disagree on real labels), from the shared data.")
+              "change on the held-out cities, Sen1Floods11 water IoU, who is right where "
+              "the model and the teacher disagree on real labels, and the L2A consistent "
+              "share on the BigEarthNet patches), from the shared data.")
 @click.option("--clouds", type=click.Choice(list(CLOUD_METHODS)), default="s2cloudless",
               show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
