@@ -38,9 +38,9 @@ def test_evaluate_needs_labels():
 def test_card_reproduces_the_shipped_figures_and_who_is_right(shared_data, tmp_path,
                                                                default_model):
     """``landcover evaluate --card``: every accuracy figure of the model card (the L2A
-    consistent share included), equal to the ones the shipped sidecar records (within what bf16 against float32 CPUs moves), and
-    where the model and the teacher disagree on real labels, who is right: counts that
-    agree with each side's confusion counts."""
+    consistent share included), equal to the ones the shipped sidecar records (within what
+    bf16 against float32 CPUs moves), and where the model and the teacher disagree on real
+    labels, who is right: counts that agree with each side's confusion counts."""
     out = tmp_path / "card.json"
     res = lc("evaluate", "--card", "--json", out)
     assert res.returncode == 0, res.stderr

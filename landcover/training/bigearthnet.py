@@ -10,7 +10,7 @@ Europe, one under snow that no label names.  The Dynamic World teacher's figure 
 same values is given beside it.
 
 The model classifies the patches as the pipeline classifies an L2A scene
-(:func:`landcover.training.evaluate.model_classes` with ``product="L2A"``: the model's
+(:func:`landcover.training.classes.model_classes` with ``product="L2A"``: the model's
 ``product_shift_dn`` for L2A is applied); ``as_l1c=True`` gives it the values as if
 they were L1C (how a model without the shift reads L2A).
 """
@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import SceneNotFoundError
 from ..legend import CLASS_NAMES
 from ..model import LoadedModel
+from .classes import model_classes
 from .scenes import default_data_root
 
 __all__ = ["ALLOWED", "BIGEARTHNET", "class_shares", "consistent_share", "l2a_consistency"]
@@ -102,7 +103,6 @@ def l2a_consistency(
     import rasterio
 
     from ..teacher import DW_BANDS, teacher_probabilities
-    from .evaluate import model_classes
 
     folder = default_data_root(data_root) / BIGEARTHNET
     paths = sorted(folder.glob("*_10m_12bands.tif"))

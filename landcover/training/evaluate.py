@@ -28,7 +28,8 @@ import numpy as np
 
 from ..errors import BandError, SceneNotFoundError
 from ..legend import CLASS_NAMES
-from ..model import LoadedModel, share_model
+from ..model import LoadedModel
+from .classes import model_classes
 from .data import SceneArrays, load_scene
 from .scenes import OSCD_CITIES, SceneRef, default_data_root, oscd_scenes
 
@@ -49,42 +50,6 @@ log = logging.getLogger(__name__)
 SEN1FLOODS11_WEST: Path = Path("sen1floods11") / "Spain_7370579_west_S2Hand.tif"
 
 WATER, BUILT = 0, 6
-
-
-def model_classes(model: LoadedModel, dn: np.ndarray, *, tta: bool = False,
-                  product: str = "L1C") -> np.ndarray:
-    """Classes of a DN array as the pipeline maps them (no cloud mask).
-
-    Runs :func:`landcover.classify.classify_array`: the same tiles, tasks, inference
-    and blending as the COGs ``landcover classify`` writes, so every figure here is a
-    figure of the maps users get.
-
-    Parameters
-    ----------
-    model
-        A loaded bundle (its files are what the tasks load).
-    dn
-        float32 (C, H, W) L1C DN in ``model.spec.bands`` order; NaN = no data.
-    tta
-        Test-time augmentation (:func:`landcover.inference.predict_probabilities`).
-    product
-        The level of ``dn`` (``L1C``, ``L2A``): the model's ``product_shift_dn`` for it
-        is applied, as the pipeline applies it to scenes of that level.
-
-    Returns
-    -------
-    numpy.ndarray
-        uint8 (H, W): classes 0-8, :data:`~landcover.legend.NODATA` where a band is NaN.
-    """
-    from ..classify import classify_array
-    from ..tasks import ClassifyOptions
-
-    device = str(next(model.net.parameters()).device)
-    path = share_model(model, device=device)  # the tasks run these weights, not a cache
-    cls, _ = classify_array(path, np.asarray(dn, np.float32),
-                            options=ClassifyOptions(cloud_method="none", device=device,
-                                                    tta=tta), product=product)
-    return cls
 
 
 def _iou_table(pred: np.ndarray, ref: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
