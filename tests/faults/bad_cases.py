@@ -243,6 +243,10 @@ CASES: tuple[Case, ...] = (
     _c("evaluate-scene-missing", "evaluate --scene that does not exist", "{in}/no-scene.tif",
        "evaluate", "--scene", "{in}/no-scene.tif", "--labels", "{in}/maps/before.tif",
        "--label-map", "1:water"),
+    # --- product level and the model's L2A shift
+    _c("product-unknown", "--product L3", "'L3'", *RUN, "--product", "L3"),
+    _c("model-shift-bad-band", "sidecar whose product_shift_dn names a band the model lacks",
+       "'B01'", *RUN, "--model", "{in}/m-shift/lc.json"),
 )
 
 
@@ -348,6 +352,11 @@ def build_inputs(root: Path) -> Path:
     (d / "m-badjson" / "lc.json").write_text("{bad json\n")
     (d / "m-string" / "lc.json").write_text('"a string"\n')
     shutil.copy(MODEL, d / "m-hash" / "lc.json")
+    (d / "m-shift").mkdir(exist_ok=True)
+    shutil.copy(MODEL.with_suffix(".safetensors"), d / "m-shift" / "lc.safetensors")
+    side = json.loads(MODEL.read_text())
+    side["product_shift_dn"] = {"L2A": {"B01": 600.0}}
+    (d / "m-shift" / "lc.json").write_text(json.dumps(side))
     with open(d / "m-hash" / "lc.safetensors", "r+b") as f:
         f.seek(5000)
         b = f.read(1)
