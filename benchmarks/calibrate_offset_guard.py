@@ -119,16 +119,18 @@ def main() -> int:
         for name, files, sensor in real_scenes(args.data):
             scene = scene_of(files, sensor)
             scale = detect_scale(scene, guard=False)
-            try:
-                real, band, npix = dark_value(scene, scale)
+            try:  # every band's statistic in one read: the guard's and the blue band's
+                per_band, npix = dark_values(scene, scale)
             except BandError as exc:  # 8-bit quick-look values: refused before the guard
                 refused.append((name, str(exc).split(": ", 2)[-1]))
                 continue
+            band = min(per_band, key=per_band.__getitem__, default="")
+            real = per_band.get(band, float("nan"))
             twice, _, _ = dark_value(scene, detect_scale(scene, offset=-1000, guard=False))
             copy_dir = Path(tmp) / ("constructed_offset_copy_" + name.replace("/", "_"))
             cscene = scene_of(offset_copy(files, copy_dir), sensor)
             shifted, cband, _ = dark_value(cscene, detect_scale(cscene, guard=False))
-            blue = dark_values(scene, scale)[0].get("B02", float("nan"))
+            blue = per_band.get("B02", float("nan"))
             rows.append({"scene": name, "product": scene.product, "pixels": npix,
                          "real": real, "band": band, "copy_plus_1000": shifted,
                          "copy_band": cband, "removed_twice": twice, "blue_p1": blue,

@@ -26,7 +26,7 @@ from .errors import BandError
 from .grid import Grid
 from .io.cog import StreamingCOG
 from .io.env import gdal_env
-from .io.read import SceneScale
+from .io.read import SceneScale, add_shift
 from .io.scenes import Scene
 from .legend import CLOUD, NODATA, PROBABILITY_UNITS, colormap
 from .model import get_model, tile_multiple
@@ -293,27 +293,27 @@ def classify_region(
     options = options or ClassifyOptions()
     # the hash is checked at the first load in this process; the in-process tasks reuse it
     spec = get_model(model_path, device=options.device).spec
-    shifted: dict[str, str] = {}
+    shifted: set[str] = set()  # the levels whose scenes the model gets shifted
     if not hasattr(source, "read"):  # (scene, scale) pairs
         pairs = tuple(source)
-        shifted = {s.id: sc.product for s, sc in pairs if spec.product_shift_dn.get(sc.product)}
-        for sid, product in shifted.items():
-            log.info("scene %s is %s: the model (%s input) gets it shifted by %s", sid,
-                     product, spec.input_scale, _shift_text(spec.product_shift_dn[product]))
-        if spec.product_shift_dn:
-            for s, sc in pairs:
-                if sc.product == "unknown":
-                    log.warning("scene %s: its product level is unknown (no L1C/L2A in its "
-                                "metadata or names, and its blue band does not tell), read as "
-                                "L1C; if it is L2A (surface reflectance) set source.product: "
-                                "L2A (--product L2A)", s.id)
+        for s, sc in pairs if spec.product_shift_dn else ():
+            if spec.product_shift_dn.get(sc.product):
+                shifted.add(sc.product)
+                log.info("scene %s is %s: the model (%s input) gets it shifted by %s", s.id,
+                         sc.product, spec.input_scale,
+                         _shift_text(spec.product_shift_dn[sc.product]))
+            elif sc.product == "unknown":
+                log.warning("scene %s: its product level is unknown (no L1C/L2A in its "
+                            "metadata or names, and its blue band does not tell), read as "
+                            "L1C; if it is L2A (surface reflectance) set source.product: "
+                            "L2A (--product L2A)", s.id)
         source = SceneInput(pairs, cache=options.fetch_cache, shift=spec.product_shift_dn)
     own_runner = runner is None
     runner = runner or make_runner(device=options.device)
     tally = _Tally()
     meta = {"CLASS_NAMES": list(spec.classes), "MODEL": f"{spec.name} {spec.version}",
             "MODEL_SHA256": spec.weights_sha256, **(tags or {})}
-    for product in sorted(set(shifted.values())):
+    for product in sorted(shifted):
         meta[f"INPUT_SHIFT_{product}_DN"] = _shift_text(spec.product_shift_dn[product])
     band_meta = {f"CLASS_{i}": n for i, n in enumerate(spec.classes)}
     band_meta.update({f"CLASS_{CLOUD}": "cloud_or_shadow", f"CLASS_{NODATA}": "nodata"})
@@ -435,12 +435,8 @@ def classify_array(
     h, w = dn.shape[1:]
     grid = grid or Grid(CRS.from_epsg(32631), Affine(10, 0, 500000, 0, -10, 0), w, h)
     dn = np.asarray(dn, np.float32)
-    add = spec.product_shift_dn.get(product)
-    if add:
-        dn = dn.copy()
-        for i, b in enumerate(bands):
-            if b in add:
-                dn[i] += np.float32(add[b])
+    if spec.product_shift_dn.get(product):
+        dn = add_shift(dn.copy(), bands, spec.product_shift_dn[product])
     source = ArrayInput(dn, bands, grid)
     cls = np.empty((h, w), np.uint8)
     conf = np.empty((h, w), np.uint8)

@@ -49,7 +49,7 @@ from .scale import (
 from .scenes import Scene
 
 __all__ = ["SCALES", "UNSCALED_BANDS", "SceneScale", "scale_tags", "detect_scale", "dark_value",
-           "band_grid", "read_scene", "read_window", "close_cached"]
+           "band_grid", "read_scene", "read_window", "add_shift", "close_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -493,6 +493,15 @@ def _apply_scale(block: np.ndarray, bands: Sequence[str], scale: SceneScale) -> 
             block[i] += np.float32(o)
 
 
+def add_shift(block: np.ndarray, bands: Sequence[str], shift: Mapping[str, float]) -> np.ndarray:
+    """Add ``shift[band]`` DN to each band of ``block`` (C, H, W) that it names, in place
+    (NaN, no data, stays NaN); returns ``block``."""
+    for i, b in enumerate(bands):
+        if b in shift:
+            block[i] += np.float32(shift[b])
+    return block
+
+
 def read_window(
     scenes: Sequence[tuple[Scene, SceneScale]],
     bands: Sequence[str],
@@ -523,11 +532,8 @@ def read_window(
                 break
         block = read_scene(scene, bands, canvas, window, scale=scale, resampling=resampling,
                            cache=cache)
-        add = shift.get(scale.product) if shift else None
-        if add:
-            for i, b in enumerate(bands):
-                if b in add:
-                    block[i] += np.float32(add[b])  # NaN (no data) stays NaN
+        if shift and shift.get(scale.product):
+            add_shift(block, bands, shift[scale.product])
         valid = np.isfinite(block).all(axis=0)
         if out is None:  # the first scene: its pixels with every band, NaN elsewhere
             if not valid.all():

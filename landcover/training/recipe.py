@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..model import DEFAULT_BANDS, INPUT_STRIDES, detail_head_ok
+from ..model import DEFAULT_BANDS, INPUT_STRIDES, MAX_SHIFT_DN, detail_head_ok
 from .scenes import OSCD_CITIES
 
 __all__ = ["TrainConfig", "load_config"]
@@ -142,10 +142,10 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     if cfg.l2a_shift is not None:
         ok = len(cfg.l2a_shift) == 2 and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in cfg.l2a_shift)
-        if not ok or not (0 <= cfg.l2a_shift[0] <= 3000 and 0 <= cfg.l2a_shift[1] <= 8):
+        if not ok or not (0 <= cfg.l2a_shift[0] <= MAX_SHIFT_DN and 0 <= cfg.l2a_shift[1] <= 8):
             raise ConfigError(f"l2a_shift={list(cfg.l2a_shift)} in {p}; give [P, k]: the blue "
-                              "band's path radiance in DN (0-3000) and the exponent (0-8), "
-                              "or null for none")
+                              f"band's path radiance in DN (0-{MAX_SHIFT_DN:g}) and the "
+                              "exponent (0-8), or null for none")
     if cfg.init_parts not in ("all", "encoder"):
         raise ConfigError(f"init_parts={cfg.init_parts!r} in {p}; give 'all' (the whole "
                           "network of init_from) or 'encoder'")
