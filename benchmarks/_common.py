@@ -24,7 +24,19 @@ BANDS10 = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process, MiB."""
+    """Peak resident memory of this process, MiB.
+
+    On Linux ``VmHWM`` of ``/proc/self/status``: the peak of this process's own address
+    space.  ``getrusage``'s ``ru_maxrss`` is not that in a child: Linux carries the
+    parent's resident size at ``fork`` over ``exec``, so a small child of a large parent
+    reports the parent's size (``ru_maxrss`` elsewhere).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -15,10 +15,11 @@ at a time, and most runs find nothing new.  After every run the store is checked
   corrupt one in ``scenes`` as ``corrupt`` (with the reason), once: it stays in the
   landing folder, and no later run warns about it again or records it again.
 
-Per run: wall time, CPU time and peak RSS of the ``monitor run`` process (``os.wait4``:
-that child's own rusage; CPU time is the figure a machine shared with other jobs leaves
-comparable).  The table ends with the mean of the first 10 and the last 10 runs
-that found nothing new (the runs comparable with each other) and their ratios.
+Per run: wall time, CPU time and peak RSS of the ``monitor run`` process (``os.wait4`` in
+a small intermediate process: that run's own rusage, not the soak's size at ``fork``; CPU
+time is the figure a machine shared with other jobs leaves comparable).  The table ends
+with the mean of the first 10 and the last 10 runs that found nothing new (the runs
+comparable with each other) and their ratios.
 
 Inputs.  REAL: the two Sentinel-2 L1C dates of Mumbai shipped in ``data/sample/mumbai``
 (2015-11-30, 2018-03-19; ``/work/shared/data/oscd/mumbai`` holds the same files, byte for
@@ -185,19 +186,32 @@ class Soak:
     statuses: dict = field(default_factory=dict)
 
 
+#: a small process between the soak and the run it measures: Linux carries a parent's
+#: resident size at ``fork`` over ``exec`` into the child's ``ru_maxrss``, so a run started
+#: straight from a large process (pytest with torch loaded: 1.5 GiB in CI) would report at
+#: least that; started from this (about 10 MiB) it reports its own peak
+_RUSAGE_OF = ("import json, os, subprocess, sys\n"
+              "p = subprocess.Popen(sys.argv[2:])\n"
+              "_, status, ru = os.wait4(p.pid, 0)\n"
+              "json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss': ru.ru_maxrss,\n"
+              "           'cpu': ru.ru_utime + ru.ru_stime}, open(sys.argv[1], 'w'))\n")
+
+
 def timed(cmd: list[str], cwd: Path) -> tuple[int, float, float, float, str, str]:
     """Run ``cmd``; its exit code, wall seconds, CPU seconds (user + system) and peak RSS
-    (MiB) from its own rusage, stdout, stderr."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    (MiB) from its own rusage (taken by a small intermediate process, see
+    :data:`_RUSAGE_OF`), stdout, stderr."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        usage = Path(tmp) / "rusage.json"
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=cwd)
-        _, status, ru = os.wait4(proc.pid, 0)
+        subprocess.run([sys.executable, "-S", "-c", _RUSAGE_OF, str(usage), *cmd],
+                       stdout=out, stderr=err, text=True, cwd=cwd, check=True)
         seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        ru = json.loads(usage.read_text())
         out.seek(0)
         err.seek(0)
-        cpu = ru.ru_utime + ru.ru_stime
-        return proc.returncode, seconds, cpu, ru.ru_maxrss / 1024, out.read(), err.read()
+        return ru["rc"], seconds, ru["cpu"], ru["maxrss"] / 1024, out.read(), err.read()
 
 
 def soak(d: Path, model: Path, n_runs: int, seed: int, log=print) -> Soak:
