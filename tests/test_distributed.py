@@ -75,9 +75,10 @@ def test_cli_against_a_real_scheduler_and_two_workers(tmp_path, standin_model):
                                "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        for _ in range(200):
+        for _ in range(1200):  # 2 min: a scheduler starts in ~2 s, slower on a busy host
             if sched_file.exists() and sched_file.stat().st_size:
                 break
+            assert procs[0].poll() is None, "dask scheduler exited before writing its file"
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
         procs.append(subprocess.Popen(
