@@ -36,6 +36,8 @@ __all__ = [
     "load_network_state",
     "tile_multiple",
     "check_product_shift",
+    "map_key",
+    "map_keys",
     "save_bundle",
     "load_bundle",
     "get_model",
@@ -174,6 +176,53 @@ def check_product_shift(shift: object, bands: Sequence[str]) -> dict[str, dict[s
                                  f"{v!r}; give a number of DN within +-{MAX_SHIFT_DN:g}")
             out[product][band] = float(v)
     return out
+
+
+#: sidecar fields that describe a model without changing its maps (the rest all do,
+#: including any field added later: a new field counts until it is listed here)
+DESCRIPTIVE_FIELDS: tuple[str, ...] = ("name", "version", "colors", "training", "metrics",
+                                       "notes")
+
+
+def map_key(spec: ModelSpec, level: str) -> str:
+    """A hash of what decides the model's labels and probabilities on scenes of product
+    ``level``: weights, architecture, bands, normalisation, legend, tiling, and the
+    :attr:`~ModelSpec.product_shift_dn` of that level only.
+
+    Two models with the same key for a level give the same maps for that level's scenes
+    (on one machine and engine), whatever their names, versions, colours or figures:
+    landcover-default 1.0.0 and 1.1.0 share the ``L1C`` key (same weights, a shift for
+    ``L2A`` only) and differ in the ``L2A`` one.
+
+    Parameters
+    ----------
+    spec
+        The model's sidecar.
+    level
+        A product level of :data:`SHIFT_PRODUCTS`.
+
+    Returns
+    -------
+    str
+        16 hex digits of a sha256 over the canonical JSON of those fields (fields left at
+        an empty value are left out, so an optional field added later with an empty
+        default does not change the key of an older sidecar).
+    """
+    if level not in SHIFT_PRODUCTS:
+        raise ValueError(f"level {level!r} is not one of {list(SHIFT_PRODUCTS)}")
+    d = spec.to_json()
+    d.pop("format_version", None)
+    for k in DESCRIPTIVE_FIELDS:
+        d.pop(k, None)
+    d["product_shift_dn"] = spec.product_shift_dn.get(level, {})
+    d = {k: v for k, v in d.items() if v not in ({}, [], (), "", None)}
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def map_keys(spec: ModelSpec) -> dict[str, str]:
+    """:func:`map_key` for every level of :data:`SHIFT_PRODUCTS`."""
+    return {level: map_key(spec, level) for level in SHIFT_PRODUCTS}
 
 
 def detail_head_ok(width: object, stride: int) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ class RegistryEntry:
     size_bytes: int
     status: str
     source: str
+    #: :func:`landcover.model.map_keys` of the release, by product level: what a
+    #: monitoring job started with it compares a later model with (``{}``: not listed)
+    map_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -152,7 +155,8 @@ def read_registry(path: str | os.PathLike | None = None) -> list[RegistryEntry]:
         return [RegistryEntry(name=e["name"], version=e["version"],
                               weights_sha256=e["weights_sha256"],
                               size_bytes=int(e["size_bytes"]), status=e["status"],
-                              source=e["source"]) for e in entries]
+                              source=e["source"], map_keys=dict(e.get("map_keys", {})))
+                for e in entries]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelError(f"model registry {p} is not valid ({exc}); fix it "
                          "(see docs/MODELS.md)") from None

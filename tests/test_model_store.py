@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from landcover.errors import ModelError
 from landcover.model import load_bundle, sha256_file
 from landcover.model_store import REGISTRY, REPO_MODELS, find_bundles, read_registry
 from landcover.plan import resolve_model_path
+from landcover.testing import copy_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_DATA_BYTES = 25 * 10**6
@@ -40,21 +40,35 @@ def test_registry_lists_the_shipped_bundle_as_current():
     assert json.loads(REGISTRY.read_text())["format_version"] == 1
 
 
-def _copy_bundle(src: Path, dest_dir: Path, *, version: str) -> Path:
-    """A copy of a bundle with another version in its sidecar (weights unchanged)."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(src.with_suffix(".safetensors"), dest_dir / (src.stem + ".safetensors"))
-    d = json.loads(src.read_text())
-    d["version"] = version
-    out = dest_dir / src.name
-    out.write_text(json.dumps(d, indent=2))
-    return out
+def test_map_keys_tell_which_scenes_a_release_changes():
+    """landcover-default 1.1.0 is 1.0.0's weights and a shift for L2A: the same L1C maps
+    (key equal), other L2A maps (key differs); the registry holds both releases' keys."""
+    from dataclasses import replace
+
+    from landcover.model import ModelSpec, map_key, map_keys
+
+    shipped = ModelSpec.from_json(json.loads((REPO_MODELS / "landcover-default.json")
+                                             .read_text()))
+    v100 = replace(shipped, version="1.0.0", product_shift_dn={}, notes="", metrics={})
+    assert map_key(v100, "L1C") == map_key(shipped, "L1C")
+    assert map_key(v100, "L2A") != map_key(shipped, "L2A")
+    assert map_key(v100, "L2A") == map_key(v100, "L1C")  # no shift: one behaviour
+    by_version = {e.version: e.map_keys for e in read_registry()}
+    assert by_version == {"1.0.0": map_keys(v100), "1.1.0": map_keys(shipped)}
+    # what describes a model does not count; what decides its maps does
+    for change in ({"name": "x"}, {"colors": ("#000000",) * 9}, {"training": {"a": 1}}):
+        assert map_keys(replace(shipped, **change)) == map_keys(shipped)
+    for change in ({"weights_sha256": "0" * 64}, {"halo": 16}, {"tile_size": 256},
+                   {"norm_mean": (6.0,) * 10}, {"bands": shipped.bands[::-1]}):
+        assert map_key(replace(shipped, **change), "L1C") != map_key(shipped, "L1C")
+    with pytest.raises(ValueError, match="L3"):
+        map_key(shipped, "L3")
 
 
 def test_bundles_in_landcover_models_are_found_by_name(tmp_path, monkeypatch, standin_model):
     models = tmp_path / "models"
-    a = _copy_bundle(standin_model, models / "standin-0.1.0", version="0.1.0")
-    b = _copy_bundle(standin_model, models / "standin-0.2.0", version="0.2.0")
+    a = copy_bundle(standin_model, models / "standin-0.1.0", version="0.1.0")
+    b = copy_bundle(standin_model, models / "standin-0.2.0", version="0.2.0")
     monkeypatch.setenv("LANDCOVER_MODELS", os.pathsep.join([str(models), str(tmp_path / "no")]))
     assert resolve_model_path("standin@0.1.0") == a
     assert resolve_model_path("standin") == b  # the highest version of the first folder
@@ -73,8 +87,8 @@ def test_bundles_in_landcover_models_are_found_by_name(tmp_path, monkeypatch, st
 
 def test_models_list_verifies_hashes(tmp_path, standin_model):
     models = tmp_path / "models"
-    good = _copy_bundle(standin_model, models / "good", version="0.1.0")
-    bad = _copy_bundle(standin_model, models / "bad", version="0.3.0")
+    good = copy_bundle(standin_model, models / "good", version="0.1.0")
+    bad = copy_bundle(standin_model, models / "bad", version="0.3.0")
     with open(bad.with_suffix(".safetensors"), "r+b") as f:  # corrupt one byte
         f.seek(-1, 2)
         last = f.read(1)

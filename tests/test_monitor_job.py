@@ -34,6 +34,7 @@ from landcover.testing import (
     SAMPLE_JOB_BBOX,
     arrive_constructed_date,
     arrive_sample_date,
+    copy_bundle,
     write_monitor_job,
 )
 
@@ -330,6 +331,50 @@ def test_another_model_is_refused_unless_rebaseline(tmp_path, model3, model4):
         mv = json.loads(c.execute("SELECT value FROM job WHERE key='model_version'")
                         .fetchone()[0])
     assert mv == s["model_version"] != before["job"][0]
+
+
+def test_an_upgrade_that_keeps_the_maps_needs_no_rebaseline(tmp_path, model3, counts):
+    """A new version of the stand-in with the same weights and a shift for L2A only goes on
+    over these L1C scenes (the same alerts, the store records the new model); a shift for
+    L1C changes the maps: refused until --rebaseline."""
+    from landcover.model import ModelSpec, map_keys
+
+    N_DEFOR, _ = counts
+    wf_path = job(tmp_path, model3)
+    arrive(tmp_path, "20151130")
+    wf = load_workflow(wf_path)
+    init_job(wf)
+    run_job(wf)
+    store = tmp_path / "out" / "t-store.gpkg"
+
+    def meta(key):
+        with sqlite3.connect(store) as c:
+            return json.loads(c.execute("SELECT value FROM job WHERE key=?", (key,))
+                              .fetchone()[0])
+
+    spec3 = ModelSpec.from_json(json.loads(model3.read_text()))
+    assert meta("model_map_keys") == map_keys(spec3)
+    old = meta("model_version")
+    up = copy_bundle(model3, tmp_path / "m-l2a", version="0.1.0",
+                      product_shift_dn={"L2A": {"B02": 600.0, "B03": 400.0}})
+    wf_path.write_text(wf_path.read_text().replace(str(model3), str(up)))
+    arrive(tmp_path, "20180319")
+    s = run_job(load_workflow(wf_path))
+    assert s["status"] == "ok" and s["alerts"]["new"] == N_DEFOR
+    assert s["model_carried_over"] == {"from": old, "levels": ["L1C"]}
+    assert meta("model_version") == s["model_version"] != old
+    assert s["model_version"].startswith("standin@0.1.0+")
+    with sqlite3.connect(store) as c:  # no rebaseline rows: the baseline went on
+        assert c.execute("SELECT scene_id, status FROM scenes ORDER BY fid").fetchall() == [
+            ("mumbai_20151130", "processed"), ("mumbai_20180319", "processed")]
+    # a shift for L1C: these scenes' maps change, so the run refuses (exit 2, one line)
+    l1c = copy_bundle(model3, tmp_path / "m-l1c", version="0.2.0",
+                       product_shift_dn={"L1C": {"B02": 100.0}})
+    wf_path.write_text(wf_path.read_text().replace(str(up), str(l1c)))
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
+    res = cli("run", str(wf_path), "--no-progress")
+    assert res.returncode == 2 and "--rebaseline" in res.stderr
+    assert "standin@0.1.0+" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_constructed_later_copy_confirms_alerts(tmp_path, model3, counts):

@@ -142,3 +142,47 @@ def test_unreadable_scene_is_recorded_once_per_version_of_its_files():
     done = snapshot([row("k", "2018-03-01", "processed", 1)], runs=1)
     assert plan_run(done, [], model_version=MV, unreadable=[u],
                     fingerprints={"k": "f2"}).corrupt == ()
+
+
+def test_same_maps_levels_shows_an_upgrade_only_where_it_can():
+    """landcover-default 1.0.0's store (known from the registry) and 1.1.0: the same maps
+    on L1C scenes, not on L2A or on scenes whose level is unknown; a processed scene no
+    longer in the source cannot be checked; ``source.product`` decides the level."""
+    import json
+    from dataclasses import replace
+
+    from landcover.model import ModelSpec, map_keys
+    from landcover.model_store import REPO_MODELS
+    from landcover.monitor.inputs import same_maps_levels, stored_map_keys
+
+    v110 = ModelSpec.from_json(json.loads((REPO_MODELS / "landcover-default.json")
+                                          .read_text()))
+    old = {"model_version": f"landcover-default@1.0.0+{v110.weights_sha256[:12]}"}
+    assert stored_map_keys(old)["L1C"] == map_keys(v110)["L1C"]  # from the registry
+    assert stored_map_keys({"model_version": "other@1+abc"}) == {}
+
+    def at(level):
+        return replace(scene("a", "2018-01-05"), product=level)
+
+    l1c, l2a, unknown = at("L1C"), at("L2A"), at("unknown")
+    assert same_maps_levels(old, ["a"], [l1c], "auto", v110) == ("L1C",)
+    assert same_maps_levels(old, ["a"], [l2a], "auto", v110) == ()
+    assert same_maps_levels(old, ["a"], [unknown], "auto", v110) == ()  # may read as L2A
+    assert same_maps_levels(old, ["a"], [unknown], "L1C", v110) == ("L1C",)
+    assert same_maps_levels(old, ["a", "gone"], [l1c], "auto", v110) == ()
+    assert same_maps_levels({"model_version": "other@1+abc"}, [], [l1c], "auto", v110) == ()
+    # the store's own keys win over the registry (a store made since they are kept)
+    own = {**old, "model_map_keys": map_keys(v110)}
+    assert same_maps_levels(own, ["a"], [l2a], "auto", v110) == ("L2A",)
+
+
+def test_a_model_with_the_same_maps_goes_on_without_rebaseline():
+    snap = snapshot([row("a", "2018-01-05", "processed", 1)], runs=1, mv="m@1+abc")
+    eligible = [scene("a", "2018-01-05"), scene("b", "2018-02-01")]
+    plan = plan_run(snap, eligible, model_version="m@2+abc", same_maps=True)
+    assert plan.model_changed and plan.same_maps and not plan.mixes_models
+    assert not plan.rebaseline and plan.new_dates == ("2018-02-01",)
+    refused = plan_run(snap, eligible, model_version="m@2+abc")
+    assert refused.mixes_models and not refused.same_maps
+    same_model = plan_run(snap, eligible, model_version="m@1+abc", same_maps=True)
+    assert not same_model.same_maps and not same_model.mixes_models

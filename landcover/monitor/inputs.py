@@ -24,13 +24,15 @@ from ..errors import ConfigError, ModelError
 from ..grid import Grid, parse_crs
 from ..io.scenes import Scene, UnreadableScene, discover, parse_date_range, require_dates
 from ..io.stac_api import is_api_source, query_from_source, search_scenes
-from ..model import ModelSpec
+from ..model import SHIFT_PRODUCTS, ModelSpec, map_key
 
 __all__ = [
     "JobPaths",
     "job_paths",
     "monitor_options",
     "model_version",
+    "stored_map_keys",
+    "same_maps_levels",
     "job_model_path",
     "with_bbox",
     "discover_scenes",
@@ -119,6 +121,53 @@ def model_version(model_path: str | os.PathLike) -> tuple[str, ModelSpec]:
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelError(f"model sidecar {js} is not a valid bundle sidecar: {exc}") from exc
     return f"{spec.name}@{spec.version}+{spec.weights_sha256[:12]}", spec
+
+
+def stored_map_keys(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The :func:`~landcover.model.map_keys` of the model a store's results came from.
+
+    The store's ``model_map_keys`` (written since 2026-12-06); for an older store, the
+    registry's entry for its ``model_version`` (``name@version+sha12``); ``{}`` when
+    neither knows it.
+    """
+    keys = meta.get("model_map_keys")
+    if isinstance(keys, dict):
+        return {str(k): str(v) for k, v in keys.items()}
+    name, _, rest = str(meta.get("model_version") or "").partition("@")
+    version, _, sha12 = rest.partition("+")
+    from ..model_store import read_registry
+
+    for e in read_registry():
+        if (e.name, e.version) == (name, version) and e.weights_sha256[:12] == sha12:
+            return dict(e.map_keys)
+    return {}
+
+
+def same_maps_levels(meta: Mapping[str, Any], processed: Sequence[str],
+                     eligible: Sequence[Scene], declared: str,
+                     spec: ModelSpec) -> tuple[str, ...]:
+    """The product levels of a job's scenes, when the store's model and ``spec`` give the
+    same maps on every one of them; ``()`` when that cannot be shown.
+
+    A model upgrade that changes nothing this job reads (landcover-default 1.0.0 -> 1.1.0
+    on L1C scenes: same weights, a shift for L2A only) then needs no rebaseline.  Shown
+    only when the store's model is known (:func:`stored_map_keys`), every scene the store
+    processed is still among ``eligible`` (its level is read again), and for each level
+    the scenes may be read as (``declared``, else each scene's metadata level; an unknown
+    level counts as both: the blue band decides when pixels are read) the two
+    :func:`~landcover.model.map_key` agree.
+    """
+    stored = stored_map_keys(meta)
+    by_id = {s.id: s for s in eligible}
+    if not stored or not eligible or any(i not in by_id for i in processed):
+        return ()
+    levels: set[str] = set()
+    for s in eligible:
+        level = declared if declared != "auto" else s.product
+        levels |= {level} if level in SHIFT_PRODUCTS else set(SHIFT_PRODUCTS)
+    if all(stored.get(level) == map_key(spec, level) for level in levels):
+        return tuple(sorted(levels))
+    return ()
 
 
 def job_model_path(wf: Workflow) -> Path:

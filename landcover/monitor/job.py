@@ -51,6 +51,7 @@ from ..io.fetch_cache import cache_stats, reset_cache_stats
 from ..io.remote import network_stats, reset_network_stats
 from ..io.scenes import Scene, UnreadableScene
 from ..legend import CLASS_NAMES
+from ..model import map_keys
 from .catalog import publish_run_item
 from .inputs import (
     JobPaths,
@@ -68,6 +69,7 @@ from .inputs import (
     needed_bands,
     newest_seen,
     plan_grid,
+    same_maps_levels,
     scene_files,
     with_bbox,
 )
@@ -157,8 +159,9 @@ def init_job(wf: Workflow) -> dict[str, Any]:
         else:
             grid = new_grid if new_grid is not None else plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
-                    "types": change_types(wf), "landcover_version": __version__,
-                    "legend": list(CLASS_NAMES), "schema_version": SCHEMA_VERSION}
+                    "model_map_keys": map_keys(spec), "types": change_types(wf),
+                    "landcover_version": __version__, "legend": list(CLASS_NAMES),
+                    "schema_version": SCHEMA_VERSION}
             store.create(meta, grid.crs, change_types(wf))
             created = True
         store.apply_default_styles()  # QGIS opens a GeoPackage store styled
@@ -233,21 +236,33 @@ def run_job(
             eligible = eligible_scenes(wf, found, needed_bands(wf, spec))
             fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
             fps.update({u.id: fingerprint(u.files) for u in unreadable})
+        levels: tuple[str, ...] = ()
+        if snap.meta.get("model_version") != mv and not rebaseline:
+            processed = [s["scene_id"] for s in snap.scenes if s["status"] == "processed"]
+            levels = same_maps_levels(snap.meta, processed, eligible, wf.source.product, spec)
         plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
-                        unreadable=unreadable, fingerprints=fps)
+                        unreadable=unreadable, fingerprints=fps, same_maps=bool(levels))
         if plan.mixes_models:
             raise ModelError(
                 f"store {store.url} holds results of model {plan.stored_model_version}; this "
                 f"run would use {mv}; refusing to mix them. Restore the model, or run with "
                 "--rebaseline to restart the baseline with the new model (existing alerts are "
                 "kept)")
+        if plan.same_maps and plan.new_dates:
+            log.info("model %s -> %s: the same maps on this job's %s scenes (weights, bands, "
+                     "normalisation and product shift agree), so no rebaseline is needed",
+                     plan.stored_model_version, mv, "/".join(levels))
         for s in plan.late:
             log.warning("scene %s (%s) is not newer than the last processed date %s; "
                         "recorded as late, not used", s.id, s.date, plan.last_date)
         for u in plan.corrupt:
             _warn_corrupt(u.id, u.reason)
-        base = {"job": wf.name, "run_id": plan.run_id, "store": store.url, "model_version": mv,
-                "started_at": started, "landcover_version": __version__}
+        base: dict[str, Any] = {"job": wf.name, "run_id": plan.run_id, "store": store.url,
+                                "model_version": mv, "started_at": started,
+                                "landcover_version": __version__}
+        if plan.same_maps:
+            base["model_carried_over"] = {"from": plan.stored_model_version,
+                                          "levels": list(levels)}
         if plan.idle:
             return _record_idle_run(store, plan, base, clock, paths, checkpoint)
         from ..io.read import close_cached
@@ -272,7 +287,14 @@ def run_job(
         if wf.source.cache:
             net["cache"] = {"dir": wf.source.cache, **cache_stats()}
         summary["remote_reads"] = net if net["files"] else None  # as in a run's summary
-        summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint)
+        # the store records the model its results now come from, and its map keys
+        meta: dict[str, Any] = {}
+        if plan.rebaseline or plan.same_maps:
+            meta = {"model_version": mv, "model_map_keys": map_keys(spec)}
+        elif "model_map_keys" not in snap.meta and not plan.model_changed:
+            meta = {"model_map_keys": map_keys(spec)}  # a store made before they were kept
+        summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint,
+                                      meta)
         try:  # STAC out; the run is committed: a failure here must not fail it
             publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,
                              model={"name": spec.name, "version": mv,
@@ -592,8 +614,9 @@ def _summarise(plan: RunPlan, obs: _Observed, base: dict[str, Any], clock: _Cloc
 
 def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: dict[str, Any],
                         grid: Grid, clock: _Clock, paths: JobPaths,
-                        checkpoint: Checkpoint) -> dict[str, Any]:
-    """Commit the run, then write its GeoJSON feed and its JSON summary (returned)."""
+                        checkpoint: Checkpoint, meta: dict[str, Any]) -> dict[str, Any]:
+    """Commit the run (and ``meta``: job settings to set), then write its GeoJSON feed
+    and its JSON summary (returned)."""
     events = obs.events
     # alerts with events, and those whose water_transition changed (upserted, not "new")
     changed = {t: [a for a in obs.alerts.get(t, [])
@@ -603,8 +626,7 @@ def _commit_and_publish(store: Store, plan: RunPlan, obs: _Observed, summary: di
     t0 = time.perf_counter()
     store.commit(RunWrite(run=run_row(summary, plan.seq), scenes=obs.scene_rows,
                           alerts=changed, alerts_new=new_rows, state=obs.state.arrays(),
-                          meta={"model_version": plan.model_version} if plan.rebaseline
-                          else {}, events=obs.event_rows),
+                          meta=meta, events=obs.event_rows),
                  checkpoint=checkpoint)
     summary["seconds"]["commit"] = round(time.perf_counter() - t0, 3)
     checkpoint("after-commit")

@@ -56,8 +56,12 @@ class RunPlan:
     seed_date
         The last processed date (the rebaseline's seed), None if there is none.
     mixes_models
-        The model changed, no rebaseline was asked for, and there are new
-        dates: the run must refuse.
+        The model changed, no rebaseline was asked for, its maps may differ from
+        the store's model's, and there are new dates: the run must refuse.
+    same_maps
+        The model changed but gives the store's model's maps on every scene of
+        the job (:func:`~landcover.monitor.inputs.same_maps_levels`): the run goes
+        on without a rebaseline and records the new model.
     corrupt
         Scenes whose files cannot be opened, not seen with these files: recorded
         ``corrupt``, not used.
@@ -79,6 +83,7 @@ class RunPlan:
     rebaseline: bool
     seed_date: str | None
     mixes_models: bool
+    same_maps: bool = False
     corrupt: tuple[UnreadableScene, ...] = ()
     fingerprints: Mapping[str, str] = field(default_factory=dict)
 
@@ -105,7 +110,8 @@ class RunPlan:
 
 def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
              rebaseline: bool = False, unreadable: Sequence[UnreadableScene] = (),
-             fingerprints: Mapping[str, str] | None = None) -> RunPlan:
+             fingerprints: Mapping[str, str] | None = None,
+             same_maps: bool = False) -> RunPlan:
     """Sort the eligible scenes into new dates, late and seen ones.
 
     Parameters
@@ -124,6 +130,9 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
     fingerprints
         The fingerprint of each scene's files (eligible and unreadable), by id; a
         ``corrupt`` scene missing here counts as unchanged.
+    same_maps
+        Whether this run's model, if it is not the store's, gives the store's model's
+        maps on every scene of the job (then it is no reason to refuse or rebaseline).
 
     Returns
     -------
@@ -162,5 +171,6 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
         last_date=last_date, last_obs=last_obs, model_version=model_version,
         stored_model_version=stored, rebaseline=bool(rebaseline and changed),
         seed_date=seed[-1]["date"] if seed else None,
-        mixes_models=bool(changed and not rebaseline and new_dates),
+        mixes_models=bool(changed and not rebaseline and new_dates and not same_maps),
+        same_maps=bool(changed and not rebaseline and same_maps),
         corrupt=tuple(u for u in unreadable if u.id not in known), fingerprints=fps)
