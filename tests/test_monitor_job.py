@@ -354,10 +354,14 @@ def test_an_upgrade_that_keeps_the_maps_needs_no_rebaseline(tmp_path, model3, co
 
     spec3 = ModelSpec.from_json(json.loads(model3.read_text()))
     assert meta("model_map_keys") == map_keys(spec3)
+    assert meta("scene_levels") == ["L1C"]  # the sample's metadata say L1C
     old = meta("model_version")
     up = copy_bundle(model3, tmp_path / "m-l2a", version="0.1.0",
-                      product_shift_dn={"L2A": {"B02": 600.0, "B03": 400.0}})
+                     product_shift_dn={"L2A": {"B02": 600.0, "B03": 400.0}})
     wf_path.write_text(wf_path.read_text().replace(str(model3), str(up)))
+    # the processed scene has left the landing folder: the recorded levels stand for it
+    for f in (tmp_path / "src").glob("mumbai_20151130_*"):
+        f.unlink()
     arrive(tmp_path, "20180319")
     s = run_job(load_workflow(wf_path))
     assert s["status"] == "ok" and s["alerts"]["new"] == N_DEFOR
@@ -369,7 +373,7 @@ def test_an_upgrade_that_keeps_the_maps_needs_no_rebaseline(tmp_path, model3, co
             ("mumbai_20151130", "processed"), ("mumbai_20180319", "processed")]
     # a shift for L1C: these scenes' maps change, so the run refuses (exit 2, one line)
     l1c = copy_bundle(model3, tmp_path / "m-l1c", version="0.2.0",
-                       product_shift_dn={"L1C": {"B02": 100.0}})
+                      product_shift_dn={"L1C": {"B02": 100.0}})
     wf_path.write_text(wf_path.read_text().replace(str(up), str(l1c)))
     arrive_constructed_date(tmp_path, "20180319", "20180420")
     res = cli("run", str(wf_path), "--no-progress")

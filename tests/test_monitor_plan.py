@@ -174,6 +174,13 @@ def test_same_maps_levels_shows_an_upgrade_only_where_it_can():
     # the store's own keys win over the registry (a store made since they are kept)
     own = {**old, "model_map_keys": map_keys(v110)}
     assert same_maps_levels(own, ["a"], [l2a], "auto", v110) == ("L2A",)
+    # the levels the store recorded stand for scenes no longer found (a STAC API job
+    # searches only after its newest date)
+    assert same_maps_levels({**old, "scene_levels": ["L1C"]}, ["gone"], [l1c], "auto",
+                            v110) == ("L1C",)
+    assert same_maps_levels({**old, "scene_levels": ["L1C", "L2A"]}, ["gone"], [l1c], "auto",
+                            v110) == ()
+    assert same_maps_levels({**old, "scene_levels": []}, [], [], "auto", v110) == ()
 
 
 def test_a_model_with_the_same_maps_goes_on_without_rebaseline():

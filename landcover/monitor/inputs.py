@@ -32,6 +32,8 @@ __all__ = [
     "monitor_options",
     "model_version",
     "stored_map_keys",
+    "scene_levels",
+    "processed_levels",
     "same_maps_levels",
     "job_model_path",
     "with_bbox",
@@ -143,6 +145,31 @@ def stored_map_keys(meta: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
+def scene_levels(scenes: Sequence[Scene], declared: str) -> set[str]:
+    """The product levels ``scenes`` may be read as: ``declared`` (``source.product``)
+    unless ``auto``, else each scene's metadata level; an unknown level counts as every
+    level of :data:`~landcover.model.SHIFT_PRODUCTS` (the blue band decides when read)."""
+    levels: set[str] = set()
+    for s in scenes:
+        level = declared if declared != "auto" else s.product
+        levels |= {level} if level in SHIFT_PRODUCTS else set(SHIFT_PRODUCTS)
+    return levels
+
+
+def processed_levels(meta: Mapping[str, Any], processed: Sequence[str],
+                     eligible: Sequence[Scene], declared: str) -> set[str] | None:
+    """The levels a store's processed scenes may have been read as: its ``scene_levels``
+    (kept since 2026-12-06), else those of the ``processed`` scene ids, when all are among
+    ``eligible``; None when not known (a scene gone from the source, or not searched)."""
+    recorded = meta.get("scene_levels")
+    if isinstance(recorded, list):
+        return {str(v) for v in recorded}
+    by_id = {s.id: s for s in eligible}
+    if any(i not in by_id for i in processed):
+        return None
+    return scene_levels([by_id[i] for i in processed], declared)
+
+
 def same_maps_levels(meta: Mapping[str, Any], processed: Sequence[str],
                      eligible: Sequence[Scene], declared: str,
                      spec: ModelSpec) -> tuple[str, ...]:
@@ -151,21 +178,17 @@ def same_maps_levels(meta: Mapping[str, Any], processed: Sequence[str],
 
     A model upgrade that changes nothing this job reads (landcover-default 1.0.0 -> 1.1.0
     on L1C scenes: same weights, a shift for L2A only) then needs no rebaseline.  Shown
-    only when the store's model is known (:func:`stored_map_keys`), every scene the store
-    processed is still among ``eligible`` (its level is read again), and for each level
-    the scenes may be read as (``declared``, else each scene's metadata level; an unknown
-    level counts as both: the blue band decides when pixels are read) the two
+    only when the store's model is known (:func:`stored_map_keys`), the levels of the
+    scenes it processed are known (:func:`processed_levels`), and for each of those and
+    the ``eligible`` scenes' levels (:func:`scene_levels`) the two
     :func:`~landcover.model.map_key` agree.
     """
     stored = stored_map_keys(meta)
-    by_id = {s.id: s for s in eligible}
-    if not stored or not eligible or any(i not in by_id for i in processed):
+    known = processed_levels(meta, processed, eligible, declared)
+    if not stored or known is None:
         return ()
-    levels: set[str] = set()
-    for s in eligible:
-        level = declared if declared != "auto" else s.product
-        levels |= {level} if level in SHIFT_PRODUCTS else set(SHIFT_PRODUCTS)
-    if all(stored.get(level) == map_key(spec, level) for level in levels):
+    levels = known | scene_levels(eligible, declared)
+    if levels and all(stored.get(level) == map_key(spec, level) for level in levels):
         return tuple(sorted(levels))
     return ()
 

@@ -69,8 +69,10 @@ from .inputs import (
     needed_bands,
     newest_seen,
     plan_grid,
+    processed_levels,
     same_maps_levels,
     scene_files,
+    scene_levels,
     with_bbox,
 )
 from .lifecycle import (
@@ -159,7 +161,8 @@ def init_job(wf: Workflow) -> dict[str, Any]:
         else:
             grid = new_grid if new_grid is not None else plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
-                    "model_map_keys": map_keys(spec), "types": change_types(wf),
+                    "model_map_keys": map_keys(spec), "scene_levels": [],
+                    "types": change_types(wf),
                     "landcover_version": __version__, "legend": list(CLASS_NAMES),
                     "schema_version": SCHEMA_VERSION}
             store.create(meta, grid.crs, change_types(wf))
@@ -237,8 +240,8 @@ def run_job(
             fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
             fps.update({u.id: fingerprint(u.files) for u in unreadable})
         levels: tuple[str, ...] = ()
+        processed = [s["scene_id"] for s in snap.scenes if s["status"] == "processed"]
         if snap.meta.get("model_version") != mv and not rebaseline:
-            processed = [s["scene_id"] for s in snap.scenes if s["status"] == "processed"]
             levels = same_maps_levels(snap.meta, processed, eligible, wf.source.product, spec)
         plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
                         unreadable=unreadable, fingerprints=fps, same_maps=bool(levels))
@@ -293,6 +296,12 @@ def run_job(
             meta = {"model_version": mv, "model_map_keys": map_keys(spec)}
         elif "model_map_keys" not in snap.meta and not plan.model_changed:
             meta = {"model_map_keys": map_keys(spec)}  # a store made before they were kept
+        known = processed_levels(snap.meta, processed, eligible, wf.source.product)
+        if known is not None:  # what the guard checks a later model on
+            now = sorted(known | scene_levels([*plan.new_scenes, *plan.seed_scenes],
+                                              wf.source.product))
+            if now != snap.meta.get("scene_levels"):
+                meta["scene_levels"] = now
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint,
                                       meta)
         try:  # STAC out; the run is committed: a failure here must not fail it
