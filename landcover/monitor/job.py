@@ -20,7 +20,7 @@ the run ends normally.  It is tried again once its files change.
 
 :func:`run_job` reads top to bottom as the flow: load the store, plan
 (:func:`~landcover.monitor.plan.plan_run`), then either record an idle run or
-observe (rebaseline, new dates), summarise and commit.  About 580 lines: the
+observe (rebaseline, new dates), summarise and commit.  About 670 lines: the
 steps stay beside the flow that calls them (planning, inputs, maps, reports,
 observation counts, water transitions, the lifecycle and the store already live in
 their own modules).
@@ -51,7 +51,7 @@ from ..io.fetch_cache import cache_stats, reset_cache_stats
 from ..io.remote import network_stats, reset_network_stats
 from ..io.scenes import Scene, UnreadableScene
 from ..legend import CLASS_NAMES
-from ..model import map_keys
+from ..model import ModelSpec, map_keys
 from .catalog import publish_run_item
 from .inputs import (
     JobPaths,
@@ -290,18 +290,7 @@ def run_job(
         if wf.source.cache:
             net["cache"] = {"dir": wf.source.cache, **cache_stats()}
         summary["remote_reads"] = net if net["files"] else None  # as in a run's summary
-        # the store records the model its results now come from, and its map keys
-        meta: dict[str, Any] = {}
-        if plan.rebaseline or plan.same_maps:
-            meta = {"model_version": mv, "model_map_keys": map_keys(spec)}
-        elif "model_map_keys" not in snap.meta and not plan.model_changed:
-            meta = {"model_map_keys": map_keys(spec)}  # a store made before they were kept
-        known = processed_levels(snap.meta, processed, eligible, wf.source.product)
-        if known is not None:  # what the guard checks a later model on
-            now = sorted(known | scene_levels([*plan.new_scenes, *plan.seed_scenes],
-                                              wf.source.product))
-            if now != snap.meta.get("scene_levels"):
-                meta["scene_levels"] = now
+        meta = _guard_settings(snap.meta, plan, spec, processed, eligible, wf.source.product)
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint,
                                       meta)
         try:  # STAC out; the run is committed: a failure here must not fail it
@@ -312,6 +301,25 @@ def run_job(
             log.warning("run %s is committed, but its STAC item was not written: %s",
                         plan.run_id, exc)
         return summary
+
+
+def _guard_settings(meta: dict[str, Any], plan: RunPlan, spec: ModelSpec, processed: list[str],
+                    eligible: list[Scene], declared: str) -> dict[str, Any]:
+    """The job settings a committing run sets for the model guard: the model its results
+    now come from and its map keys (after a rebaseline or an upgrade with the same maps;
+    the keys alone for a store made before they were kept), and the product levels of
+    the scenes processed so far (``scene_levels``) when they are known."""
+    out: dict[str, Any] = {}
+    if plan.rebaseline or plan.same_maps:
+        out = {"model_version": plan.model_version, "model_map_keys": map_keys(spec)}
+    elif "model_map_keys" not in meta and not plan.model_changed:
+        out = {"model_map_keys": map_keys(spec)}
+    known = processed_levels(meta, processed, eligible, declared)
+    if known is not None:
+        now = sorted(known | scene_levels([*plan.new_scenes, *plan.seed_scenes], declared))
+        if now != meta.get("scene_levels"):
+            out["scene_levels"] = now
+    return out
 
 
 class _Clock:
