@@ -299,13 +299,18 @@ def test_concurrent_runs_one_refuses_no_duplicate_alert(tmp_path, model3, counts
     assert run_job(wf)["status"] == "no-new-scenes"
 
 
-def test_another_model_is_refused_unless_rebaseline(tmp_path, model3, model4):
-    wf_path = job(tmp_path, model3)
+def started_job(tmp_path: Path, model: Path) -> tuple[Path, Path]:
+    """A job made with ``model`` that has processed 2015-11-30: its YAML and store."""
+    wf_path = job(tmp_path, model)
     arrive(tmp_path, "20151130")
     wf = load_workflow(wf_path)
     init_job(wf)
     run_job(wf)
-    store = tmp_path / "out" / "t-store.gpkg"
+    return wf_path, tmp_path / "out" / "t-store.gpkg"
+
+
+def test_another_model_is_refused_unless_rebaseline(tmp_path, model3, model4):
+    wf_path, store = started_job(tmp_path, model3)
     before = dump(store)
     arrive(tmp_path, "20180319")
     wf4 = load_workflow(wf_path, {"model": str(model4)})
@@ -340,12 +345,7 @@ def test_an_upgrade_that_keeps_the_maps_needs_no_rebaseline(tmp_path, model3, co
     from landcover.model import ModelSpec, map_keys
 
     N_DEFOR, _ = counts
-    wf_path = job(tmp_path, model3)
-    arrive(tmp_path, "20151130")
-    wf = load_workflow(wf_path)
-    init_job(wf)
-    run_job(wf)
-    store = tmp_path / "out" / "t-store.gpkg"
+    wf_path, store = started_job(tmp_path, model3)
 
     def meta(key):
         with sqlite3.connect(store) as c:
