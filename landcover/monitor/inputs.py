@@ -25,6 +25,7 @@ from ..grid import Grid, parse_crs
 from ..io.scenes import Scene, UnreadableScene, discover, parse_date_range, require_dates
 from ..io.stac_api import is_api_source, query_from_source, search_scenes
 from ..model import SHIFT_PRODUCTS, ModelSpec, map_key
+from ..model_store import read_registry
 
 __all__ = [
     "JobPaths",
@@ -137,8 +138,6 @@ def stored_map_keys(meta: Mapping[str, Any]) -> dict[str, str]:
         return {str(k): str(v) for k, v in keys.items()}
     name, _, rest = str(meta.get("model_version") or "").partition("@")
     version, _, sha12 = rest.partition("+")
-    from ..model_store import read_registry
-
     for e in read_registry():
         if (e.name, e.version) == (name, version) and e.weights_sha256[:12] == sha12:
             return dict(e.map_keys)
