@@ -29,7 +29,7 @@ from .io.env import gdal_env
 from .io.read import SceneScale, add_shift
 from .io.scenes import Scene
 from .legend import CLOUD, NODATA, PROBABILITY_UNITS, colormap
-from .model import get_model, tile_multiple
+from .model import SHIFT_PRODUCTS, get_model, tile_multiple
 from .mosaic import FULL, RowBlender
 from .runner import Runner, make_runner, tune_malloc
 from .tasks import (
@@ -421,11 +421,14 @@ def classify_array(
     Raises
     ------
     BandError
-        If ``dn`` does not have one band per name.
+        If ``dn`` does not have one band per name, or ``product`` is not a level.
     """
     from affine import Affine
     from rasterio.crs import CRS
 
+    if product not in SHIFT_PRODUCTS:
+        raise BandError(f"product {product!r} is not a level; give one of "
+                        f"{list(SHIFT_PRODUCTS)}")
     options = options or ClassifyOptions(cloud_method="none")
     spec = get_model(model_path, device=options.device).spec
     bands = tuple(bands or spec.bands)

@@ -353,9 +353,10 @@ def test_an_upgrade_that_keeps_the_maps_needs_no_rebaseline(tmp_path, model3, co
                               .fetchone()[0])
 
     spec3 = ModelSpec.from_json(json.loads(model3.read_text()))
-    assert meta("model_map_keys") == map_keys(spec3)
-    assert meta("scene_levels") == ["L1C"]  # the sample's metadata say L1C
     old = meta("model_version")
+    assert meta("model_map_keys") == {"model_version": old, "keys": map_keys(spec3)}
+    # one classified scene, L1C by its metadata
+    assert meta("scene_levels") == {"classified": 1, "levels": ["L1C"]}
     up = copy_bundle(model3, tmp_path / "m-l2a", version="0.1.0",
                      product_shift_dn={"L2A": {"B02": 600.0, "B03": 400.0}})
     wf_path.write_text(wf_path.read_text().replace(str(model3), str(up)))
@@ -379,6 +380,41 @@ def test_an_upgrade_that_keeps_the_maps_needs_no_rebaseline(tmp_path, model3, co
     res = cli("run", str(wf_path), "--no-progress")
     assert res.returncode == 2 and "--rebaseline" in res.stderr
     assert "standin@0.1.0+" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "the maps differ on L1C scenes" in res.stderr
+    assert meta("scene_levels") == {"classified": 2, "levels": ["L1C"]}
+
+
+def test_a_sidecar_edited_in_place_is_a_model_change(tmp_path, model3):
+    """The same name and version, its sidecar edited: a shift for L1C changes these scenes'
+    maps (refused, exit 2, one line saying so; a rebaseline classifies the seed date again,
+    not from the cache); a shift for L2A alone does not (the run goes on and the store
+    keeps the new keys)."""
+    from landcover.model import ModelSpec, map_keys
+
+    own = copy_bundle(model3, tmp_path / "m")
+    wf_path, store = started_job(tmp_path, own)
+    mv = run_job(load_workflow(wf_path))["model_version"]
+    sidecar = json.loads(own.read_text())
+    own.write_text(json.dumps({**sidecar, "product_shift_dn": {"L1C": {"B02": 100.0}}}))
+    arrive(tmp_path, "20180319")
+    res = cli("run", str(wf_path), "--no-progress")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert f"model {mv} as its sidecar was then" in res.stderr
+    assert "the maps differ on L1C scenes" in res.stderr and "--rebaseline" in res.stderr
+    s = run_job(load_workflow(wf_path), rebaseline=True)
+    assert s["scenes"]["rebaseline"] is True and s["model_version"] == mv
+    seeds = sorted((tmp_path / "out" / "t-cache").rglob("mumbai_20151130.class.tif"))
+    assert len(seeds) == 2 and seeds[0].parent != seeds[1].parent  # classified again
+    l2a = {**sidecar, "product_shift_dn": {"L1C": {"B02": 100.0}, "L2A": {"B02": 600.0}}}
+    own.write_text(json.dumps(l2a))
+    arrive_constructed_date(tmp_path, "20180319", "20180420")
+    s = run_job(load_workflow(wf_path))
+    assert s["status"] == "ok" and s["model_version"] == mv
+    assert s["model_carried_over"] == {"from": mv, "levels": ["L1C"]}
+    with sqlite3.connect(store) as c:
+        keys = json.loads(c.execute("SELECT value FROM job WHERE key='model_map_keys'")
+                          .fetchone()[0])
+    assert keys == {"model_version": mv, "keys": map_keys(ModelSpec.from_json(l2a))}
 
 
 def test_constructed_later_copy_confirms_alerts(tmp_path, model3, counts):

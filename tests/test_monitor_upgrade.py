@@ -68,5 +68,6 @@ def test_a_job_made_with_1_0_0_goes_on_with_1_1_0_on_l1c_scenes(tmp_path, defaul
     assert _alerts(store) == expected  # the same alerts, to the byte
     with sqlite3.connect(store) as c:
         meta = dict(c.execute("SELECT key, value FROM job"))
-    assert json.loads(meta["scene_levels"]) == ["L1C"]
-    assert json.loads(meta["model_map_keys"]) == map_keys(ModelSpec.from_json(spec))
+    assert json.loads(meta["scene_levels"]) == {"classified": 2, "levels": ["L1C"]}
+    assert json.loads(meta["model_map_keys"]) == {
+        "model_version": s["model_version"], "keys": map_keys(ModelSpec.from_json(spec))}

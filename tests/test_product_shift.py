@@ -118,10 +118,14 @@ def test_detect_scale_takes_the_product_override(two_levels, caplog):
     assert detect_scale(unknown, product="L2A").product == "L2A"
 
 
-def _bare_copy(src: Path, dest: Path) -> Path:
-    """CONSTRUCTED: the pixels and band names of ``src`` with no tags (nothing names a level)."""
+def _bare_copy(src: Path, dest: Path, size: int | None = None) -> Path:
+    """CONSTRUCTED: the pixels and band names of ``src`` (its top-left ``size`` px square,
+    if given) with no tags (nothing names a level)."""
     with rasterio.open(src) as ds:
-        data, prof, desc = ds.read(), ds.profile, ds.descriptions
+        win = Window(0, 0, size, size) if size else None
+        data, prof, desc = ds.read(window=win), ds.profile, ds.descriptions
+        if win is not None:
+            prof.update(width=size, height=size, transform=ds.window_transform(win))
     dest.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(dest, "w", **prof) as w:
         w.write(data)
@@ -147,6 +151,25 @@ def test_unnamed_real_surface_reflectance_is_told_by_its_blue_band(tmp_path, sha
         (scene,) = FolderSource(dest.parent).scenes()
         assert scene.product == "unknown"
         assert detect_scale(scene).product == "unknown", src
+
+
+def test_a_small_unnamed_clip_is_told_by_its_blue_band_too(tmp_path, shared_data):
+    """A 60 x 60 px clip (3600 px: too small for the offset guard) of a real BigEarthNet
+    L2A patch, under a name that gives no level, still reads as L2A (the test name
+    must not say the level either: the folder source reads it from the path)."""
+    src = sorted((shared_data / "bigearthnet_examples").glob("*_12bands.tif"))[0]
+    assert "20180204" not in src.name  # not the snow patch
+    dest = _bare_copy(src, tmp_path / "clip" / "patch.tif", size=60)
+    (scene,) = FolderSource(dest.parent).scenes()
+    assert scene.product == "unknown" and detect_scale(scene).product == "L2A"
+
+
+def test_classify_array_refuses_a_product_that_is_not_a_level(standin_model):
+    from landcover.classify import classify_array
+    from landcover.errors import BandError
+
+    with pytest.raises(BandError, match="'l2a' is not a level"):
+        classify_array(standin_model, np.zeros((10, 64, 64), np.float32), product="l2a")
 
 
 def test_source_product_is_checked(tmp_path):

@@ -209,6 +209,12 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
     per_band, npix = dark_values(scene, scale, cache=cache)
     dark, band = _darkest(per_band)
     scale = replace(scale, dark_dn=dark)
+    blue = per_band.get("B02", float("nan"))
+    if level == "unknown" and level_from_blue(blue) == "L2A":  # a small scene too
+        scale = replace(scale, product="L2A")
+        log.info("scene %s: no level in its metadata or names; its blue band (B02) 1st "
+                 "percentile %.0f DN is surface reflectance: read as L2A (source.product / "
+                 "--product to say otherwise)", scene.id, blue)
     if npix < GUARD_MIN_PIXELS or not np.isfinite(dark):
         log.info("scene %s: %d px, too small for the offset guard; offset %+g (%s) "
                  "not checked", scene.id, npix, off, scale.source)
@@ -237,11 +243,6 @@ def detect_scale(scene: Scene, *, declared: str = "auto", offset: str | float = 
         log.warning("%s (kept: the offset was set by hand)", problem.split("; rerun")[0])
     else:
         raise BandError(problem)
-    if level == "unknown" and level_from_blue(per_band.get("B02", float("nan"))) == "L2A":
-        scale = replace(scale, product="L2A")
-        log.info("scene %s: no level in its metadata or names; its blue band (B02) 1st "
-                 "percentile %.0f DN is surface reflectance: read as L2A (source.product / "
-                 "--product to say otherwise)", scene.id, per_band["B02"])
     return scale
 
 

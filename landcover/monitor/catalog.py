@@ -97,8 +97,8 @@ def publish_run_item(wf: Workflow, paths: JobPaths, plan: RunPlan, grid: Grid, *
     for d in plan.new_dates:
         if not used[d]:
             continue
-        cls_p, conf_p, prob_p = cached_map_paths(paths.cache_dir, model["version"], grid,
-                                                 used[d])
+        cls_p, conf_p, prob_p = cached_map_paths(paths.cache_dir, model["version"],
+                                                 model["maps_id"], grid, used[d])
         if cls_p.exists():
             maps.append(MapAsset(label=d, map_path=cls_p, date=dt.date.fromisoformat(d),
                                  confidence_path=conf_p if conf_p.exists() else None,

@@ -24,7 +24,7 @@ from ..errors import ConfigError, ModelError
 from ..grid import Grid, parse_crs
 from ..io.scenes import Scene, UnreadableScene, discover, parse_date_range, require_dates
 from ..io.stac_api import is_api_source, query_from_source, search_scenes
-from ..model import SHIFT_PRODUCTS, ModelSpec, map_key
+from ..model import SHIFT_PRODUCTS, ModelSpec, map_key, map_keys
 from ..model_store import read_registry
 
 __all__ = [
@@ -32,10 +32,14 @@ __all__ = [
     "job_paths",
     "monitor_options",
     "model_version",
+    "CLASSIFIED",
     "stored_map_keys",
+    "map_keys_setting",
     "scene_levels",
+    "classified_count",
     "processed_levels",
     "same_maps_levels",
+    "maps_differ_reason",
     "job_model_path",
     "with_bbox",
     "discover_scenes",
@@ -126,22 +130,33 @@ def model_version(model_path: str | os.PathLike) -> tuple[str, ModelSpec]:
     return f"{spec.name}@{spec.version}+{spec.weights_sha256[:12]}", spec
 
 
+#: ``scenes`` statuses whose scenes a model classified into the store's state
+CLASSIFIED: tuple[str, ...] = ("processed", "rebaseline")
+
+
 def stored_map_keys(meta: Mapping[str, Any]) -> dict[str, str]:
     """The :func:`~landcover.model.map_keys` of the model a store's results came from.
 
-    The store's ``model_map_keys`` (written since 2026-12-06); for an older store, the
-    registry's entry for its ``model_version`` (``name@version+sha12``); ``{}`` when
-    neither knows it.
+    The store's ``model_map_keys`` (kept since 2026-12-06, with the model version they
+    belong to: keys left behind by an older landcover that changed the model are not
+    used); else the registry's entry for its ``model_version`` (``name@version+sha12``);
+    ``{}`` when neither knows it.
     """
-    keys = meta.get("model_map_keys")
-    if isinstance(keys, dict):
-        return {str(k): str(v) for k, v in keys.items()}
+    rec = meta.get("model_map_keys")
+    if (isinstance(rec, dict) and isinstance(rec.get("keys"), dict)
+            and rec.get("model_version") == meta.get("model_version")):
+        return {str(k): str(v) for k, v in rec["keys"].items()}
     name, _, rest = str(meta.get("model_version") or "").partition("@")
     version, _, sha12 = rest.partition("+")
     for e in read_registry():
         if (e.name, e.version) == (name, version) and e.weights_sha256[:12] == sha12:
             return dict(e.map_keys)
     return {}
+
+
+def map_keys_setting(mv: str, spec: ModelSpec) -> dict[str, Any]:
+    """The store's ``model_map_keys`` for the model ``mv`` (:func:`stored_map_keys`)."""
+    return {"model_version": mv, "keys": map_keys(spec)}
 
 
 def scene_levels(scenes: Sequence[Scene], declared: str) -> set[str]:
@@ -155,21 +170,32 @@ def scene_levels(scenes: Sequence[Scene], declared: str) -> set[str]:
     return levels
 
 
-def processed_levels(meta: Mapping[str, Any], processed: Sequence[str],
+def classified_count(rows: Sequence[Mapping[str, Any]]) -> int:
+    """How many ``scenes`` rows a model classified (:data:`CLASSIFIED`)."""
+    return sum(1 for r in rows if r["status"] in CLASSIFIED)
+
+
+def processed_levels(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
                      eligible: Sequence[Scene], declared: str) -> set[str] | None:
-    """The levels a store's processed scenes may have been read as: its ``scene_levels``
-    (kept since 2026-12-06), else those of the ``processed`` scene ids, when all are among
-    ``eligible``; None when not known (a scene gone from the source, or not searched)."""
-    recorded = meta.get("scene_levels")
-    if isinstance(recorded, list):
-        return {str(v) for v in recorded}
+    """The levels the scenes a store classified may have been read as.
+
+    Its ``scene_levels`` (kept since 2026-12-06 with the count of classified ``scenes``
+    ``rows`` they cover: levels left behind by an older landcover that classified more
+    are not used); else the levels of those scenes when all are among ``eligible``;
+    None when not known (a scene gone from the source, or outside a search window).
+    """
+    rec = meta.get("scene_levels")
+    if (isinstance(rec, dict) and isinstance(rec.get("levels"), list)
+            and rec.get("classified") == classified_count(rows)):
+        return {str(v) for v in rec["levels"]}
     by_id = {s.id: s for s in eligible}
-    if any(i not in by_id for i in processed):
+    ids = {r["scene_id"] for r in rows if r["status"] in CLASSIFIED}
+    if any(i not in by_id for i in ids):
         return None
-    return scene_levels([by_id[i] for i in processed], declared)
+    return scene_levels([by_id[i] for i in sorted(ids)], declared)
 
 
-def same_maps_levels(meta: Mapping[str, Any], processed: Sequence[str],
+def same_maps_levels(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
                      eligible: Sequence[Scene], declared: str,
                      spec: ModelSpec) -> tuple[str, ...]:
     """The product levels of a job's scenes, when the store's model and ``spec`` give the
@@ -178,18 +204,39 @@ def same_maps_levels(meta: Mapping[str, Any], processed: Sequence[str],
     A model upgrade that changes nothing this job reads (landcover-default 1.0.0 -> 1.1.0
     on L1C scenes: same weights, a shift for L2A only) then needs no rebaseline.  Shown
     only when the store's model is known (:func:`stored_map_keys`), the levels of the
-    scenes it processed are known (:func:`processed_levels`), and for each of those and
-    the ``eligible`` scenes' levels (:func:`scene_levels`) the two
-    :func:`~landcover.model.map_key` agree.
+    scenes it classified are known (:func:`processed_levels`, from the store's
+    ``scenes`` ``rows``), and for each of those and the ``eligible`` scenes' levels
+    (:func:`scene_levels`) the two :func:`~landcover.model.map_key` agree.
     """
     stored = stored_map_keys(meta)
-    known = processed_levels(meta, processed, eligible, declared)
+    known = processed_levels(meta, rows, eligible, declared)
     if not stored or known is None:
         return ()
     levels = known | scene_levels(eligible, declared)
     if levels and all(stored.get(level) == map_key(spec, level) for level in levels):
         return tuple(sorted(levels))
     return ()
+
+
+def maps_differ_reason(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+                       eligible: Sequence[Scene], declared: str, spec: ModelSpec) -> str:
+    """Why :func:`same_maps_levels` could not show the same maps, for the refusal's line."""
+    stored = stored_map_keys(meta)
+    if not stored:
+        return ("the store does not know what decided its model's maps (a model outside "
+                "the registry, in a store made before map keys were kept)")
+    known = processed_levels(meta, rows, eligible, declared)
+    if known is None:
+        return ("scenes the store classified are no longer in the source, so their product "
+                "levels are unknown")
+    levels = known | scene_levels(eligible, declared)
+    differ = [lv for lv in sorted(levels) if stored.get(lv) != map_key(spec, lv)]
+    why = f"the maps differ on {'/'.join(differ)} scenes"
+    unknown = declared == "auto" and any(s.product not in SHIFT_PRODUCTS for s in eligible)
+    if unknown:
+        why += (" (scenes without a level in their metadata count as L1C and L2A: set "
+                "source.product if you know it)")
+    return why
 
 
 def job_model_path(wf: Workflow) -> Path:

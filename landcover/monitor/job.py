@@ -57,6 +57,7 @@ from .inputs import (
     JobPaths,
     change_types,
     check_meta,
+    classified_count,
     discover_scenes,
     eligible_scenes,
     fingerprint,
@@ -64,6 +65,8 @@ from .inputs import (
     grid_to_meta,
     job_model_path,
     job_paths,
+    map_keys_setting,
+    maps_differ_reason,
     model_version,
     monitor_options,
     needed_bands,
@@ -73,6 +76,7 @@ from .inputs import (
     same_maps_levels,
     scene_files,
     scene_levels,
+    stored_map_keys,
     with_bbox,
 )
 from .lifecycle import (
@@ -83,7 +87,7 @@ from .lifecycle import (
     consumer_events,
     new_state,
 )
-from .maps import DateMaps, Progress, classify_cached
+from .maps import DateMaps, Progress, classify_cached, maps_id
 from .observations import never_seen_share, write_observations
 from .plan import RunPlan, plan_run
 from .reports import alert_stats, alerts_geojson, job_status, run_row, select_alerts
@@ -161,7 +165,8 @@ def init_job(wf: Workflow) -> dict[str, Any]:
         else:
             grid = new_grid if new_grid is not None else plan_grid(wf, scenes, spec)
             meta = {"name": wf.name, "grid": grid_to_meta(grid), "model_version": mv,
-                    "model_map_keys": map_keys(spec), "scene_levels": [],
+                    "model_map_keys": map_keys_setting(mv, spec),
+                    "scene_levels": {"classified": 0, "levels": []},
                     "types": change_types(wf),
                     "landcover_version": __version__, "legend": list(CLASS_NAMES),
                     "schema_version": SCHEMA_VERSION}
@@ -239,18 +244,24 @@ def run_job(
             eligible = eligible_scenes(wf, found, needed_bands(wf, spec))
             fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
             fps.update({u.id: fingerprint(u.files) for u in unreadable})
-        levels: tuple[str, ...] = ()
-        processed = [s["scene_id"] for s in snap.scenes if s["status"] == "processed"]
-        if snap.meta.get("model_version") != mv and not rebaseline:
-            levels = same_maps_levels(snap.meta, processed, eligible, wf.source.product, spec)
+        declared = wf.source.product
+        edited, levels = _model_guard(snap, eligible, declared, spec, mv, rebaseline)
         plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
-                        unreadable=unreadable, fingerprints=fps, same_maps=bool(levels))
+                        unreadable=unreadable, fingerprints=fps, same_maps=bool(levels),
+                        sidecar_changed=edited)
         if plan.mixes_models:
+            why = maps_differ_reason(snap.meta, snap.scenes, eligible, declared, spec)
+            if plan.sidecar_changed:
+                raise ModelError(
+                    f"store {store.url} holds results of model {mv} as its sidecar was then; "
+                    f"the sidecar has changed since and {why}; refusing to mix them. Restore "
+                    "the sidecar, or run with --rebaseline to restart the baseline with it "
+                    "(existing alerts are kept)")
             raise ModelError(
                 f"store {store.url} holds results of model {plan.stored_model_version}; this "
-                f"run would use {mv}; refusing to mix them. Restore the model, or run with "
-                "--rebaseline to restart the baseline with the new model (existing alerts are "
-                "kept)")
+                f"run would use {mv} and {why}; refusing to mix them. Restore the model, or "
+                "run with --rebaseline to restart the baseline with the new model (existing "
+                "alerts are kept)")
         if plan.same_maps and plan.new_dates:
             log.info("model %s -> %s: the same maps on this job's %s scenes (weights, bands, "
                      "normalisation and product shift agree), so no rebaseline is needed",
@@ -263,7 +274,7 @@ def run_job(
         base: dict[str, Any] = {"job": wf.name, "run_id": plan.run_id, "store": store.url,
                                 "model_version": mv, "started_at": started,
                                 "landcover_version": __version__}
-        if plan.same_maps:
+        if plan.same_maps and plan.new_dates:  # recorded by this run's commit
             base["model_carried_over"] = {"from": plan.stored_model_version,
                                           "levels": list(levels)}
         if plan.idle:
@@ -277,8 +288,9 @@ def run_job(
         runner = make_runner(scheduler=scheduler or wf.compute.scheduler,
                              workers=workers or wf.compute.workers, device=device)
         codes = list(rule_codes(snap.meta["types"]))
+        maps = maps_id(spec, declared)
         classify: Classify = partial(classify_cached, wf, grid=grid, model_path=model_path, mv=mv,
-                                     cache_dir=paths.cache_dir, runner=runner,
+                                     cache_dir=paths.cache_dir, maps=maps, runner=runner,
                                      progress=progress, device=device, classes=codes)
         try:
             obs = _observe(wf, plan, snap, grid, classify, clock, checkpoint)
@@ -290,35 +302,53 @@ def run_job(
         if wf.source.cache:
             net["cache"] = {"dir": wf.source.cache, **cache_stats()}
         summary["remote_reads"] = net if net["files"] else None  # as in a run's summary
-        meta = _guard_settings(snap.meta, plan, spec, processed, eligible, wf.source.product)
+        meta = _guard_settings(snap, plan, spec, obs.scene_rows, eligible, declared)
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint,
                                       meta)
         try:  # STAC out; the run is committed: a failure here must not fail it
             publish_run_item(wf, paths, plan, grid, scene_rows=obs.scene_rows,
                              model={"name": spec.name, "version": mv,
-                                    "sha256": spec.weights_sha256})
+                                    "sha256": spec.weights_sha256, "maps_id": maps})
         except (OSError, LandcoverError) as exc:
             log.warning("run %s is committed, but its STAC item was not written: %s",
                         plan.run_id, exc)
         return summary
 
 
-def _guard_settings(meta: dict[str, Any], plan: RunPlan, spec: ModelSpec, processed: list[str],
-                    eligible: list[Scene], declared: str) -> dict[str, Any]:
+def _model_guard(snap: Snapshot, eligible: list[Scene], declared: str, spec: ModelSpec,
+                 mv: str, rebaseline: bool) -> tuple[bool, tuple[str, ...]]:
+    """Whether the model's sidecar was edited in place since the store's results (the
+    store's version, other map keys), and, for a model other than the store's, the
+    product levels on which it gives the store's maps (``()``: not shown)."""
+    stored = stored_map_keys(snap.meta)
+    same_version = snap.meta.get("model_version") == mv
+    edited = same_version and bool(stored) and stored != map_keys(spec)
+    if rebaseline or (same_version and not edited):
+        return edited, ()
+    return edited, same_maps_levels(snap.meta, snap.scenes, eligible, declared, spec)
+
+
+def _guard_settings(snap: Snapshot, plan: RunPlan, spec: ModelSpec,
+                    rows: list[dict[str, Any]], eligible: list[Scene],
+                    declared: str) -> dict[str, Any]:
     """The job settings a committing run sets for the model guard: the model its results
     now come from and its map keys (after a rebaseline or an upgrade with the same maps;
-    the keys alone for a store made before they were kept), and the product levels of
-    the scenes processed so far (``scene_levels``) when they are known."""
+    the keys alone where the store lacks this model's), and the product levels of the
+    scenes classified so far (``scene_levels``, with their count) when they are known.
+    ``rows``: this run's ``scenes`` rows."""
+    meta = snap.meta
     out: dict[str, Any] = {}
+    keys = map_keys_setting(plan.model_version, spec)
     if plan.rebaseline or plan.same_maps:
-        out = {"model_version": plan.model_version, "model_map_keys": map_keys(spec)}
-    elif "model_map_keys" not in meta and not plan.model_changed:
-        out = {"model_map_keys": map_keys(spec)}
-    known = processed_levels(meta, processed, eligible, declared)
+        out = {"model_version": plan.model_version, "model_map_keys": keys}
+    elif not plan.model_changed and meta.get("model_map_keys") != keys:
+        out = {"model_map_keys": keys}  # a store made before they were kept
+    known = processed_levels(meta, snap.scenes, eligible, declared)
     if known is not None:
-        now = sorted(known | scene_levels([*plan.new_scenes, *plan.seed_scenes], declared))
-        if now != meta.get("scene_levels"):
-            out["scene_levels"] = now
+        levels = known | scene_levels([*plan.new_scenes, *plan.seed_scenes], declared)
+        rec = {"classified": classified_count([*snap.scenes, *rows]), "levels": sorted(levels)}
+        if rec != meta.get("scene_levels"):
+            out["scene_levels"] = rec
     return out
 
 

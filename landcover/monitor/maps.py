@@ -11,6 +11,7 @@ is a miss: the date is classified again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -26,10 +27,12 @@ from ..grid import Grid
 from ..io.read import detect_scale, scale_tags
 from ..io.scenes import Scene
 from ..legend import CLASSES, PROBABILITY_UNITS
+from ..model import ModelSpec, map_keys
 from ..outputs import probability_band_names
 from .inputs import grid_to_meta
 
-__all__ = ["Progress", "DateMaps", "classify_cached", "cached_map_paths", "read_probability_bands"]
+__all__ = ["Progress", "DateMaps", "classify_cached", "cached_map_paths", "maps_id",
+           "read_probability_bands"]
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +63,26 @@ class DateMaps:
     hit: bool = False
 
 
-def _cache_key(mv: str, grid: Grid) -> str:
-    import hashlib
+def maps_id(spec: ModelSpec, declared: str) -> str:
+    """8 hex digits of what, besides its version, decides a model's maps in a job: its
+    :func:`~landcover.model.map_keys` and the job's ``source.product``.  Part of the
+    cache key, so a sidecar edited in place (the same version) or another declared level
+    never reuses a map made before."""
+    text = json.dumps({"keys": map_keys(spec), "product": declared}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
+
+def _cache_key(mv: str, grid: Grid, maps: str) -> str:
     g = hashlib.sha256(json.dumps(grid_to_meta(grid), sort_keys=True).encode()).hexdigest()
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in mv)
-    return f"{safe}/{g[:12]}"
+    return f"{safe}-{maps}/{g[:12]}"
 
 
-def cached_map_paths(cache_dir: Path, mv: str, grid: Grid, scenes: Sequence[Scene]
-                     ) -> tuple[Path, Path, Path]:
+def cached_map_paths(cache_dir: Path, mv: str, maps: str, grid: Grid,
+                     scenes: Sequence[Scene]) -> tuple[Path, Path, Path]:
     """Where the class map, confidence and per-class probabilities of ``scenes`` (one
-    date) are cached."""
-    folder = cache_dir / _cache_key(mv, grid)
+    date) are cached, for the model ``mv`` with :func:`maps_id` ``maps``."""
+    folder = cache_dir / _cache_key(mv, grid, maps)
     key = "+".join(s.id for s in scenes)
     return folder / f"{key}.class.tif", folder / f"{key}.conf.tif", folder / f"{key}.prob.tif"
 
@@ -101,8 +111,8 @@ def read_probability_bands(path: Path, codes: Sequence[int]) -> dict[int, np.nda
 
 
 def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_path: Path, mv: str,
-                    cache_dir: Path, *, runner, progress: Progress | None, device: str,
-                    classes: Sequence[int] = ()) -> DateMaps:
+                    cache_dir: Path, *, maps: str, runner, progress: Progress | None,
+                    device: str, classes: Sequence[int] = ()) -> DateMaps:
     """The maps of one date's scenes on ``grid``, cached per model and grid.
 
     Parameters
@@ -114,9 +124,12 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
     grid
         The job grid.
     model_path, mv
-        The model bundle and its version (names the cache folder with the grid).
+        The model bundle and its version (names the cache folder with ``maps`` and the
+        grid).
     cache_dir
         The job's map cache.
+    maps
+        :func:`maps_id` of the model and the job.
     runner, progress, device
         As :func:`landcover.workflow.classify_region` takes them.
     classes
@@ -136,7 +149,7 @@ def classify_cached(wf: Workflow, scenes: Sequence[Scene], grid: Grid, model_pat
     from ..plan import resolve_clouds
     from ..tasks import ClassifyOptions
 
-    cls_p, conf_p, prob_p = cached_map_paths(cache_dir, mv, grid, scenes)
+    cls_p, conf_p, prob_p = cached_map_paths(cache_dir, mv, maps, grid, scenes)
     folder, key = cls_p.parent, "+".join(s.id for s in scenes)
     hit = cls_p.exists() and conf_p.exists() and prob_p.exists()
     if not hit:

@@ -62,6 +62,9 @@ class RunPlan:
         The model changed but gives the store's model's maps on every scene of
         the job (:func:`~landcover.monitor.inputs.same_maps_levels`): the run goes
         on without a rebaseline and records the new model.
+    sidecar_changed
+        The model has the store's version but its sidecar now says other maps
+        (:func:`~landcover.model.map_keys` edited in place): a model change.
     corrupt
         Scenes whose files cannot be opened, not seen with these files: recorded
         ``corrupt``, not used.
@@ -84,13 +87,15 @@ class RunPlan:
     seed_date: str | None
     mixes_models: bool
     same_maps: bool = False
+    sidecar_changed: bool = False
     corrupt: tuple[UnreadableScene, ...] = ()
     fingerprints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def model_changed(self) -> bool:
-        """Whether this run's model differs from the store's."""
-        return self.stored_model_version != self.model_version
+        """Whether this run's model differs from the store's (its version, or its sidecar
+        edited in place)."""
+        return self.stored_model_version != self.model_version or self.sidecar_changed
 
     @property
     def idle(self) -> bool:
@@ -111,7 +116,7 @@ class RunPlan:
 def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
              rebaseline: bool = False, unreadable: Sequence[UnreadableScene] = (),
              fingerprints: Mapping[str, str] | None = None,
-             same_maps: bool = False) -> RunPlan:
+             same_maps: bool = False, sidecar_changed: bool = False) -> RunPlan:
     """Sort the eligible scenes into new dates, late and seen ones.
 
     Parameters
@@ -133,6 +138,9 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
     same_maps
         Whether this run's model, if it is not the store's, gives the store's model's
         maps on every scene of the job (then it is no reason to refuse or rebaseline).
+    sidecar_changed
+        Whether the model, with the store's version, now has other map keys than the
+        store's (counts as a model change).
 
     Returns
     -------
@@ -161,7 +169,7 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
         else:
             new_dates.append(d)
     stored = snap.meta.get("model_version")
-    changed = stored != model_version
+    changed = stored != model_version or sidecar_changed
     seed = [s for s in used if s["status"] == "processed"]
     return RunPlan(
         seq=seq, run_id=f"run-{seq:05d}", eligible=tuple(eligible),
@@ -173,4 +181,5 @@ def plan_run(snap: Snapshot, eligible: Sequence[Scene], *, model_version: str,
         seed_date=seed[-1]["date"] if seed else None,
         mixes_models=bool(changed and not rebaseline and new_dates and not same_maps),
         same_maps=bool(changed and not rebaseline and same_maps),
+        sidecar_changed=bool(sidecar_changed and stored == model_version),
         corrupt=tuple(u for u in unreadable if u.id not in known), fingerprints=fps)
