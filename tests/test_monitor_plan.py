@@ -144,7 +144,7 @@ def test_unreadable_scene_is_recorded_once_per_version_of_its_files():
                     fingerprints={"k": "f2"}).corrupt == ()
 
 
-def test_same_maps_levels_shows_an_upgrade_only_where_it_can():
+def test_check_maps_shows_an_upgrade_only_where_it_can():
     """landcover-default 1.0.0's store (known from the registry) and 1.1.0: the same maps
     on L1C scenes, not on L2A or on scenes whose level is unknown; a classified scene no
     longer in the source cannot be checked; ``source.product`` decides the level."""
@@ -153,7 +153,7 @@ def test_same_maps_levels_shows_an_upgrade_only_where_it_can():
 
     from landcover.model import ModelSpec, map_keys
     from landcover.model_store import REPO_MODELS
-    from landcover.monitor.inputs import maps_differ_reason, same_maps_levels, stored_map_keys
+    from landcover.monitor.inputs import check_maps, processed_levels, stored_map_keys
 
     v110 = ModelSpec.from_json(json.loads((REPO_MODELS / "landcover-default.json")
                                           .read_text()))
@@ -165,35 +165,38 @@ def test_same_maps_levels_shows_an_upgrade_only_where_it_can():
     def at(level):
         return replace(scene("a", "2018-01-05"), product=level)
 
+    def check(meta, rows, eligible, declared, spec):  # as a monitoring run checks
+        known = processed_levels(meta, rows, eligible, declared)
+        return check_maps(stored_map_keys(meta), known, eligible, declared, spec)
+
     l1c, l2a, unknown = at("L1C"), at("L2A"), at("unknown")
     done = [row("a", "2018-01-05", "processed", 1)]
     gone = [row("gone", "2017-12-01", "processed", 1)]
-    assert same_maps_levels(old, done, [l1c], "auto", v110) == ("L1C",)
-    assert same_maps_levels(old, done, [l2a], "auto", v110) == ()
-    assert "differ on L2A" in maps_differ_reason(old, done, [l2a], "auto", v110)
-    assert same_maps_levels(old, done, [unknown], "auto", v110) == ()  # may read as L2A
-    assert "set source.product" in maps_differ_reason(old, done, [unknown], "auto", v110)
-    assert same_maps_levels(old, done, [unknown], "L1C", v110) == ("L1C",)
-    assert same_maps_levels(old, [*done, *gone], [l1c], "auto", v110) == ()
-    assert "no longer in the source" in maps_differ_reason(old, gone, [l1c], "auto", v110)
+    assert check(old, done, [l1c], "auto", v110)[0] == ("L1C",)
+    assert check(old, done, [l2a], "auto", v110)[0] == ()
+    assert "differ on L2A" in check(old, done, [l2a], "auto", v110)[1]
+    assert check(old, done, [unknown], "auto", v110)[0] == ()  # may read as L2A
+    assert "set source.product" in check(old, done, [unknown], "auto", v110)[1]
+    assert check(old, done, [unknown], "L1C", v110)[0] == ("L1C",)
+    assert check(old, [*done, *gone], [l1c], "auto", v110)[0] == ()
+    assert "no longer in the source" in check(old, gone, [l1c], "auto", v110)[1]
     other = {"model_version": "other@1+abc"}
-    assert same_maps_levels(other, [], [l1c], "auto", v110) == ()
-    assert "registry" in maps_differ_reason(other, [], [l1c], "auto", v110)
+    assert check(other, [], [l1c], "auto", v110)[0] == ()
+    assert "registry" in check(other, [], [l1c], "auto", v110)[1]
     # the store's own keys win over the registry when they are this version's ...
     own = {**old, "model_map_keys": {"model_version": v100_mv, "keys": map_keys(v110)}}
-    assert same_maps_levels(own, done, [l2a], "auto", v110) == ("L2A",)
+    assert check(own, done, [l2a], "auto", v110)[0] == ("L2A",)
     # ... and are not used when they belong to another (left by an older landcover)
     stale = {**old, "model_map_keys": {"model_version": "x@0+0", "keys": map_keys(v110)}}
-    assert same_maps_levels(stale, done, [l2a], "auto", v110) == ()
+    assert check(stale, done, [l2a], "auto", v110)[0] == ()
     # the levels the store recorded stand for scenes no longer found (a STAC API job
     # searches only after its newest date), while they cover every classified row
     levels = {"classified": 1, "levels": ["L1C"]}
-    assert same_maps_levels({**old, "scene_levels": levels}, gone, [l1c], "auto",
-                            v110) == ("L1C",)
+    assert check({**old, "scene_levels": levels}, gone, [l1c], "auto", v110)[0] == ("L1C",)
     both = {"classified": 1, "levels": ["L1C", "L2A"]}
-    assert same_maps_levels({**old, "scene_levels": both}, gone, [l1c], "auto", v110) == ()
+    assert check({**old, "scene_levels": both}, gone, [l1c], "auto", v110)[0] == ()
     two = [*gone, row("b", "2017-12-20", "processed", 2)]  # one more than recorded
-    assert same_maps_levels({**old, "scene_levels": levels}, two, [l1c], "auto", v110) == ()
+    assert check({**old, "scene_levels": levels}, two, [l1c], "auto", v110)[0] == ()
 
 
 def test_a_model_with_the_same_maps_goes_on_without_rebaseline():

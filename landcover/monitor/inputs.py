@@ -38,8 +38,7 @@ __all__ = [
     "scene_levels",
     "classified_count",
     "processed_levels",
-    "same_maps_levels",
-    "maps_differ_reason",
+    "check_maps",
     "job_model_path",
     "with_bbox",
     "discover_scenes",
@@ -195,48 +194,38 @@ def processed_levels(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
     return scene_levels([by_id[i] for i in sorted(ids)], declared)
 
 
-def same_maps_levels(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                     eligible: Sequence[Scene], declared: str,
-                     spec: ModelSpec) -> tuple[str, ...]:
-    """The product levels of a job's scenes, when the store's model and ``spec`` give the
-    same maps on every one of them; ``()`` when that cannot be shown.
+def check_maps(stored: Mapping[str, str], known: set[str] | None, eligible: Sequence[Scene],
+               declared: str, spec: ModelSpec) -> tuple[tuple[str, ...], str]:
+    """Whether ``spec`` gives the maps of the store's model on every scene of a job.
 
     A model upgrade that changes nothing this job reads (landcover-default 1.0.0 -> 1.1.0
     on L1C scenes: same weights, a shift for L2A only) then needs no rebaseline.  Shown
-    only when the store's model is known (:func:`stored_map_keys`), the levels of the
-    scenes it classified are known (:func:`processed_levels`, from the store's
-    ``scenes`` ``rows``), and for each of those and the ``eligible`` scenes' levels
-    (:func:`scene_levels`) the two :func:`~landcover.model.map_key` agree.
+    only when the store's model is known (``stored``: :func:`stored_map_keys`), the levels
+    of the scenes it classified are known (``known``: :func:`processed_levels`), and for
+    each of those and the ``eligible`` scenes' levels (:func:`scene_levels`) the two
+    :func:`~landcover.model.map_key` agree.
+
+    Returns
+    -------
+    tuple of (tuple of str, str)
+        The levels involved and ``""`` when the maps are the same; else ``()`` and why
+        not, for the refusal's line.
     """
-    stored = stored_map_keys(meta)
-    known = processed_levels(meta, rows, eligible, declared)
-    if not stored or known is None:
-        return ()
-    levels = known | scene_levels(eligible, declared)
-    if levels and all(stored.get(level) == map_key(spec, level) for level in levels):
-        return tuple(sorted(levels))
-    return ()
-
-
-def maps_differ_reason(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                       eligible: Sequence[Scene], declared: str, spec: ModelSpec) -> str:
-    """Why :func:`same_maps_levels` could not show the same maps, for the refusal's line."""
-    stored = stored_map_keys(meta)
     if not stored:
-        return ("the store does not know what decided its model's maps (a model outside "
-                "the registry, in a store made before map keys were kept)")
-    known = processed_levels(meta, rows, eligible, declared)
+        return (), ("the store does not know what decided its model's maps (a model outside "
+                    "the registry, in a store made before map keys were kept)")
     if known is None:
-        return ("scenes the store classified are no longer in the source, so their product "
-                "levels are unknown")
-    levels = known | scene_levels(eligible, declared)
-    differ = [lv for lv in sorted(levels) if stored.get(lv) != map_key(spec, lv)]
+        return (), ("scenes the store classified are no longer in the source, so their "
+                    "product levels are unknown")
+    levels = sorted(known | scene_levels(eligible, declared))
+    differ = [lv for lv in levels if stored.get(lv) != map_key(spec, lv)]
+    if levels and not differ:
+        return tuple(levels), ""
     why = f"the maps differ on {'/'.join(differ)} scenes"
-    unknown = declared == "auto" and any(s.product not in SHIFT_PRODUCTS for s in eligible)
-    if unknown:
+    if declared == "auto" and any(s.product not in SHIFT_PRODUCTS for s in eligible):
         why += (" (scenes without a level in their metadata count as L1C and L2A: set "
                 "source.product if you know it)")
-    return why
+    return (), why
 
 
 def job_model_path(wf: Workflow) -> Path:

@@ -56,6 +56,7 @@ from .catalog import publish_run_item
 from .inputs import (
     JobPaths,
     change_types,
+    check_maps,
     check_meta,
     classified_count,
     discover_scenes,
@@ -66,14 +67,12 @@ from .inputs import (
     job_model_path,
     job_paths,
     map_keys_setting,
-    maps_differ_reason,
     model_version,
     monitor_options,
     needed_bands,
     newest_seen,
     plan_grid,
     processed_levels,
-    same_maps_levels,
     scene_files,
     scene_levels,
     stored_map_keys,
@@ -245,12 +244,13 @@ def run_job(
             fps = {s.id: fingerprint(scene_files(s)) for s in eligible}
             fps.update({u.id: fingerprint(u.files) for u in unreadable})
         declared = wf.source.product
-        edited, levels = _model_guard(snap, eligible, declared, spec, mv, rebaseline)
+        known = processed_levels(snap.meta, snap.scenes, eligible, declared)
+        edited, levels, why = _model_guard(snap.meta, known, eligible, declared, spec, mv,
+                                           rebaseline)
         plan = plan_run(snap, eligible, model_version=mv, rebaseline=rebaseline,
                         unreadable=unreadable, fingerprints=fps, same_maps=bool(levels),
                         sidecar_changed=edited)
         if plan.mixes_models:
-            why = maps_differ_reason(snap.meta, snap.scenes, eligible, declared, spec)
             if plan.sidecar_changed:
                 raise ModelError(
                     f"store {store.url} holds results of model {mv} as its sidecar was then; "
@@ -302,7 +302,7 @@ def run_job(
         if wf.source.cache:
             net["cache"] = {"dir": wf.source.cache, **cache_stats()}
         summary["remote_reads"] = net if net["files"] else None  # as in a run's summary
-        meta = _guard_settings(snap, plan, spec, obs.scene_rows, eligible, declared)
+        meta = _guard_settings(snap, plan, spec, obs.scene_rows, known, declared)
         summary = _commit_and_publish(store, plan, obs, summary, grid, clock, paths, checkpoint,
                                       meta)
         try:  # STAC out; the run is committed: a failure here must not fail it
@@ -315,27 +315,30 @@ def run_job(
         return summary
 
 
-def _model_guard(snap: Snapshot, eligible: list[Scene], declared: str, spec: ModelSpec,
-                 mv: str, rebaseline: bool) -> tuple[bool, tuple[str, ...]]:
+def _model_guard(meta: dict[str, Any], known: set[str] | None, eligible: list[Scene],
+                 declared: str, spec: ModelSpec, mv: str,
+                 rebaseline: bool) -> tuple[bool, tuple[str, ...], str]:
     """Whether the model's sidecar was edited in place since the store's results (the
-    store's version, other map keys), and, for a model other than the store's, the
-    product levels on which it gives the store's maps (``()``: not shown)."""
-    stored = stored_map_keys(snap.meta)
-    same_version = snap.meta.get("model_version") == mv
+    store's version, other map keys); for a model other than the store's, the product
+    levels on which it gives the store's maps (``()``: not shown) and why not
+    (:func:`~landcover.monitor.inputs.check_maps`; ``known``: the levels of the scenes
+    the store classified)."""
+    stored = stored_map_keys(meta)
+    same_version = meta.get("model_version") == mv
     edited = same_version and bool(stored) and stored != map_keys(spec)
     if rebaseline or (same_version and not edited):
-        return edited, ()
-    return edited, same_maps_levels(snap.meta, snap.scenes, eligible, declared, spec)
+        return edited, (), ""
+    return (edited, *check_maps(stored, known, eligible, declared, spec))
 
 
 def _guard_settings(snap: Snapshot, plan: RunPlan, spec: ModelSpec,
-                    rows: list[dict[str, Any]], eligible: list[Scene],
+                    rows: list[dict[str, Any]], known: set[str] | None,
                     declared: str) -> dict[str, Any]:
     """The job settings a committing run sets for the model guard: the model its results
     now come from and its map keys (after a rebaseline or an upgrade with the same maps;
     the keys alone where the store lacks this model's), and the product levels of the
-    scenes classified so far (``scene_levels``, with their count) when they are known.
-    ``rows``: this run's ``scenes`` rows."""
+    scenes classified so far (``scene_levels``, with their count) when they are known
+    (``known``: before this run).  ``rows``: this run's ``scenes`` rows."""
     meta = snap.meta
     out: dict[str, Any] = {}
     keys = map_keys_setting(plan.model_version, spec)
@@ -343,7 +346,6 @@ def _guard_settings(snap: Snapshot, plan: RunPlan, spec: ModelSpec,
         out = {"model_version": plan.model_version, "model_map_keys": keys}
     elif not plan.model_changed and meta.get("model_map_keys") != keys:
         out = {"model_map_keys": keys}  # a store made before they were kept
-    known = processed_levels(meta, snap.scenes, eligible, declared)
     if known is not None:
         levels = known | scene_levels([*plan.new_scenes, *plan.seed_scenes], declared)
         rec = {"classified": classified_count([*snap.scenes, *rows]), "levels": sorted(levels)}

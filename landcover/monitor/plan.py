@@ -60,7 +60,7 @@ class RunPlan:
         the store's model's, and there are new dates: the run must refuse.
     same_maps
         The model changed but gives the store's model's maps on every scene of
-        the job (:func:`~landcover.monitor.inputs.same_maps_levels`): the run goes
+        the job (:func:`~landcover.monitor.inputs.check_maps`): the run goes
         on without a rebaseline and records the new model.
     sidecar_changed
         The model has the store's version but its sidecar now says other maps
